@@ -1,0 +1,234 @@
+package replication
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmimeo/pgmimeo/internal/migrate"
+)
+
+//go:embed migrations/*.sql
+var catalogMigrations embed.FS
+
+// Catalog is the catalog of replication jobs in a destination database
+// schema (default "mimeo"). Its methods take the handle to use, so that
+// state can be written in the caller's transaction.
+type Catalog struct {
+	schema string
+}
+
+// NewCatalog returns the catalog in schema ("" means DefaultCatalogSchema).
+func NewCatalog(schema string) *Catalog {
+	if schema == "" {
+		schema = DefaultCatalogSchema
+	}
+	return &Catalog{schema: schema}
+}
+
+// Schema returns the catalog's schema name.
+func (c *Catalog) Schema() string { return c.schema }
+
+func (c *Catalog) table(name string) string { return pgx.Identifier{c.schema, name}.Sanitize() }
+
+// Migrate creates or upgrades the catalog schema. It is safe to call
+// concurrently and repeatedly.
+func (c *Catalog) Migrate(ctx context.Context, db migrate.DB) error {
+	ms, err := migrate.Load(catalogMigrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("load catalog migrations: %w", err)
+	}
+	_, err = migrate.Apply(ctx, db, c.schema, ms)
+	return err
+}
+
+// Job is one row of the catalog.
+type Job struct {
+	ID          int64
+	Kind        Kind
+	SourceName  string
+	SourceTable Table
+	Dest        Table
+	// Config holds the kind's options as JSON.
+	Config json.RawMessage
+	// State holds the kind's progress as JSON.
+	State     json.RawMessage
+	Period    time.Duration
+	Enabled   bool
+	CreatedAt time.Time
+	LastRun   *time.Time
+	LastOK    *time.Time
+	LastError string
+	Failures  int
+}
+
+const jobColumns = `job_id, kind, source_name, source_schema, source_table, dest_schema, dest_table,
+	config, state, COALESCE(extract(epoch FROM period)::float8, 0), enabled, created_at, last_run, last_ok,
+	COALESCE(last_error, ''), failures`
+
+func scanJob(row pgx.Row) (*Job, error) {
+	var j Job
+	var kind string
+	var period float64
+	err := row.Scan(&j.ID, &kind, &j.SourceName, &j.SourceTable.Schema, &j.SourceTable.Name,
+		&j.Dest.Schema, &j.Dest.Name, &j.Config, &j.State, &period, &j.Enabled, &j.CreatedAt,
+		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures)
+	j.Kind = Kind(kind)
+	j.Period = time.Duration(period * float64(time.Second))
+	return &j, err
+}
+
+// CreateJob inserts j and sets j.ID. A job for the same destination table
+// is a *TableError wrapping ErrExists.
+func (c *Catalog) CreateJob(ctx context.Context, db DB, j *Job) error {
+	config, state := j.Config, j.State
+	if len(config) == 0 {
+		config = json.RawMessage(`{}`)
+	}
+	if len(state) == 0 {
+		state = json.RawMessage(`{}`)
+	}
+	var period *string
+	if j.Period > 0 {
+		p := fmt.Sprintf("%d microseconds", j.Period.Microseconds())
+		period = &p
+	}
+	err := db.QueryRow(ctx, `INSERT INTO `+c.table("jobs")+` (kind, source_name, source_schema, source_table,
+		dest_schema, dest_table, config, state, period, enabled)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::interval, $10) RETURNING job_id`,
+		string(j.Kind), j.SourceName, j.SourceTable.Schema, j.SourceTable.Name, j.Dest.Schema, j.Dest.Name,
+		config, state, period, true).Scan(&j.ID)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
+		return &TableError{Table: j.Dest, Err: ErrExists, Fix: "a job already replicates into this table; destroy it first or choose another destination"}
+	}
+	if err != nil {
+		return fmt.Errorf("create job for %s: %w", j.Dest, err)
+	}
+	return nil
+}
+
+// Job returns the job of destination table dest, or a *TableError wrapping
+// ErrNotManaged.
+func (c *Catalog) Job(ctx context.Context, db DB, dest Table) (*Job, error) {
+	j, err := scanJob(db.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+c.table("jobs")+
+		` WHERE dest_schema = $1 AND dest_table = $2`, dest.Schema, dest.Name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &TableError{Table: dest, Err: ErrNotManaged, Fix: "set the job up first"}
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == pgerrcode.UndefinedTable || pgErr.Code == pgerrcode.InvalidSchemaName) {
+		return nil, &TableError{Table: dest, Err: ErrNotManaged, Fix: fmt.Sprintf("no catalog in schema %s: set a job up first", QuoteIdent(c.schema))}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read job of %s: %w", dest, err)
+	}
+	return j, nil
+}
+
+// JobByID returns the job with id, or ErrNotManaged.
+func (c *Catalog) JobByID(ctx context.Context, db DB, id int64) (*Job, error) {
+	j, err := scanJob(db.QueryRow(ctx, `SELECT `+jobColumns+` FROM `+c.table("jobs")+` WHERE job_id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNotManaged)
+	}
+	return j, err
+}
+
+// Jobs returns every job, ordered by destination.
+func (c *Catalog) Jobs(ctx context.Context, db DB) ([]*Job, error) {
+	rows, err := db.Query(ctx, `SELECT `+jobColumns+` FROM `+c.table("jobs")+` ORDER BY dest_schema, dest_table`)
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (*Job, error) { return scanJob(r) })
+}
+
+// SaveState stores a job's progress and marks the run successful. Call it in
+// the destination transaction that writes the rows the state describes.
+func (c *Catalog) SaveState(ctx context.Context, db DB, jobID int64, state any) error {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encode state of job %d: %w", jobID, err)
+	}
+	tag, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET state = $2, last_run = clock_timestamp(),
+		last_ok = clock_timestamp(), last_error = NULL, failures = 0 WHERE job_id = $1`, jobID, b)
+	if err != nil {
+		return fmt.Errorf("save state of job %d: %w", jobID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("save state of job %d: %w", jobID, ErrNotManaged)
+	}
+	return nil
+}
+
+// SaveConfig stores a job's options (after a change such as new columns).
+func (c *Catalog) SaveConfig(ctx context.Context, db DB, jobID int64, config any) error {
+	b, err := json.Marshal(config)
+	if err != nil {
+		return fmt.Errorf("encode config of job %d: %w", jobID, err)
+	}
+	if _, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET config = $2 WHERE job_id = $1`, jobID, b); err != nil {
+		return fmt.Errorf("save config of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// RecordFailure notes a failed run: its time and error text, and one more
+// consecutive failure.
+func (c *Catalog) RecordFailure(ctx context.Context, db DB, jobID int64, runErr error) error {
+	msg := ""
+	if runErr != nil {
+		msg = runErr.Error()
+	}
+	_, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET last_run = clock_timestamp(), last_error = $2,
+		failures = failures + 1 WHERE job_id = $1`, jobID, msg)
+	if err != nil {
+		return fmt.Errorf("record failure of job %d: %w", jobID, err)
+	}
+	return nil
+}
+
+// DeleteJob removes the job of destination table dest.
+func (c *Catalog) DeleteJob(ctx context.Context, db DB, dest Table) error {
+	tag, err := db.Exec(ctx, `DELETE FROM `+c.table("jobs")+` WHERE dest_schema = $1 AND dest_table = $2`, dest.Schema, dest.Name)
+	if err != nil {
+		return fmt.Errorf("delete job of %s: %w", dest, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return &TableError{Table: dest, Err: ErrNotManaged}
+	}
+	return nil
+}
+
+// PutSource records (or updates) where source name is. The password is
+// stripped from dsn before it is stored.
+func (c *Catalog) PutSource(ctx context.Context, db DB, name, dsn string) error {
+	clean, err := StripPassword(dsn)
+	if err != nil {
+		return fmt.Errorf("source %q: %w", name, err)
+	}
+	_, err = db.Exec(ctx, `INSERT INTO `+c.table("sources")+` (name, conninfo) VALUES ($1, $2)
+		ON CONFLICT (name) DO UPDATE SET conninfo = EXCLUDED.conninfo, updated_at = now()`, name, clean)
+	if err != nil {
+		return fmt.Errorf("record source %q: %w", name, err)
+	}
+	return nil
+}
+
+// Source returns the stored (password-free) connection string of source name.
+func (c *Catalog) Source(ctx context.Context, db DB, name string) (string, error) {
+	var dsn string
+	err := db.QueryRow(ctx, `SELECT conninfo FROM `+c.table("sources")+` WHERE name = $1`, name).Scan(&dsn)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("source %q is not in the catalog: record it with PutSource", name)
+	}
+	return dsn, err
+}

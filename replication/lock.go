@@ -1,0 +1,109 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// lockClass is the first key of every pgmimeo advisory lock ("mime"), so
+// they do not collide with single-key advisory locks of other software.
+const lockClass = 0x6d696d65
+
+// Locker is a session: a *pgx.Conn or a *pgxpool.Conn. The lock belongs to
+// the session, so the same session must be used to release it.
+type Locker interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// Lock is a held advisory lock on a destination table.
+type Lock struct {
+	conn  Locker
+	table Table
+	held  bool
+}
+
+// lockKeySQL computes the second advisory-lock key of a table from its
+// quoted name; the first is lockClass.
+const lockKeySQL = `hashtext($1)`
+
+// AcquireLock takes the refresh lock of destination table t on conn, with
+// mimeo's wait semantics: wait nil does not wait, a positive wait waits that
+// long, zero or negative waits until ctx ends. A lock held elsewhere yields a
+// *TableError wrapping ErrLocked.
+func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration) (*Lock, error) {
+	name := t.Sanitize()
+	var got bool
+	switch {
+	case wait == nil:
+		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass).Scan(&got)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", t, err)
+		}
+	case *wait <= 0:
+		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", t, err)
+		}
+		got = true
+	default:
+		ms := wait.Milliseconds()
+		if ms < 1 {
+			ms = 1
+		}
+		// lock_timeout bounds the wait; it is set for this statement only.
+		if _, err := conn.Exec(ctx, `SELECT set_config('lock_timeout', $1, false)`, fmt.Sprintf("%dms", ms)); err != nil {
+			return nil, fmt.Errorf("lock %s: %w", t, err)
+		}
+		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass)
+		_, rerr := conn.Exec(context.WithoutCancel(ctx), `SELECT set_config('lock_timeout', '0', false)`)
+		var pgErr *pgconn.PgError
+		switch {
+		case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable:
+			got = false
+		case err != nil:
+			return nil, fmt.Errorf("lock %s: %w", t, err)
+		default:
+			got = true
+		}
+		if rerr != nil {
+			if got {
+				_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($2, `+lockKeySQL+`)`, name, lockClass)
+			}
+			return nil, fmt.Errorf("lock %s: reset lock_timeout: %w", t, rerr)
+		}
+	}
+	if !got {
+		fix := "another refresh of this table holds its lock; retry later or set Options.LockWait"
+		return nil, &TableError{Table: t, Err: ErrLocked, Fix: fix}
+	}
+	return &Lock{conn: conn, table: t, held: true}, nil
+}
+
+// Release lets the lock go. It is safe to call more than once. When the
+// session has died the server has already released the lock.
+func (l *Lock) Release(ctx context.Context) error {
+	if l == nil || !l.held {
+		return nil
+	}
+	l.held = false
+	_, err := l.conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($2, `+lockKeySQL+`)`, l.table.Sanitize(), lockClass)
+	if err != nil {
+		return fmt.Errorf("unlock %s: %w", l.table, err)
+	}
+	return nil
+}
+
+// IsLocked reports whether some session holds the refresh lock of t.
+func IsLocked(ctx context.Context, db Locker, t Table) (bool, error) {
+	var held bool
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+		AND classid = $2::int::oid AND objid = `+lockKeySQL+`::oid AND objsubid = 2 AND granted)`,
+		t.Sanitize(), lockClass).Scan(&held)
+	return held, err
+}

@@ -1,0 +1,156 @@
+package replication
+
+import (
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// DefaultCatalogSchema is the destination schema of the job catalog.
+const DefaultCatalogSchema = "mimeo"
+
+// DefaultSourceName is the catalog name of the source when none is given.
+const DefaultSourceName = "default"
+
+// Options are the settings every kind of replication job shares. The zero
+// value replicates every column of every row into a destination table of the
+// same schema and name, replicates indexes, pulls data at setup, does not wait
+// for a busy lock, and logs nothing.
+type Options struct {
+	// Columns is the column filter: when not empty, only these source columns
+	// are replicated (in the source's column order). Key and control columns
+	// cannot be left out. Default: every column.
+	Columns []string
+
+	// Condition restricts the rows replicated, in mimeo's form: SQL text
+	// appended to "SELECT … FROM source", starting with WHERE, or (where the
+	// kind allows joins) with a comma naming further source tables, as in
+	// ", other_table o WHERE o.id = source_col". Text starting with neither is
+	// taken as the expression after WHERE. It is trusted operator input and is
+	// checked against the source at setup. Default: every row.
+	Condition string
+
+	// Dest is the destination table. Default: the source's schema and name.
+	Dest Table
+
+	// SkipIndexes turns off index replication. Default false: the source's
+	// indexes (primary key, unique and others) are made on the destination.
+	SkipIndexes bool
+
+	// SkipPull makes setup create the destination without copying rows; the
+	// first refresh copies them. Default false: setup pulls the data.
+	SkipPull bool
+
+	// BatchLimit caps the rows (or queued changes) one refresh moves.
+	// Default 0: the kind's default (no limit for full pulls).
+	BatchLimit int
+
+	// LockWait is how long a refresh waits for another refresh of the same
+	// destination table: nil does not wait (ErrLocked at once), a positive
+	// duration waits that long, zero or negative waits for ever. Use Wait.
+	LockWait *time.Duration
+
+	// JobLog receives a job per setup, refresh and destroy (jobmon.Logger
+	// satisfies it). Default nil: no job logging.
+	JobLog JobLog
+
+	// Logger receives progress and warnings. Default nil: silent.
+	Logger *slog.Logger
+
+	// Catalog is the destination schema of the job catalog. Default "mimeo".
+	Catalog string
+
+	// SourceName is the name under which the source is recorded in the
+	// catalog, for workers that reopen jobs. Default "default".
+	SourceName string
+
+	// Period is how often a scheduled worker should refresh the job.
+	// Default 0: the job is refreshed only when asked.
+	Period time.Duration
+}
+
+// Wait returns a LockWait value: d > 0 waits d, d <= 0 waits for ever.
+func Wait(d time.Duration) *time.Duration { return &d }
+
+// CatalogSchema returns Catalog or its default.
+func (o *Options) CatalogSchema() string {
+	if o == nil || o.Catalog == "" {
+		return DefaultCatalogSchema
+	}
+	return o.Catalog
+}
+
+// Source returns SourceName or its default.
+func (o *Options) Source() string {
+	if o == nil || o.SourceName == "" {
+		return DefaultSourceName
+	}
+	return o.SourceName
+}
+
+// DestFor returns the destination table for source table src.
+func (o *Options) DestFor(src Table) Table {
+	if o == nil || o.Dest.IsZero() {
+		return src
+	}
+	d := o.Dest
+	if d.Schema == "" {
+		d.Schema = src.Schema
+	}
+	return d
+}
+
+// Validate checks the options that do not need a database.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	if o.BatchLimit < 0 {
+		return &OptionError{Field: "Options.BatchLimit", Problem: "must be 0 (no limit) or positive"}
+	}
+	if o.Period < 0 {
+		return &OptionError{Field: "Options.Period", Problem: "must be 0 (not scheduled) or positive"}
+	}
+	if !o.Dest.IsZero() && o.Dest.Name == "" {
+		return &OptionError{Field: "Options.Dest", Problem: "has a schema but no name"}
+	}
+	if !o.Dest.IsZero() {
+		d := o.Dest
+		if d.Schema == "" {
+			d.Schema = "x"
+		}
+		if err := d.Validate(); err != nil {
+			return &OptionError{Field: "Options.Dest", Problem: err.Error()}
+		}
+	}
+	return nil
+}
+
+// ConditionSQL returns the condition as text to append after the FROM item
+// of the source table: "" or " WHERE …" or " , other WHERE …".
+func (o *Options) ConditionSQL() string {
+	if o == nil {
+		return ""
+	}
+	return NormalizeCondition(o.Condition)
+}
+
+// NormalizeCondition turns a row condition into text to append after
+// "FROM source": empty stays empty, "WHERE …" and ", …" are kept, and a bare
+// expression gets "WHERE" in front.
+func NormalizeCondition(c string) string {
+	c = strings.TrimSpace(c)
+	if c == "" {
+		return ""
+	}
+	if strings.HasPrefix(c, ",") || len(c) >= 6 && strings.EqualFold(c[:5], "where") &&
+		(c[5] == ' ' || c[5] == '\t' || c[5] == '\n' || c[5] == '(') {
+		return " " + c
+	}
+	return " WHERE " + c
+}
+
+// HasJoin reports whether the condition joins further tables (", other …").
+func (o *Options) HasJoin() bool {
+	return o != nil && strings.HasPrefix(strings.TrimSpace(o.Condition), ",")
+}
