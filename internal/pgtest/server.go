@@ -77,15 +77,22 @@ var (
 // fails if no server can be had.
 func Shared(tb testing.TB) *Server {
 	tb.Helper()
+	s, err := SharedServer()
+	if err != nil {
+		tb.Fatalf("pgtest: no PostgreSQL server: %v", err)
+	}
+	return s
+}
+
+// SharedServer is Shared for code without a testing.TB, such as Examples.
+// Main stops the server when the tests end.
+func SharedServer() (*Server, error) {
 	sharedOnce.Do(func() {
 		sharedMu.Lock()
 		defer sharedMu.Unlock()
 		sharedServer, sharedErr = start(context.Background())
 	})
-	if sharedErr != nil {
-		tb.Fatalf("pgtest: no PostgreSQL server: %v", sharedErr)
-	}
-	return sharedServer
+	return sharedServer, sharedErr
 }
 
 // Main runs the tests of m and then stops the shared server, also when the

@@ -1,0 +1,69 @@
+package migrate_test
+
+import (
+	"context"
+	"testing"
+	"testing/fstest"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgmimeo/pgmimeo/internal/migrate"
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var files = fstest.MapFS{
+	"m/001_first.sql":  {Data: []byte(`CREATE TABLE a (id int); CREATE FUNCTION count_a() RETURNS bigint LANGUAGE sql SET search_path FROM CURRENT AS 'SELECT count(*) FROM a';`)},
+	"m/002_second.sql": {Data: []byte(`INSERT INTO a VALUES (1), (2);`)},
+	"m/readme.txt":     {Data: []byte(`not a migration`)},
+}
+
+func TestApplyInOrderOnceAndIntoTheSchema(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	ms, err := migrate.Load(files, "m")
+	require.NoError(t, err)
+	require.Len(t, ms, 2)
+	got, err := migrate.Apply(ctx, b.Dest, "My Schema", ms)
+	require.NoError(t, err)
+	require.Equal(t, []int{1, 2}, got)
+	got, err = migrate.Apply(ctx, b.Dest, "My Schema", ms)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	v, err := migrate.Version(ctx, b.Dest, "My Schema")
+	require.NoError(t, err)
+	require.Equal(t, 2, v)
+	// Objects landed in the schema, and the function finds its table from
+	// any search_path.
+	require.Equal(t, []string{"(1)", "(2)"}, pgtest.Rows(t, b.Dest, `SELECT id FROM "My Schema".a`))
+	require.Equal(t, []string{"(2)"}, pgtest.Rows(t, b.Dest, `SELECT "My Schema".count_a()`))
+}
+
+func TestFailedMigrationLeavesNothing(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	bad := fstest.MapFS{
+		"m/001_ok.sql":  {Data: []byte(`CREATE TABLE ok (id int);`)},
+		"m/002_bad.sql": {Data: []byte(`CREATE TABLE half (id int); SELECT 1/0;`)},
+	}
+	ms, err := migrate.Load(bad, "m")
+	require.NoError(t, err)
+	got, err := migrate.Apply(ctx, b.Dest, "s", ms)
+	require.ErrorContains(t, err, "002_bad.sql")
+	require.ErrorContains(t, err, "division by zero")
+	require.Equal(t, []int{1}, got)
+	require.Equal(t, []string{"(ok)"}, pgtest.Rows(t, b.Dest, `SELECT tablename FROM pg_tables WHERE schemaname = 's' AND tablename <> 'schema_version'`))
+	v, err := migrate.Version(ctx, b.Dest, "s")
+	require.NoError(t, err)
+	require.Equal(t, 1, v)
+}
+
+func TestLoadRejectsBadNames(t *testing.T) {
+	_, err := migrate.Load(fstest.MapFS{"m/first.sql": {Data: []byte(`;`)}}, "m")
+	require.ErrorContains(t, err, "positive number")
+	_, err = migrate.Load(fstest.MapFS{"m/001_a.sql": {}, "m/1_b.sql": {}}, "m")
+	require.ErrorContains(t, err, "share version 1")
+}
