@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
@@ -49,4 +50,17 @@ func (tb *testBundle) stepRows(t *testing.T) []string {
 // checkLog returns job_check_log as text rows.
 func (tb *testBundle) checkLog(t *testing.T) []string {
 	return pgtest.Rows(t, tb.Dest, `SELECT job_id, job_name, alert_code FROM jobmon.job_check_log`)
+}
+
+// pgtestRows is pgtest.Rows on the destination database.
+func pgtestRows(t *testing.T, tb *testBundle, query string, args ...any) []string {
+	return pgtest.Rows(t, tb.Dest, query, args...)
+}
+
+// grantJobmon lets role use the job log schema of tb.
+func grantJobmon(t *testing.T, tb *testBundle, role string) {
+	r := pgx.Identifier{role}.Sanitize()
+	pgtest.MustExec(t, tb.Dest, `GRANT USAGE ON SCHEMA jobmon TO `+r+`;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA jobmon TO `+r+`;
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA jobmon TO `+r)
 }

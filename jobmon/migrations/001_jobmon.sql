@@ -166,10 +166,13 @@ timed AS (
     FROM cfg c
     LEFT JOIN LATERAL (
         -- The newest unfinished run whose backend is still the one that
-        -- started it (a reused pid has a later backend_start).
+        -- started it (a reused pid has a later backend_start; roles that
+        -- may not see other roles' sessions see a NULL backend_start, and
+        -- then the pid alone decides, as in pg_jobmon).
         SELECT j.start_time, pg_blocking_pids(j.pid) AS blockers
         FROM job_log j
-        JOIN pg_stat_activity a ON a.pid = j.pid AND a.backend_start <= j.start_time
+        JOIN pg_stat_activity a ON a.pid = j.pid
+            AND (a.backend_start IS NULL OR a.backend_start <= j.start_time)
         WHERE j.job_name = c.job_name AND j.status IS NULL
         ORDER BY j.start_time DESC
         LIMIT 1
