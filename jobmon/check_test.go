@@ -337,7 +337,7 @@ func TestCheckOrdersWorstFirst(t *testing.T) {
 		setConfig(t, l, jobmon.CheckConfig{JobName: name, Warn: time.Hour, Error: 3 * time.Hour, Active: true})
 	}
 	endedAgo(t, tb, run(t, l, "a job", 1), 2*time.Hour) // WARNING missing
-	run(t, l, "b job", 3)                                // CRITICAL failed (sensitivity 0) and missing
+	run(t, l, "b job", 3)                               // CRITICAL failed (sensitivity 0) and missing
 	run(t, l, "zz unconfigured", 3)
 	run(t, l, "zz unconfigured", 3)
 	run(t, l, "zz unconfigured", 3)
