@@ -34,7 +34,7 @@ func (l *Logger) ClearLog(ctx context.Context, olderThan time.Duration) (int64, 
 	}
 	tag, err := l.pool.Exec(ctx, `DELETE FROM `+l.t("job_log")+` WHERE start_time < $1 AND job_id <> $2`, boundary, jobID)
 	if err != nil {
-		_ = l.UpdateStep(lctx, stepID, StatusCritical, "ERROR: "+err.Error())
+		_ = l.UpdateStep(lctx, stepID, StatusCritical, stepError(err))
 		_ = l.FailJob(lctx, jobID, LevelCritical)
 		return 0, l.wrap("clear job log", err)
 	}

@@ -24,7 +24,7 @@ type testBundle struct {
 
 // setup gives the test a destination database with the job log schema and
 // a Logger on a pool of its own.
-func setup(t *testing.T) *testBundle {
+func setup(t testing.TB) *testBundle {
 	t.Helper()
 	b := pgtest.Setup(t)
 	l, err := jobmon.Open(context.Background(), b.DestDSN, nil)

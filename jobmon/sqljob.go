@@ -3,6 +3,7 @@ package jobmon
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,7 +37,7 @@ func (l *Logger) SQLStep(ctx context.Context, db Execer, jobID int64, action, sq
 	}
 	tag, err := db.Exec(ctx, sql, args...)
 	if err != nil {
-		if uerr := l.UpdateStep(context.WithoutCancel(ctx), stepID, StatusCritical, "ERROR: "+err.Error()); uerr != nil {
+		if uerr := l.UpdateStep(context.WithoutCancel(ctx), stepID, StatusCritical, stepError(err)); uerr != nil {
 			return 0, fmt.Errorf("step %q: %w (and logging it failed: %v)", action, err, uerr)
 		}
 		return 0, fmt.Errorf("step %q: %w", action, err)
@@ -107,7 +108,7 @@ func (l *Logger) SQLJob(ctx context.Context, db DB, name, sql string, args ...an
 		return jobID, 0, err
 	}
 	fail := func(cause error) (int64, int64, error) {
-		if err := l.UpdateStep(lctx, stepID, StatusCritical, "ERROR: "+cause.Error()); err != nil {
+		if err := l.UpdateStep(lctx, stepID, StatusCritical, stepError(cause)); err != nil {
 			return jobID, 0, fmt.Errorf("sql job %s: %w (and logging it failed: %v)", name, cause, err)
 		}
 		if err := l.FailJob(lctx, jobID, LevelCritical); err != nil {
@@ -127,4 +128,14 @@ func (l *Logger) SQLJob(ctx context.Context, db DB, name, sql string, args ...an
 		return jobID, rows, err
 	}
 	return jobID, rows, l.CloseJob(lctx, jobID)
+}
+
+// stepError is the message of a step that failed with err, in pg_jobmon's
+// "ERROR: …" form (a server error's text already has it).
+func stepError(err error) string {
+	msg := err.Error()
+	if strings.HasPrefix(msg, "ERROR: ") {
+		return msg
+	}
+	return "ERROR: " + msg
 }

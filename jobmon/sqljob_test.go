@@ -42,7 +42,7 @@ func TestSQLStepLogsRowCountAndErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, steps, 2)
 	require.Equal(t, []string{"delete evens", "OK", "Rows affected: 3"}, []string{steps[0].Action, steps[0].Status, steps[0].Message})
-	require.Equal(t, []string{"divide", "CRITICAL", "ERROR: " + pe.Error()}, []string{steps[1].Action, steps[1].Status, steps[1].Message})
+	require.Equal(t, []string{"divide", "CRITICAL", pe.Error()}, []string{steps[1].Action, steps[1].Status, steps[1].Message})
 	require.Equal(t, []string{fmt.Sprintf(`(%d,STEPS,,f,f)`, id)}, tb.jobRows(t))
 }
 
@@ -74,7 +74,7 @@ func TestSQLJobRunsAsALoggedJob(t *testing.T) {
 	steps, err = l.ShowDetail(ctx, id2)
 	require.NoError(t, err)
 	require.Len(t, steps, 1)
-	require.Equal(t, []string{"CRITICAL", "ERROR: " + pe.Error()}, []string{steps[0].Status, steps[0].Message})
+	require.Equal(t, []string{"CRITICAL", pe.Error()}, []string{steps[0].Status, steps[0].Message})
 	require.Equal(t, []string{
 		fmt.Sprintf(`(%d,BUMP,OK,t,t)`, id),
 		fmt.Sprintf(`(%d,BUMP,CRITICAL,t,t)`, id2),

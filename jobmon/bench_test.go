@@ -1,0 +1,63 @@
+package jobmon_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/jobmon"
+)
+
+// BenchmarkStepPair measures one logged step (AddStep + UpdateStep, each a
+// statement committed on the logger's open connection) against the
+// baseline of one plain single-row INSERT through a pool of its own, on the
+// same server in the same run. ns/op is the step pair; insert-ns/op the
+// baseline; x-insert their ratio.
+func BenchmarkStepPair(b *testing.B) {
+	tb := setup(b)
+	ctx := context.Background()
+	l := tb.log
+	plain := pgtest.Pool(b, tb.DestDSN)
+	pgtest.MustExec(b, plain, `CREATE TABLE plain_insert (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v text)`)
+	jobID, err := l.AddJob(ctx, "benchmark")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pair := func() {
+		step, err := l.AddStep(ctx, jobID, "step")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := l.UpdateStep(ctx, step, jobmon.StatusOK, "Rows: 1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	insert := func() {
+		if _, err := plain.Exec(ctx, `INSERT INTO plain_insert (v) VALUES ($1)`, "step"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	// Warm both paths up (connections, prepared statements).
+	for i := 0; i < 100; i++ {
+		pair()
+		insert()
+	}
+
+	start := time.Now()
+	for i := 0; i < b.N; i++ {
+		insert()
+	}
+	base := time.Since(start)
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pair()
+	}
+	b.StopTimer()
+	pairNs := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+	baseNs := float64(base.Nanoseconds()) / float64(b.N)
+	b.ReportMetric(baseNs, "insert-ns/op")
+	b.ReportMetric(pairNs/baseNs, "x-insert")
+	b.ReportMetric(1e9/pairNs, "steps/s")
+}
