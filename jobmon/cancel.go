@@ -20,10 +20,29 @@ import (
 // and the server's error is returned. A job that has already ended gives
 // ErrJobEnded.
 func (l *Logger) CancelJob(ctx context.Context, jobID int64) (bool, error) {
+	var signalled bool
+	var name string
+	err := l.retry(ctx, func() error {
+		var err error
+		signalled, name, err = l.cancelJob(ctx, jobID)
+		return err
+	})
+	if err != nil {
+		return false, err
+	}
+	if l.logger != nil {
+		l.logger.Info("jobmon: job cancelled", "job_id", jobID, "job", name, "signalled", signalled)
+	}
+	return signalled, nil
+}
+
+// cancelJob is one attempt at CancelJob, in one transaction; it returns
+// whether a backend was signalled and the job's name.
+func (l *Logger) cancelJob(ctx context.Context, jobID int64) (bool, string, error) {
 	what := fmt.Sprintf("cancel job %d", jobID)
 	tx, err := l.pool.Begin(ctx)
 	if err != nil {
-		return false, l.wrap(what, err)
+		return false, "", l.wrap(what, err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
 
@@ -38,15 +57,15 @@ func (l *Logger) CancelJob(ctx context.Context, jobID int64) (bool, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+l.t("job_log")+` WHERE job_id = $1)`, jobID).Scan(&exists); err != nil {
-			return false, l.wrap(what, err)
+			return false, "", l.wrap(what, err)
 		}
 		if exists {
-			return false, fmt.Errorf("%s: %w", what, ErrJobEnded)
+			return false, "", fmt.Errorf("%s: %w", what, ErrJobEnded)
 		}
-		return false, fmt.Errorf("%s: %w", what, ErrJobNotFound)
+		return false, "", fmt.Errorf("%s: %w", what, ErrJobNotFound)
 	}
 	if err != nil {
-		return false, l.wrap(what, err)
+		return false, "", l.wrap(what, err)
 	}
 
 	signalled := false
@@ -58,7 +77,7 @@ func (l *Logger) CancelJob(ctx context.Context, jobID int64) (bool, error) {
 			SELECT pg_cancel_backend(a.pid) FROM pg_catalog.pg_stat_activity a
 			WHERE a.pid = $1 AND (a.backend_start IS NULL OR a.backend_start <= $2)), false)`, *pid, start).Scan(&signalled)
 		if err != nil {
-			return false, l.wrap(what, err)
+			return false, "", l.wrap(what, err)
 		}
 	}
 	msg := "no live backend of the job to signal"
@@ -71,13 +90,10 @@ func (l *Logger) CancelJob(ctx context.Context, jobID int64) (bool, error) {
 		       format('Manually cancelled by %s through jobmon CancelJob: %s', current_user, $3::text)
 		FROM `+l.t("job_status_text")+` t WHERE t.alert_code = $2`, jobID, LevelCritical, msg)
 	if err != nil {
-		return false, l.wrap(what, err)
+		return false, "", l.wrap(what, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return false, l.wrap(what, err)
+		return false, "", l.wrap(what, err)
 	}
-	if l.logger != nil {
-		l.logger.Info("jobmon: job cancelled", "job_id", jobID, "job", name, "signalled", signalled)
-	}
-	return signalled, nil
+	return signalled, name, nil
 }

@@ -49,16 +49,11 @@ type Alert struct {
 // Inactive config rows are ignored (the job falls under the default rule).
 // Escalation happens when a job ends (see CheckConfig.Escalate).
 func (l *Logger) CheckJobStatus(ctx context.Context) ([]Alert, error) {
-	rows, err := l.pool.Query(ctx, `SELECT alert_code, alert_status, COALESCE(job_name, ''), alert_text
-		FROM `+l.t("check_job_status")+`()`)
-	if err != nil {
-		return nil, l.wrap("check job status", err)
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Alert, error) {
+	out, err := collect(ctx, l, func(r pgx.CollectableRow) (Alert, error) {
 		var a Alert
 		err := r.Scan(&a.Code, &a.Status, &a.JobName, &a.Text)
 		return a, err
-	})
+	}, `SELECT alert_code, alert_status, COALESCE(job_name, ''), alert_text FROM `+l.t("check_job_status")+`()`)
 	if err != nil {
 		return nil, l.wrap("check job status", err)
 	}
@@ -113,7 +108,7 @@ func (l *Logger) SetCheckConfig(ctx context.Context, c CheckConfig) error {
 	if c.Escalate > 0 {
 		escalate = &c.Escalate
 	}
-	_, err := l.pool.Exec(ctx, `INSERT INTO `+l.t("job_check_config")+`
+	_, err := l.exec(ctx, `INSERT INTO `+l.t("job_check_config")+`
 		(job_name, warn_threshold, error_threshold, active, sensitivity, escalate)
 		VALUES (upper($1), $2::bigint * interval '1 microsecond', $3::bigint * interval '1 microsecond', $4, $5, $6)
 		ON CONFLICT (job_name) DO UPDATE SET
@@ -125,6 +120,6 @@ func (l *Logger) SetCheckConfig(ctx context.Context, c CheckConfig) error {
 
 // DeleteCheckConfig removes the job_check_config row of job name, if any.
 func (l *Logger) DeleteCheckConfig(ctx context.Context, name string) error {
-	_, err := l.pool.Exec(ctx, `DELETE FROM `+l.t("job_check_config")+` WHERE job_name = upper($1)`, name)
+	_, err := l.exec(ctx, `DELETE FROM `+l.t("job_check_config")+` WHERE job_name = upper($1)`, name)
 	return l.wrap("delete check config of "+name, err)
 }

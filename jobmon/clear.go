@@ -23,7 +23,7 @@ func (l *Logger) ClearLog(ctx context.Context, olderThan time.Duration) (int64, 
 	}
 	lctx := context.WithoutCancel(ctx)
 	var boundary time.Time
-	if err := l.pool.QueryRow(ctx, `SELECT now() - $1::bigint * interval '1 microsecond'`, olderThan.Microseconds()).Scan(&boundary); err != nil {
+	if err := l.queryRow(ctx, `SELECT now() - $1::bigint * interval '1 microsecond'`, []any{olderThan.Microseconds()}, &boundary); err != nil {
 		_ = l.FailJob(lctx, jobID, LevelCritical)
 		return 0, l.wrap("clear job log", err)
 	}
@@ -32,7 +32,7 @@ func (l *Logger) ClearLog(ctx context.Context, olderThan time.Duration) (int64, 
 		_ = l.FailJob(lctx, jobID, LevelCritical)
 		return 0, err
 	}
-	tag, err := l.pool.Exec(ctx, `DELETE FROM `+l.t("job_log")+` WHERE start_time < $1 AND job_id <> $2`, boundary, jobID)
+	tag, err := l.exec(ctx, `DELETE FROM `+l.t("job_log")+` WHERE start_time < $1 AND job_id <> $2`, boundary, jobID)
 	if err != nil {
 		_ = l.UpdateStep(lctx, stepID, StatusCritical, stepError(err))
 		_ = l.FailJob(lctx, jobID, LevelCritical)

@@ -51,8 +51,8 @@ func (l *Logger) AddJob(ctx context.Context, name string) (int64, error) {
 		return 0, &ConfigError{Field: "AddJob name", Problem: "give the job a name"}
 	}
 	var id int64
-	err := l.pool.QueryRow(ctx, `INSERT INTO `+l.t("job_log")+` (owner, job_name, start_time, pid)
-		VALUES (current_user, upper($1), now(), $2) RETURNING job_id`, name, pidFrom(ctx)).Scan(&id)
+	err := l.queryRow(ctx, `INSERT INTO `+l.t("job_log")+` (owner, job_name, start_time, pid)
+		VALUES (current_user, upper($1), now(), $2) RETURNING job_id`, []any{name, pidFrom(ctx)}, &id)
 	if err != nil {
 		return 0, l.wrap("add job "+name, err)
 	}
@@ -62,8 +62,8 @@ func (l *Logger) AddJob(ctx context.Context, name string) (int64, error) {
 // AddStep starts a step of job jobID described by action and returns its id.
 func (l *Logger) AddStep(ctx context.Context, jobID int64, action string) (int64, error) {
 	var id int64
-	err := l.pool.QueryRow(ctx, `INSERT INTO `+l.t("job_detail")+` (job_id, action, start_time)
-		VALUES ($1, $2, now()) RETURNING step_id`, jobID, action).Scan(&id)
+	err := l.queryRow(ctx, `INSERT INTO `+l.t("job_detail")+` (job_id, action, start_time)
+		VALUES ($1, $2, now()) RETURNING step_id`, []any{jobID, action}, &id)
 	if err != nil {
 		var pe *pgconn.PgError
 		if errors.As(err, &pe) && pe.Code == pgerrcode.ForeignKeyViolation {
@@ -78,7 +78,7 @@ func (l *Logger) AddStep(ctx context.Context, jobID int64, action string) (int64
 // CRITICAL) and a message, and records its elapsed time. A step may be
 // updated again; the last update stands.
 func (l *Logger) UpdateStep(ctx context.Context, stepID int64, status, message string) error {
-	tag, err := l.pool.Exec(ctx, `UPDATE `+l.t("job_detail")+`
+	tag, err := l.exec(ctx, `UPDATE `+l.t("job_detail")+`
 		SET end_time = now(), elapsed_time = extract(epoch FROM now() - start_time)::real,
 		    status = $2, message = $3
 		WHERE step_id = $1`, stepID, status, message)
@@ -111,7 +111,7 @@ func (l *Logger) FailJob(ctx context.Context, jobID int64, level int) error {
 
 func (l *Logger) endJob(ctx context.Context, jobID int64, level int, verb string) error {
 	what := fmt.Sprintf("%s job %d", verb, jobID)
-	tag, err := l.pool.Exec(ctx, `UPDATE `+l.t("job_log")+` j
+	tag, err := l.exec(ctx, `UPDATE `+l.t("job_log")+` j
 		SET end_time = now(), status = t.alert_text
 		FROM `+l.t("job_status_text")+` t
 		WHERE j.job_id = $1 AND j.status IS NULL AND t.alert_code = $2`, jobID, level)
@@ -122,9 +122,9 @@ func (l *Logger) endJob(ctx context.Context, jobID int64, level int, verb string
 		return nil
 	}
 	var job, lvl bool
-	err = l.pool.QueryRow(ctx, `SELECT
+	err = l.queryRow(ctx, `SELECT
 		EXISTS (SELECT 1 FROM `+l.t("job_log")+` WHERE job_id = $1),
-		EXISTS (SELECT 1 FROM `+l.t("job_status_text")+` WHERE alert_code = $2)`, jobID, level).Scan(&job, &lvl)
+		EXISTS (SELECT 1 FROM `+l.t("job_status_text")+` WHERE alert_code = $2)`, []any{jobID, level}, &job, &lvl)
 	switch {
 	case err != nil:
 		return l.wrap(what, err)

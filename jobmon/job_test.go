@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -250,4 +251,53 @@ func TestMigrateRefusesForeignTables(t *testing.T) {
 	require.ErrorContains(t, err, "another Config.Schema")
 	require.Equal(t, []string{"(job_log)"}, pgtest.Rows(t, b.Dest,
 		`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'theirs'`))
+}
+
+// The logger's connections may be terminated (by a DBA, a pooler, a
+// failover): the next writes go through fresh connections, each exactly once.
+func TestLogWritesSurviveTerminatedConnections(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx := context.Background()
+	l := tb.log
+	require.Equal(t, "jobmon", l.Schema())
+
+	terminate := func() {
+		// Every connection of the logger's pool is killed.
+		pgtest.MustExec(t, tb.Dest, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+			WHERE application_name = 'pgmimeo jobmon' AND datname = current_database()`)
+		require.Eventually(t, func() bool {
+			return len(pgtest.Rows(t, tb.Dest, `SELECT 1 FROM pg_stat_activity
+				WHERE application_name = 'pgmimeo jobmon' AND datname = current_database()`)) == 0
+		}, 30*time.Second, 20*time.Millisecond)
+	}
+
+	id, err := l.AddJob(ctx, "resilient")
+	require.NoError(t, err)
+	terminate()
+	step, err := l.AddStep(ctx, id, "after terminate")
+	require.NoError(t, err)
+	terminate()
+	require.NoError(t, l.UpdateStep(ctx, step, jobmon.StatusOK, "done"))
+	terminate()
+	require.NoError(t, l.CloseJob(ctx, id))
+	terminate()
+	id2, err := l.AddJob(ctx, "resilient")
+	require.NoError(t, err)
+	terminate()
+	_, err = l.CancelJob(ctx, id2)
+	require.NoError(t, err)
+	terminate()
+	alerts, err := l.CheckJobStatus(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []jobmon.Alert{{Code: 1, Status: "OK", Text: "All jobs run successfully"}}, alerts)
+
+	require.Equal(t, []string{
+		fmt.Sprintf(`(%d,RESILIENT,OK,t,f)`, id),
+		fmt.Sprintf(`(%d,RESILIENT,CRITICAL,t,f)`, id2),
+	}, tb.jobRows(t))
+	steps := tb.stepRows(t)
+	require.Len(t, steps, 2)
+	require.Equal(t, fmt.Sprintf(`(%d,%d,"after terminate",OK,done,t)`, id, step), steps[0])
+	require.Regexp(t, fmt.Sprintf(`^\(%d,\d+,CANCEL,CRITICAL,"Manually cancelled by postgres through jobmon CancelJob: no live backend of the job to signal",t\)$`, id2), steps[1])
 }

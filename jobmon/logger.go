@@ -144,9 +144,6 @@ func (l *Logger) Close() {
 // Schema returns the schema of the job log tables.
 func (l *Logger) Schema() string { return l.schema }
 
-// Pool returns the pool the logger writes through.
-func (l *Logger) Pool() *pgxpool.Pool { return l.pool }
-
 // Migrate creates or upgrades the job log schema: the tables, the trigger
 // that keeps job_check_log up to date and the check_job_status() function.
 // It is safe to call concurrently and repeatedly.
@@ -174,7 +171,7 @@ func (l *Logger) serverStarted(ctx context.Context) (time.Time, error) {
 	l.serverMu.Lock()
 	defer l.serverMu.Unlock()
 	if l.serverStart.IsZero() {
-		if err := l.pool.QueryRow(ctx, `SELECT pg_postmaster_start_time()`).Scan(&l.serverStart); err != nil {
+		if err := l.queryRow(ctx, `SELECT pg_postmaster_start_time()`, nil, &l.serverStart); err != nil {
 			return time.Time{}, err
 		}
 	}

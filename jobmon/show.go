@@ -94,12 +94,8 @@ func limitOr(limit, def int) int {
 }
 
 func (l *Logger) jobs(ctx context.Context, what, where string, args ...any) ([]Job, error) {
-	rows, err := l.pool.Query(ctx, `SELECT `+jobColumns+` FROM `+l.t("job_log")+` j WHERE `+where+`
+	out, err := collect(ctx, l, scanJob, `SELECT `+jobColumns+` FROM `+l.t("job_log")+` j WHERE `+where+`
 		ORDER BY j.job_id DESC LIMIT $1`, args...)
-	if err != nil {
-		return nil, l.wrap(what, err)
-	}
-	out, err := pgx.CollectRows(rows, scanJob)
 	if err != nil {
 		return nil, l.wrap(what, err)
 	}
@@ -137,12 +133,8 @@ func (l *Logger) ShowRunning(ctx context.Context, limit int) ([]Job, error) {
 
 // ShowDetail returns the steps of job jobID in the order they were added.
 func (l *Logger) ShowDetail(ctx context.Context, jobID int64) ([]Step, error) {
-	rows, err := l.pool.Query(ctx, `SELECT `+stepColumns+` FROM `+l.t("job_detail")+` d
+	out, err := collect(ctx, l, scanStep, `SELECT `+stepColumns+` FROM `+l.t("job_detail")+` d
 		WHERE d.job_id = $1 ORDER BY d.step_id`, jobID)
-	if err != nil {
-		return nil, l.wrap("show job detail", err)
-	}
-	out, err := pgx.CollectRows(rows, scanStep)
 	if err != nil {
 		return nil, l.wrap("show job detail", err)
 	}
@@ -153,14 +145,10 @@ func (l *Logger) ShowDetail(ctx context.Context, jobID int64) ([]Step, error) {
 // (upper-cased; a limit of 0 or less means 1): newest job first, each
 // job's steps in the order they were added.
 func (l *Logger) ShowDetailByName(ctx context.Context, name string, limit int) ([]Step, error) {
-	rows, err := l.pool.Query(ctx, `SELECT `+stepColumns+`
+	out, err := collect(ctx, l, scanStep, `SELECT `+stepColumns+`
 		FROM (SELECT job_id FROM `+l.t("job_log")+` WHERE job_name = upper($1) ORDER BY job_id DESC LIMIT $2) j
 		JOIN `+l.t("job_detail")+` d ON d.job_id = j.job_id
 		ORDER BY d.job_id DESC, d.step_id`, name, limitOr(limit, 1))
-	if err != nil {
-		return nil, l.wrap("show job detail of "+name, err)
-	}
-	out, err := pgx.CollectRows(rows, scanStep)
 	if err != nil {
 		return nil, l.wrap("show job detail of "+name, err)
 	}
