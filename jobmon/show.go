@@ -13,9 +13,13 @@ const DefaultShowLimit = 10
 
 // Job is one row of job_log.
 type Job struct {
-	ID    int64
+	// ID is job_log.job_id.
+	ID int64
+	// Owner is the role that logged the job.
 	Owner string
-	Name  string
+	// Name is the job's name, upper-cased.
+	Name string
+	// Start is when the job was added.
 	Start time.Time
 	// End is zero while the job runs.
 	End time.Time
@@ -27,15 +31,21 @@ type Job struct {
 
 // Step is one row of job_detail.
 type Step struct {
-	JobID  int64
-	ID     int64
+	// JobID is the job the step belongs to.
+	JobID int64
+	// ID is job_detail.step_id.
+	ID int64
+	// Action describes the step.
 	Action string
-	Start  time.Time
+	// Start is when the step was added.
+	Start time.Time
 	// End is zero while the step runs.
-	End     time.Time
+	End time.Time
+	// Elapsed is the time from Start to End, zero while the step runs.
 	Elapsed time.Duration
 	// Status is "" while the step runs.
-	Status  string
+	Status string
+	// Message says how the step went.
 	Message string
 }
 
