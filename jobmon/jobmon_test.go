@@ -1,0 +1,66 @@
+package jobmon_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// Replicators log through replication.JobLog; the Logger is one.
+var _ replication.JobLog = (*jobmon.Logger)(nil)
+
+type testBundle struct {
+	*pgtest.Bundle
+	log *jobmon.Logger
+}
+
+// setup gives the test a destination database with the job log schema and
+// a Logger on a pool of its own.
+func setup(t testing.TB) *testBundle {
+	t.Helper()
+	b := pgtest.Setup(t)
+	l, err := jobmon.Open(context.Background(), b.DestDSN, nil)
+	require.NoError(t, err)
+	t.Cleanup(l.Close)
+	require.NoError(t, l.Migrate(context.Background()))
+	return &testBundle{Bundle: b, log: l}
+}
+
+// jobRows returns job_log as text rows: id, name, status, ended, pid set.
+func (tb *testBundle) jobRows(t *testing.T) []string {
+	return pgtest.Rows(t, tb.Dest, `SELECT job_id, job_name, status, end_time IS NOT NULL AS ended, pid IS NOT NULL AS has_pid
+		FROM jobmon.job_log`)
+}
+
+// stepRows returns job_detail as text rows: job, action, status, message,
+// ended.
+func (tb *testBundle) stepRows(t *testing.T) []string {
+	return pgtest.Rows(t, tb.Dest, `SELECT job_id, step_id, action, status, message, end_time IS NOT NULL AND elapsed_time >= 0 AS ended
+		FROM jobmon.job_detail`)
+}
+
+// checkLog returns job_check_log as text rows.
+func (tb *testBundle) checkLog(t *testing.T) []string {
+	return pgtest.Rows(t, tb.Dest, `SELECT job_id, job_name, alert_code FROM jobmon.job_check_log`)
+}
+
+// pgtestRows is pgtest.Rows on the destination database.
+func pgtestRows(t *testing.T, tb *testBundle, query string, args ...any) []string {
+	return pgtest.Rows(t, tb.Dest, query, args...)
+}
+
+// grantJobmon lets role use the job log schema of tb.
+func grantJobmon(t *testing.T, tb *testBundle, role string) {
+	r := pgx.Identifier{role}.Sanitize()
+	pgtest.MustExec(t, tb.Dest, `GRANT USAGE ON SCHEMA jobmon TO `+r+`;
+		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA jobmon TO `+r+`;
+		GRANT USAGE ON ALL SEQUENCES IN SCHEMA jobmon TO `+r)
+}
