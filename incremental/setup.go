@@ -177,7 +177,8 @@ func (j *job) create(ctx context.Context, run *replication.JobRun, tx pgx.Tx, s 
 	if _, err := tx.Exec(ctx, createTableSQL(j.dst, p.cols)); err != nil {
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.InvalidSchemaName {
-			return nil, &replication.TableError{Table: j.dst, Err: err, Fix: "create the destination schema first"}
+			return nil, &replication.TableError{Table: j.dst, Err: fmt.Errorf("%w: %w", replication.ErrBadOption, err),
+				Fix: "create the destination schema first, or choose another Options.Dest"}
 		}
 		return nil, fmt.Errorf("create %s: %w", j.dst, err)
 	}
