@@ -1,7 +1,9 @@
 package incremental_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -172,4 +174,75 @@ func TestOpen(t *testing.T) {
 		_, err = incremental.Open(ctx, f.b.Source, f.b.Dest, replication.T("public", "nope"), nil)
 		require.ErrorIs(t, err, replication.ErrNotManaged)
 	})
+}
+
+// TestLeastPrivilege: the source role needs only SELECT on the table (also
+// in late-commit mode); the destination role needs no superuser either.
+func TestLeastPrivilege(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t, modes[2])
+	f.withDefaultControl(1)
+	insertDefault(t, f.b.Source, 1, 10)
+	reader := f.b.CreateRole()
+	pgtest.MustExec(t, f.b.Source, `GRANT SELECT ON items TO `+q(reader.Name))
+	writer := f.b.CreateRole()
+	pgtest.MustExec(t, f.b.Dest, `GRANT CREATE ON DATABASE `+q(f.b.DestDB)+` TO `+q(writer.Name))
+	pgtest.MustExec(t, f.b.Dest, `GRANT CREATE, USAGE ON SCHEMA public TO `+q(writer.Name))
+	source := pgtest.Pool(t, f.b.DSN(f.b.SourceDB, reader))
+	dest := pgtest.Pool(t, f.b.DSN(f.b.DestDB, writer))
+	cfg := f.cfg()
+	cfg.LateCommit = true
+	r, err := incremental.NewUpdater(source, dest, f.src, cfg)
+	require.NoError(t, err)
+	require.NoError(t, r.Setup(ctx))
+	insertDefault(t, f.b.Source, 11, 20)
+	pgtest.MustExec(t, f.b.Source, `UPDATE items SET payload = 'u', ctl = DEFAULT WHERE id <= 3`)
+	_, err = r.Refresh(ctx)
+	require.NoError(t, err)
+	f.same(r.Dest())
+	require.NotContains(t, scalar[string](t, f.b.Dest, `SELECT conninfo FROM mimeo.sources`), reader.Password,
+		"the catalog keeps no password")
+}
+
+// TestPartitionedSource: a partitioned source table, with its partitioned
+// indexes, in late-commit mode (which reads xmin through the parent).
+func TestPartitionedSource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := pgtest.Setup(t)
+	pgtest.MustExec(t, b.Source, `CREATE TABLE parts (id bigint, ctl timestamptz NOT NULL DEFAULT clock_timestamp(), v text, PRIMARY KEY (id))
+		PARTITION BY RANGE (id)`)
+	pgtest.MustExec(t, b.Source, `CREATE TABLE parts_1 PARTITION OF parts FOR VALUES FROM (0) TO (100)`)
+	pgtest.MustExec(t, b.Source, `CREATE TABLE parts_2 PARTITION OF parts FOR VALUES FROM (100) TO (1000)`)
+	pgtest.MustExec(t, b.Source, `CREATE INDEX ON parts (ctl)`)
+	pgtest.MustExec(t, b.Source, `INSERT INTO parts (id, v) SELECT g, 'a' FROM generate_series(1, 150) g`)
+	r, err := incremental.NewUpdater(b.Source, b.Dest, replication.T("public", "parts"), &incremental.Config{
+		Control: "ctl", Boundary: new(time.Duration(0)), LateCommit: true,
+	})
+	require.NoError(t, err)
+	require.NoError(t, r.Setup(ctx))
+	pgtest.MustExec(t, b.Source, `UPDATE parts SET v = 'b', ctl = DEFAULT WHERE id % 10 = 0`)
+	pgtest.MustExec(t, b.Source, `INSERT INTO parts (id, v) SELECT g, 'c' FROM generate_series(151, 200) g`)
+	res, err := r.Refresh(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 15, res.Updated)
+	require.EqualValues(t, 50, res.Inserted)
+	require.Equal(t, pgtest.Rows(t, b.Source, "SELECT * FROM parts"), pgtest.Rows(t, b.Dest, "SELECT * FROM parts"))
+	require.Equal(t, []string{"(parts_ctl_idx)", "(parts_pkey)"}, pgtest.Rows(t, b.Dest,
+		`SELECT relname FROM pg_class WHERE oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'parts'::regclass)`))
+}
+
+// TestLogger: a run reports its result to the logger.
+func TestLogger(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, modes[1])
+	f.insert(1, 10)
+	var buf bytes.Buffer
+	cfg := f.cfg()
+	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	r := f.setup(cfg)
+	f.insert(11, 12)
+	f.refresh(r)
+	require.Contains(t, buf.String(), `msg="Refresh Inserter: public.items" result="2 inserted, 0 updated, 0 deleted`)
 }

@@ -37,10 +37,25 @@ func (j *job) lockedRun(ctx context.Context, name string,
 	run := replication.StartJob(ctx, j.cfg.JobLog, j.cfg.Logger, name)
 	res, err := body(ctx, conn, run)
 	res.Duration = time.Since(started)
-	if err != nil {
+	if err != nil && !callerError(err) {
 		j.recordFailure(ctx, err)
 	}
+	if j.cfg.Logger != nil {
+		if err != nil {
+			j.cfg.Logger.Error(name, "err", err)
+		} else {
+			j.cfg.Logger.Info(name, "result", res.String())
+		}
+	}
 	return res, run.Finish(ctx, err)
+}
+
+// callerError reports whether err is about how the job was called (wrong
+// replicator, options that differ from the setup, no such job) rather than
+// a failure of the job, which the catalog should not count against it.
+func callerError(err error) bool {
+	var oe *replication.OptionError
+	return errors.As(err, &oe) || errors.Is(err, replication.ErrWrongKind) || errors.Is(err, replication.ErrNotManaged)
 }
 
 // recordFailure notes a failed run in the catalog, on a connection of its
