@@ -1,0 +1,129 @@
+package incremental
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// ddlAttempts is how often DDL on a live table is tried when its lock is
+// busy.
+const ddlAttempts = 5
+
+// lockedDDL runs stmt on table t in tx under lock_timeout, in a savepoint,
+// retrying when the lock is not granted in time (SQLSTATE 55P03), so that a
+// busy table is not queued behind (and does not queue every reader behind
+// it) for ever.
+func lockedDDL(ctx context.Context, tx pgx.Tx, t replication.Table, stmt string) error {
+	var prev string
+	if err := tx.QueryRow(ctx, `SELECT current_setting('lock_timeout')`).Scan(&prev); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
+	}
+	timeout := fmt.Sprintf("%dms", defaultDDLLockTimeout.Milliseconds())
+	var err error
+	for attempt := 1; attempt <= ddlAttempts; attempt++ {
+		err = tryDDL(ctx, tx, stmt, timeout, prev)
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.LockNotAvailable {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
+		}
+	}
+	return &replication.TableError{Table: t, Err: err,
+		Fix: fmt.Sprintf("other sessions held the table's lock through %d tries: retry when it is less busy", ddlAttempts)}
+}
+
+func tryDDL(ctx context.Context, tx pgx.Tx, stmt, timeout, prev string) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = sp.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, timeout)
+	if err == nil {
+		_, err = sp.Exec(ctx, stmt)
+	}
+	if err == nil {
+		_, err = sp.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, prev)
+	}
+	if err != nil {
+		_ = sp.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	return sp.Commit(ctx)
+}
+
+// createTableSQL returns CREATE TABLE for the destination with the
+// replicated columns' types and NOT NULL constraints.
+func createTableSQL(dst replication.Table, cols []replication.Column) string {
+	defs := make([]string, len(cols))
+	for i, c := range cols {
+		defs[i] = replication.QuoteIdent(c.Name) + " " + c.Type
+		if c.NotNull {
+			defs[i] += " NOT NULL"
+		}
+	}
+	return "CREATE TABLE " + dst.Sanitize() + " (" + strings.Join(defs, ", ") + ")"
+}
+
+// createIndexes makes the source's indexes on the new destination table:
+// the primary key as a primary key, the others with their method, columns,
+// operator classes and predicate. An index on a column the filter leaves out
+// is skipped. It reports whether a unique index on exactly key was made.
+func (j *job) createIndexes(ctx context.Context, tx pgx.Tx, p *plan) (keyDone bool, skipped []string, err error) {
+	ixs, err := p.info.Indexes(ctx, j.source)
+	if err != nil {
+		return false, nil, err
+	}
+	for _, ix := range ixs {
+		var stmt string
+		switch {
+		case ix.Primary && p.info.Key != nil && p.info.Key.Primary:
+			stmt = "ALTER TABLE " + j.dst.Sanitize() + " ADD PRIMARY KEY (" + quoteList(p.info.Key.Columns) + ")"
+		case ix.Unique:
+			stmt = "CREATE UNIQUE INDEX ON " + j.dst.Sanitize() + " " + ix.Body
+		default:
+			stmt = "CREATE INDEX ON " + j.dst.Sanitize() + " " + ix.Body
+		}
+		sp, err := tx.Begin(ctx)
+		if err != nil {
+			return false, nil, err
+		}
+		if _, err := sp.Exec(ctx, stmt); err != nil {
+			_ = sp.Rollback(context.WithoutCancel(ctx))
+			var pgErr *pgconn.PgError
+			if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UndefinedColumn {
+				skipped = append(skipped, ix.Name)
+				continue
+			}
+			return false, nil, fmt.Errorf("replicate index %s on %s: %w", replication.QuoteIdent(ix.Name), j.dst, err)
+		}
+		if err := sp.Commit(ctx); err != nil {
+			return false, nil, err
+		}
+		if ix.Unique && p.info.Key != nil && ix.Name == p.info.Key.Index && slices.Equal(p.info.Key.Columns, p.key) {
+			keyDone = true
+		}
+	}
+	return keyDone, skipped, nil
+}
+
+// createKeyIndex makes the unique index the Updater replaces rows by.
+func (j *job) createKeyIndex(ctx context.Context, tx pgx.Tx, p *plan) error {
+	if _, err := tx.Exec(ctx, "CREATE UNIQUE INDEX ON "+j.dst.Sanitize()+" ("+quoteList(p.key)+")"); err != nil {
+		return fmt.Errorf("create key index on %s: %w", j.dst, err)
+	}
+	return nil
+}
