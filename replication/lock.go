@@ -56,12 +56,14 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 		if ms < 1 {
 			ms = 1
 		}
-		// lock_timeout bounds the wait; it is set for this statement only.
-		if _, err := conn.Exec(ctx, `SELECT set_config('lock_timeout', $1, false)`, fmt.Sprintf("%dms", ms)); err != nil {
+		// lock_timeout bounds the wait; the session's own value is put back.
+		var previous string
+		if err := conn.QueryRow(ctx, `SELECT current_setting('lock_timeout'), set_config('lock_timeout', $1, false)`,
+			fmt.Sprintf("%dms", ms)).Scan(&previous, new(string)); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
 		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass)
-		_, rerr := conn.Exec(context.WithoutCancel(ctx), `SELECT set_config('lock_timeout', '0', false)`)
+		_, rerr := conn.Exec(context.WithoutCancel(ctx), `SELECT set_config('lock_timeout', $1, false)`, previous)
 		var pgErr *pgconn.PgError
 		switch {
 		case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable:

@@ -58,6 +58,8 @@ func TestLockWaitsAndSucceeds(t *testing.T) {
 		require.NoError(t, err)
 		got := make(chan error, 1)
 		second := acquireConn(t, b.Dest)
+		_, err = second.Exec(ctx, `SET lock_timeout = '42s'`)
+		require.NoError(t, err)
 		go func() {
 			l, err := replication.AcquireLock(ctx, second, tbl, wait)
 			if err == nil {
@@ -83,10 +85,10 @@ func TestLockWaitsAndSucceeds(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("waiter did not get the lock after release")
 		}
-		// lock_timeout was reset on the waiting session.
+		// The waiting session's own lock_timeout is back.
 		var lt string
 		require.NoError(t, second.QueryRow(ctx, `SHOW lock_timeout`).Scan(&lt))
-		require.Equal(t, "0", lt)
+		require.Equal(t, "42s", lt)
 	}
 }
 
