@@ -77,3 +77,11 @@ func strs(t *testing.T, db *pgxpool.Pool, sql string, args ...any) []string {
 	}
 	return out
 }
+
+// active returns which table ("snap1" or "snap2") view reads.
+func (b *bundle) active(view string) string {
+	b.t.Helper()
+	return scalar[string](b.t, b.Dest, `SELECT substring(string_agg(DISTINCT t.relname, ',') from '_(snap[12])$')
+		FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+		JOIN pg_class t ON t.oid = d.refobjid WHERE r.ev_class = $1::regclass AND d.refobjid <> r.ev_class`, view)
+}

@@ -1,0 +1,428 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgerrcode"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/internal/catalog"
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Table replicates a whole source table (or view) into a plain destination
+// table, truncated and reloaded by every refresh in one destination
+// transaction (readers wait for the refresh rather than see it half done).
+// It is meant for pulling production data into a development database: the
+// source role needs only SELECT, and the destination stays an ordinary table
+// that may be referenced by foreign keys (see TableConfig.TruncateCascade)
+// and fed by sequences (see TableConfig.Sequences).
+type Table struct {
+	source  *pgxpool.Pool
+	dest    *pgxpool.Pool
+	src     replication.Table
+	dst     replication.Table
+	cfg     TableConfig
+	catalog *replication.Catalog
+}
+
+var _ replication.Replicator = (*Table)(nil)
+
+// NewTable returns the table job of source table src (read through pool
+// source) into the destination database behind pool dest. A nil cfg is the
+// zero TableConfig. NewTable does not touch either database.
+func NewTable(source, dest *pgxpool.Pool, src replication.Table, cfg *TableConfig) (*Table, error) {
+	if source == nil || dest == nil {
+		return nil, &replication.OptionError{Field: "source, dest", Problem: "both pools are required"}
+	}
+	if err := src.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t := &Table{source: source, dest: dest, src: src}
+	if cfg != nil {
+		t.cfg = *cfg
+	}
+	t.dst = t.cfg.DestFor(src)
+	t.catalog = replication.NewCatalog(t.cfg.CatalogSchema())
+	return t, nil
+}
+
+// Dest returns the destination table.
+func (t *Table) Dest() replication.Table { return t.dst }
+
+// Source returns the source table.
+func (t *Table) Source() replication.Table { return t.src }
+
+// Setup checks the source, the options and the destination, creates the
+// destination table (or adopts it, with UseExisting), records the job and
+// (unless SkipPull) loads the rows, in one destination transaction. Bad
+// input fails with the same typed errors as Snapshot.Setup, and a sequence
+// in TableConfig.Sequences that the destination lacks with ErrTableNotFound;
+// nothing is left behind on either side.
+func (t *Table) Setup(ctx context.Context) (err error) {
+	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, replication.JobName("Table Maker", t.src))
+	defer func() { err = run.Finish(ctx, err) }()
+
+	run.Step(ctx, "Checking source "+t.src.String())
+	srcConn, err := t.source.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
+	}
+	defer srcConn.Release()
+	src, err := describeSource(ctx, srcConn, t.src, t.cfg.Columns, t.cfg.Condition, true)
+	if err != nil {
+		return err
+	}
+	if err := src.check(ctx, srcConn); err != nil {
+		return err
+	}
+
+	run.Step(ctx, "Checking destination "+t.dst.String())
+	conn, err := t.dest.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	kind, err := relKind(ctx, conn, t.dst)
+	if err != nil {
+		return err
+	}
+	exists := kind != ""
+	switch {
+	case !exists:
+		if err := checkFree(ctx, conn, t.dst); err != nil {
+			return err
+		}
+	case !t.cfg.UseExisting:
+		return &replication.TableError{Table: t.dst, Err: replication.ErrExists,
+			Fix: "drop it, choose another destination with Options.Dest, or set UseExisting to adopt it"}
+	case kind != "r" && kind != "p":
+		return &replication.TableError{Table: t.dst, Err: replication.ErrExists,
+			Fix: "it is not a table, so it cannot be adopted; drop it or choose another destination"}
+	}
+	if exists {
+		if err := hasColumns(ctx, conn, t.dst, src.cols); err != nil {
+			return err
+		}
+	}
+	if err := checkSequences(ctx, conn, t.cfg.Sequences); err != nil {
+		return err
+	}
+	var srcIdx []replication.Index
+	if !t.cfg.SkipIndexes && !exists {
+		if srcIdx, err = src.info.Indexes(ctx, srcConn); err != nil {
+			return err
+		}
+	}
+	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(ctx)
+	if err := t.catalog.Migrate(ctx, t.dest); err != nil {
+		return err
+	}
+
+	tx, err := beginLoad(ctx, conn, t.cfg.LoadOptions)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	cols := signature(src.cols)
+	if !exists {
+		if err := createTable(ctx, tx, t.dst, cols); err != nil {
+			return err
+		}
+	}
+	config, err := json.Marshal(t.jobOptions())
+	if err != nil {
+		return err
+	}
+	job := &replication.Job{Kind: replication.KindTableReload, SourceName: t.cfg.Source(), SourceTable: t.src,
+		Dest: t.dst, Config: config, Period: t.cfg.Period}
+	if err := t.catalog.CreateJob(ctx, tx, job); err != nil {
+		return err
+	}
+	if err := t.catalog.PutSource(ctx, tx, t.cfg.Source(), t.source.Config().ConnString()); err != nil {
+		return err
+	}
+	state := tableState{Columns: cols}
+	switch {
+	case t.cfg.SkipPull:
+	case exists:
+		st, err := t.reload(ctx, tx, srcConn, src, t.jobOptions(), run)
+		if err != nil {
+			return err
+		}
+		state.Rows, state.Loaded = st.Rows, true
+	default:
+		run.Step(ctx, "Loading "+t.dst.String())
+		st, err := load(ctx, tx, srcConn.Conn().PgConn(), src, t.dst, true, t.cfg.LoadOptions)
+		if err != nil {
+			return err
+		}
+		run.Done(ctx, "Inserted %d rows (%d bytes)", st.Rows, st.Bytes)
+		state.Rows, state.Loaded = st.Rows, true
+		if err := t.resetSequences(ctx, tx, t.cfg.Sequences, run); err != nil {
+			return err
+		}
+	}
+	if len(srcIdx) > 0 {
+		run.Step(ctx, "Creating indexes on "+t.dst.String())
+		if err := createSourceIndexes(ctx, tx, t.dst, srcIdx); err != nil {
+			return err
+		}
+	}
+	if state.Loaded && !exists {
+		if err := analyze(ctx, tx, t.dst); err != nil {
+			return err
+		}
+	}
+	if err := t.catalog.SaveState(ctx, tx, job.ID, state); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit setup of %s: %w", t.dst, err)
+	}
+	return nil
+}
+
+func (t *Table) jobOptions() jobOptions {
+	return jobOptions{
+		Columns:         t.cfg.Columns,
+		Condition:       t.cfg.Condition,
+		SkipIndexes:     t.cfg.SkipIndexes,
+		TruncateCascade: t.cfg.TruncateCascade,
+		Sequences:       t.cfg.Sequences,
+	}
+}
+
+// Refresh truncates the destination (with CASCADE when the job was set up
+// with TruncateCascade) and loads every source row again, with its indexes
+// dropped during the load and built after it (except indexes that a
+// foreign key of another table needs), then resets the job's sequences and
+// analyses the table, all in one destination transaction under the
+// destination's advisory lock. The job's state is saved in that
+// transaction. Lock contention is reported as for Snapshot.Refresh.
+func (t *Table) Refresh(ctx context.Context) (res replication.Result, err error) {
+	start := time.Now()
+	name := replication.JobName("Refresh Table", t.dst)
+	conn, err := t.dest.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
+	if errors.Is(err, replication.ErrLocked) {
+		replication.Skipped(ctx, t.cfg.JobLog, t.cfg.Logger, name, err)
+		return replication.Result{Skipped: true, SkipReason: SkipLocked, Duration: time.Since(start)}, err
+	}
+	if err != nil {
+		return res, err
+	}
+	defer lock.Release(ctx)
+
+	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, name)
+	job, err := jobOf(ctx, t.catalog, conn, t.dst, t.src, replication.KindTableReload)
+	if err != nil {
+		return res, run.Finish(ctx, err)
+	}
+	res, err = t.refresh(ctx, conn, job, run)
+	res.Duration = time.Since(start)
+	if err != nil {
+		recordFailure(ctx, t.catalog, t.dest, job.ID, err, t.cfg.Logger)
+		return res, run.Finish(ctx, err)
+	}
+	if t.cfg.Logger != nil {
+		t.cfg.Logger.Info("refreshed", "dest", t.dst.String(), "rows", res.Inserted, "bytes", res.Bytes, "duration", res.Duration)
+	}
+	return res, run.Finish(ctx, nil)
+}
+
+func (t *Table) refresh(ctx context.Context, conn *pgxpool.Conn, job *replication.Job, run *replication.JobRun) (res replication.Result, err error) {
+	var opts jobOptions
+	if err := decodeJSON(job.Config, &opts, "config", t.dst); err != nil {
+		return res, err
+	}
+	run.Step(ctx, "Reading source "+t.src.String())
+	srcConn, err := t.source.Acquire(ctx)
+	if err != nil {
+		return res, fmt.Errorf("connect to source: %w", err)
+	}
+	defer srcConn.Release()
+	src, err := describeSource(ctx, srcConn, t.src, opts.Columns, opts.Condition, false)
+	if err != nil {
+		return res, err
+	}
+	for _, m := range src.missing {
+		w := fmt.Sprintf("filtered column %s is no longer on the source; it is no longer loaded", replication.QuoteIdent(m))
+		res.Warnings = append(res.Warnings, w)
+		run.Warn(ctx, w)
+	}
+	tx, err := beginLoad(ctx, conn, t.cfg.LoadOptions)
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	state := tableState{Columns: signature(src.cols)}
+	st, err := t.reload(ctx, tx, srcConn, src, opts, run)
+	if err != nil {
+		return res, err
+	}
+	state.Rows, state.Loaded = st.Rows, true
+	if err := t.catalog.SaveState(ctx, tx, job.ID, state); err != nil {
+		return res, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return res, fmt.Errorf("commit refresh of %s: %w", t.dst, err)
+	}
+	res.Inserted, res.Bytes = st.Rows, st.Bytes
+	return res, nil
+}
+
+// reload truncates the destination and loads it bare, as Refresh says.
+func (t *Table) reload(ctx context.Context, tx pgx.Tx, srcConn *pgxpool.Conn, src *source, opts jobOptions, run *replication.JobRun) (copypipe.Stats, error) {
+	run.Step(ctx, "Truncating "+t.dst.String())
+	truncate := "TRUNCATE " + t.dst.Sanitize()
+	if opts.TruncateCascade {
+		truncate += " CASCADE"
+	}
+	err := lockRetry(ctx, tx, t.cfg.LoadOptions, "truncate "+t.dst.String(), func(ctx context.Context) error {
+		_, err := tx.Exec(ctx, truncate)
+		return err
+	})
+	if pgCode(err) == pgerrcode.FeatureNotSupported {
+		return copypipe.Stats{}, &replication.TableError{Table: t.dst, Err: fmt.Errorf("%w: %w", replication.ErrBadOption, err),
+			Fix: "other tables reference it by foreign key: set TruncateCascade to empty them too, or drop their foreign keys"}
+	}
+	if err != nil {
+		return copypipe.Stats{}, err
+	}
+	if opts.TruncateCascade {
+		run.Done(ctx, "Truncated with CASCADE: tables referencing it by foreign key were emptied too")
+	}
+	ixs, err := captureIndexes(ctx, tx, t.dst)
+	if err != nil {
+		return copypipe.Stats{}, err
+	}
+	dropped, err := dropIndexes(ctx, tx, t.dst, ixs)
+	if err != nil {
+		return copypipe.Stats{}, err
+	}
+	run.Step(ctx, "Loading "+t.dst.String())
+	st, err := load(ctx, tx, srcConn.Conn().PgConn(), src, t.dst, true, t.cfg.LoadOptions)
+	if err != nil {
+		return st, err
+	}
+	run.Done(ctx, "Inserted %d rows (%d bytes)", st.Rows, st.Bytes)
+	if len(dropped) > 0 {
+		run.Step(ctx, "Building indexes of "+t.dst.String())
+		if err := rebuildIndexes(ctx, tx, t.dst, dropped); err != nil {
+			return st, err
+		}
+	}
+	if err := t.resetSequences(ctx, tx, opts.Sequences, run); err != nil {
+		return st, err
+	}
+	return st, analyze(ctx, tx, t.dst)
+}
+
+func (t *Table) resetSequences(ctx context.Context, tx pgx.Tx, seqs []replication.Table, run *replication.JobRun) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	run.Step(ctx, "Resetting sequences")
+	done, err := resetSequences(ctx, tx, seqs)
+	if err != nil {
+		return err
+	}
+	if len(done) == 0 {
+		run.Done(ctx, "No values in use: sequences left as they were")
+	} else {
+		run.Done(ctx, "%s", strings.Join(done, ", "))
+	}
+	return nil
+}
+
+// Destroy removes the job under the destination's lock: the catalog row,
+// and the destination table unless opts.KeepTable.
+func (t *Table) Destroy(ctx context.Context, opts *replication.DestroyOptions) (err error) {
+	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, replication.JobName("Table Destroyer", t.dst))
+	defer func() { err = run.Finish(ctx, err) }()
+	conn, err := t.dest.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(ctx)
+	if _, err := jobOf(ctx, t.catalog, conn, t.dst, t.src, replication.KindTableReload); err != nil {
+		return err
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin destination transaction: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if opts.Keep() {
+		run.Step(ctx, "Keeping table "+t.dst.String())
+	} else {
+		run.Step(ctx, "Dropping table "+t.dst.String())
+		err := lockRetry(ctx, tx, t.cfg.LoadOptions, "drop "+t.dst.String(), func(ctx context.Context) error {
+			_, err := tx.Exec(ctx, "DROP TABLE IF EXISTS "+t.dst.Sanitize())
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if err := t.catalog.DeleteJob(ctx, tx, t.dst); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit destroy of %s: %w", t.dst, err)
+	}
+	run.Done(ctx, "Done")
+	return nil
+}
+
+// hasColumns fails with a *replication.ColumnError when table t lacks one
+// of cols.
+func hasColumns(ctx context.Context, db catalog.Querier, t replication.Table, cols []replication.Column) error {
+	info, err := replication.Describe(ctx, db, t)
+	if err != nil {
+		return err
+	}
+	for _, c := range cols {
+		if _, ok := info.Column(c.Name); !ok {
+			return &replication.ColumnError{Table: t, Column: c.Name, Err: replication.ErrColumnNotFound,
+				Fix: "add the column to the destination table (type " + c.Type + ") or leave it out with a column filter"}
+		}
+	}
+	return nil
+}
