@@ -151,7 +151,8 @@ func TestSnapshotDestroy(t *testing.T) {
 			if !keep {
 				require.Equal(t, []string{}, rels)
 			} else {
-				require.Equal(t, []string{"cities:r", "cities_snap2_id_idx:i"}, rels)
+				require.Equal(t, []string{"cities:r", "cities_pkey:i"}, rels)
+				require.Equal(t, []string{"cities_pkey"}, strs(t, b.Dest, `SELECT conname FROM pg_constraint WHERE conrelid = 'public.cities'::regclass`))
 				b.same(`SELECT * FROM public.cities`, "public.cities")
 				rp := pgtest.Pool(t, b.DSN(b.DestDB, reader))
 				require.EqualValues(t, 30, scalar[int64](t, rp, `SELECT count(*) FROM public.cities`))

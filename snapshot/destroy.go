@@ -3,6 +3,9 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -90,6 +93,9 @@ func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions
 		if _, err := tx.Exec(ctx, "ALTER TABLE "+kept.Sanitize()+" RENAME TO "+replication.QuoteIdent(s.dst.Name)); err != nil {
 			return fmt.Errorf("rename %s to %s: %w", kept, s.dst, err)
 		}
+		if err := renameIndexes(ctx, tx, kept, s.dst); err != nil {
+			return err
+		}
 		if viewPriv != nil {
 			// The view's options (security_barrier…) do not apply to a table.
 			viewPriv.options = nil
@@ -105,5 +111,33 @@ func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions
 		return fmt.Errorf("commit destroy of %s: %w", s.dst, err)
 	}
 	run.Done(ctx, "Done")
+	return nil
+}
+
+// renameIndexes renames the indexes of table t (now named as dest) whose
+// names start with the old table name, so that <dest>_snap1_pkey becomes
+// <dest>_pkey; a name already taken is left as it was.
+func renameIndexes(ctx context.Context, tx pgx.Tx, old, dest replication.Table) error {
+	names, err := indexNames(ctx, tx, dest)
+	if err != nil {
+		return err
+	}
+	for name := range names {
+		rest, ok := strings.CutPrefix(name, old.Name)
+		if !ok {
+			continue
+		}
+		want := dest.WithName(dest.Name + rest)
+		free, err := nameFree(ctx, tx, want)
+		if err != nil {
+			return err
+		}
+		if !free {
+			continue
+		}
+		if _, err := tx.Exec(ctx, "ALTER INDEX "+dest.WithName(name).Sanitize()+" RENAME TO "+replication.QuoteIdent(want.Name)); err != nil {
+			return fmt.Errorf("rename index %s: %w", replication.QuoteIdent(name), err)
+		}
+	}
 	return nil
 }

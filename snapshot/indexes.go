@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -150,7 +151,19 @@ func createSourceIndexes(ctx context.Context, tx pgx.Tx, t replication.Table, ix
 		if name == "" {
 			return fmt.Errorf("replicate index %s on %s: the new index was not found", replication.QuoteIdent(ix.Name), t)
 		}
-		stmt := "ALTER TABLE " + t.Sanitize() + " ADD CONSTRAINT " + replication.QuoteIdent(name) + " " + kind +
+		// Name the constraint (and so its index) as PostgreSQL would:
+		// <table>_pkey, <table>_<columns>_key.
+		conName := name
+		want := strings.TrimSuffix(name, "_idx") + "_key"
+		if ix.Primary {
+			want = t.Name + "_pkey"
+		}
+		if free, err := nameFree(ctx, tx, t.WithName(want)); err != nil {
+			return err
+		} else if free && len(want) <= maxNameLen {
+			conName = want
+		}
+		stmt := "ALTER TABLE " + t.Sanitize() + " ADD CONSTRAINT " + replication.QuoteIdent(conName) + " " + kind +
 			" USING INDEX " + replication.QuoteIdent(name)
 		if _, err := tx.Exec(ctx, stmt); err != nil {
 			return fmt.Errorf("replicate constraint %s on %s: %w", replication.QuoteIdent(ix.Constraint), t, err)
@@ -173,4 +186,10 @@ func indexNames(ctx context.Context, tx pgx.Tx, t replication.Table) (map[string
 		out[n] = true
 	}
 	return out, nil
+}
+
+// nameFree reports whether no relation is named t.
+func nameFree(ctx context.Context, tx pgx.Tx, t replication.Table) (bool, error) {
+	kind, err := relKind(ctx, tx, t)
+	return kind == "", err
 }
