@@ -137,6 +137,20 @@ func TestSnapshotBadOptions(t *testing.T) {
 	require.ErrorIs(t, err, replication.ErrBadName)
 	_, err = snapshot.New(b.Source, nil, src, nil)
 	require.ErrorIs(t, err, replication.ErrBadOption)
+
+	// Settings the server checks fail at setup, leaving nothing behind.
+	pgtest.MustExec(t, b.Source, `CREATE TABLE public.orders (id int PRIMARY KEY)`)
+	destBefore := objects(t, b, "dest")
+	s, err := snapshot.New(b.Source, b.Dest, src, &snapshot.Config{LoadOptions: snapshot.LoadOptions{MaintenanceWorkMem: "lots"}})
+	require.NoError(t, err)
+	err = s.Setup(context.Background())
+	var oe *replication.OptionError
+	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "LoadOptions.MaintenanceWorkMem", oe.Field)
+	require.Equal(t, destBefore, objects(t, b, "dest"))
+	s, err = snapshot.New(b.Source, b.Dest, src, &snapshot.Config{LoadOptions: snapshot.LoadOptions{MaintenanceWorkMem: "128MB"}})
+	require.NoError(t, err)
+	require.NoError(t, s.Setup(context.Background()))
 }
 
 func TestSnapshotSourcePrivilege(t *testing.T) {

@@ -42,6 +42,12 @@ type LoadOptions struct {
 	// Default 0: DefaultDDLRetries (10); negative: no retry.
 	DDLRetries int
 
+	// MaintenanceWorkMem, when set (for example "512MB"), is the
+	// maintenance_work_mem of the destination transaction: the memory each
+	// index build after the load may use. More memory makes the build of a
+	// large index much faster. Default "": the server's setting.
+	MaintenanceWorkMem string
+
 	// SyncCommit makes the destination transaction wait for its WAL flush.
 	// Default false: it commits with synchronous_commit=off, which is safe
 	// for these pull-only jobs because their whole state lives in the same

@@ -68,5 +68,24 @@ func beginLoad(ctx context.Context, conn interface {
 			return nil, fmt.Errorf("begin destination transaction: %w", err)
 		}
 	}
+	if o.MaintenanceWorkMem != "" {
+		if _, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('maintenance_work_mem', $1, true)", o.MaintenanceWorkMem); err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("%w: %w", &replication.OptionError{Field: "LoadOptions.MaintenanceWorkMem",
+				Problem: "the destination refuses it as maintenance_work_mem"}, err)
+		}
+	}
 	return tx, nil
+}
+
+// checkSettings tries the transaction settings of o on the destination, so
+// that setup refuses a bad value before it creates anything.
+func checkSettings(ctx context.Context, conn interface {
+	Begin(context.Context) (pgx.Tx, error)
+}, o LoadOptions) error {
+	tx, err := beginLoad(ctx, conn, o)
+	if err != nil {
+		return err
+	}
+	return tx.Rollback(ctx)
 }

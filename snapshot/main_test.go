@@ -44,7 +44,7 @@ func (b *bundle) same(srcQuery, dest string) {
 }
 
 // scalar returns one value.
-func scalar[T any](t *testing.T, db *pgxpool.Pool, sql string, args ...any) T {
+func scalar[T any](t testing.TB, db *pgxpool.Pool, sql string, args ...any) T {
 	t.Helper()
 	var v T
 	require.NoError(t, db.QueryRow(context.Background(), sql, args...).Scan(&v))
@@ -66,7 +66,7 @@ func (b *bundle) change(sql string, args ...any) {
 }
 
 // strs returns the first column of every row of sql, as text, sorted.
-func strs(t *testing.T, db *pgxpool.Pool, sql string, args ...any) []string {
+func strs(t testing.TB, db *pgxpool.Pool, sql string, args ...any) []string {
 	t.Helper()
 	rows, err := db.Query(context.Background(), "SELECT x::text FROM ("+sql+") q(x) ORDER BY 1", args...)
 	require.NoError(t, err)

@@ -121,6 +121,9 @@ func (s *Snapshot) Setup(ctx context.Context) (err error) {
 		return err
 	}
 	defer lock.Release(ctx)
+	if err := checkSettings(ctx, conn, s.cfg.LoadOptions); err != nil {
+		return err
+	}
 	if err := s.catalog.Migrate(ctx, s.dest); err != nil {
 		return err
 	}

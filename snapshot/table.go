@@ -129,6 +129,9 @@ func (t *Table) Setup(ctx context.Context) (err error) {
 		return err
 	}
 	defer lock.Release(ctx)
+	if err := checkSettings(ctx, conn, t.cfg.LoadOptions); err != nil {
+		return err
+	}
 	if err := t.catalog.Migrate(ctx, t.dest); err != nil {
 		return err
 	}
