@@ -120,7 +120,8 @@ func (s *source) check(ctx context.Context, db catalog.Querier) error {
 }
 
 func runEmpty(ctx context.Context, db catalog.Querier, query string) error {
-	rows, err := db.Query(ctx, "SELECT * FROM ("+query+") q LIMIT 0")
+	// Not prepared: the same text may describe other column types later.
+	rows, err := db.Query(ctx, "SELECT * FROM ("+query+") q LIMIT 0", pgx.QueryExecModeSimpleProtocol)
 	if err != nil {
 		return err
 	}
