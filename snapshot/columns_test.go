@@ -117,6 +117,13 @@ func TestSnapshotColumnChangeKeepsPrivileges(t *testing.T) {
 	require.NoError(t, err)
 	b.same(`SELECT * FROM public.stock`, "public.stock")
 	require.Equal(t, before, privs())
+	// An ordinary refresh keeps them too.
+	b.change(`UPDATE public.stock SET qty = -qty`)
+	res, err := s.Refresh(ctx)
+	require.NoError(t, err)
+	require.False(t, res.Skipped)
+	b.same(`SELECT * FROM public.stock`, "public.stock")
+	require.Equal(t, before, privs())
 	// The reader still reads the view, new column included.
 	rp := pgtest.Pool(t, b.DSN(b.DestDB, reader))
 	require.Equal(t, "b7", scalar[string](t, rp, `SELECT bin FROM public.stock WHERE id = 7`))

@@ -29,9 +29,15 @@ func viewSQL(verb string, dest, snap replication.Table, names []string, options 
 
 // swapView points the existing view dest at snap, whose columns are the
 // same as the view's. The caller holds the view's lock; the swap becomes
-// visible to readers when the transaction commits.
+// visible to readers when the transaction commits. The view's options
+// (security_barrier…), which CREATE OR REPLACE VIEW would reset, are kept;
+// its grants, owner and comment stay as they are.
 func swapView(ctx context.Context, tx pgx.Tx, dest, snap replication.Table, names []string) error {
-	if _, err := tx.Exec(ctx, viewSQL("CREATE OR REPLACE VIEW", dest, snap, names, nil)); err != nil {
+	var options []string
+	if err := tx.QueryRow(ctx, `SELECT reloptions FROM pg_catalog.pg_class WHERE oid = $1::regclass`, dest.Sanitize()).Scan(&options); err != nil {
+		return fmt.Errorf("read options of view %s: %w", dest, err)
+	}
+	if _, err := tx.Exec(ctx, viewSQL("CREATE OR REPLACE VIEW", dest, snap, names, options)); err != nil {
 		return fmt.Errorf("swap view %s to %s: %w", dest, snap, err)
 	}
 	return nil
