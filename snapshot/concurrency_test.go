@@ -8,10 +8,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
 // checksumSQL sums a hash of every row's text: the view and the source
@@ -207,4 +209,49 @@ func TestSnapshotLocked(t *testing.T) {
 	require.NoError(t, lock.Release(ctx))
 	_, err = s.Refresh(ctx)
 	require.NoError(t, err)
+}
+
+func TestSnapshotSwapWaitsForReadersUnderLockTimeout(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, `CREATE TABLE public.quotes (id int PRIMARY KEY, px int)`)
+	pgtest.MustExec(t, b.Source, `INSERT INTO public.quotes SELECT g, g FROM generate_series(1, 100) g`)
+	require.NoError(t, b.newSnap("public.quotes", nil).Setup(ctx))
+	before := scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.quotes"))
+
+	// A long reader holds the view.
+	reader, err := b.Dest.Begin(ctx)
+	require.NoError(t, err)
+	defer reader.Rollback(ctx)
+	_, err = reader.Exec(ctx, `SELECT count(*) FROM public.quotes`)
+	require.NoError(t, err)
+	b.change(`UPDATE public.quotes SET px = -px`)
+
+	// Without retries the swap gives up after its lock timeout, and the old
+	// copy keeps serving.
+	cfg := &snapshot.Config{LoadOptions: snapshot.LoadOptions{DDLLockTimeout: 20 * time.Millisecond, DDLRetries: -1}}
+	_, err = b.newSnap("public.quotes", cfg).Refresh(ctx)
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	require.Equal(t, "55P03", pgErr.Code)
+	require.Equal(t, before, scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.quotes")))
+
+	// With retries it waits for the reader, letting other readers through
+	// between its attempts.
+	cfg.DDLRetries = 50
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.newSnap("public.quotes", cfg).Refresh(ctx)
+		done <- err
+	}()
+	// Wait until the refresh has tried and backed off at least once, read
+	// the view meanwhile, then let the long reader go.
+	require.Eventually(t, func() bool {
+		return scalar[int](t, b.Dest, `SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LOCK TABLE%'`, b.DestDB) > 0
+	}, 10*time.Second, 2*time.Millisecond)
+	require.Equal(t, before, scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.quotes")))
+	require.NoError(t, reader.Rollback(ctx))
+	require.NoError(t, <-done)
+	b.same(`SELECT * FROM public.quotes`, "public.quotes")
 }
