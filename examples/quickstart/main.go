@@ -37,6 +37,9 @@ import (
 // table is the quickstart's source table, and its snapshot's name.
 var table = replication.T("public", "quickstart_orders")
 
+// sourceName is the name of the source in the job catalog.
+const sourceName = "pgmimeo-quickstart"
+
 func main() {
 	sourceDSN := flag.String("source", "", "source database DSN (default: a throwaway local server)")
 	destDSN := flag.String("dest", "", "destination database DSN (default: a throwaway local server)")
@@ -100,17 +103,23 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 				fmt.Println("cleanup: destroy snapshot:", err)
 			}
 		}
-		if !catalogExisted {
+		if catalogExisted {
+			_, _ = dest.Exec(cctx, "DELETE FROM "+replication.T(replication.DefaultCatalogSchema, "sources").Sanitize()+" WHERE name = $1", sourceName)
+		} else {
 			_, _ = dest.Exec(cctx, "DROP SCHEMA IF EXISTS "+replication.QuoteIdent(replication.DefaultCatalogSchema)+" CASCADE")
 		}
 		_, _ = source.Exec(cctx, "DROP TABLE IF EXISTS "+table.Sanitize())
 		fmt.Println("Cleaned up the source table, the snapshot and its catalog entry.")
 	}()
 
-	cfg := &snapshot.Config{LoadOptions: snapshot.LoadOptions{
-		Progress:      func(b int64) { fmt.Printf("    … %d MB copied\n", b>>20) },
-		ProgressEvery: 8 << 20,
-	}}
+	cfg := &snapshot.Config{
+		// The catalog records where the source is under this name.
+		Options: replication.Options{SourceName: sourceName},
+		LoadOptions: snapshot.LoadOptions{
+			Progress:      func(b int64) { fmt.Printf("    … %d MB copied\n", b>>20) },
+			ProgressEvery: 8 << 20,
+		},
+	}
 	// JOBMON: when the jobmon package is merged, create a jobmon.Logger on
 	// the destination here, set cfg.JobLog to it, and print its log of the
 	// setup and refresh jobs where printResult says so below.
@@ -196,6 +205,7 @@ func createSource(ctx context.Context, source *pgxpool.Pool, rows int) error {
 	batch.Queue(`CREATE INDEX ON ` + table.Sanitize() + ` (customer_id, created_at DESC)`)
 	batch.Queue(`ANALYZE ` + table.Sanitize())
 	if err := source.SendBatch(ctx, batch).Close(); err != nil {
+		_, _ = source.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table.Sanitize())
 		return fmt.Errorf("fill %s: %w", table, err)
 	}
 	return nil
