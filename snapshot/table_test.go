@@ -2,6 +2,7 @@ package snapshot_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -198,4 +199,42 @@ func TestTableDestroy(t *testing.T) {
 	require.NoError(t, s.Setup(ctx))
 	_, err := b.newTable("public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "snap")}}).Refresh(ctx)
 	require.ErrorIs(t, err, replication.ErrWrongKind)
+}
+
+func TestTableCrashMidCopy(t *testing.T) {
+	t.Parallel()
+	for _, side := range []string{"source", "dest"} {
+		t.Run(side, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			ctx := context.Background()
+			bigSource(t, b)
+			tb := b.newTable("public.big", nil)
+			require.NoError(t, tb.Setup(ctx))
+			before := scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big"))
+			catBefore := scalar[string](t, b.Dest, `SELECT config::text || ' ' || state::text FROM mimeo.jobs`)
+			pgtest.MustExec(t, b.Source, `DELETE FROM public.big WHERE id % 3 = 0`)
+
+			done := make(chan struct{})
+			var refreshErr error
+			go func() {
+				defer close(done)
+				_, refreshErr = tb.Refresh(ctx)
+			}()
+			db, command := b.SourceDB, "COPY TO"
+			if side == "dest" {
+				db, command = b.DestDB, "COPY FROM"
+			}
+			terminateCopy(t, b, db, command, done)
+			<-done
+			require.Error(t, refreshErr)
+			require.Equal(t, before, scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big")))
+			require.Equal(t, catBefore, scalar[string](t, b.Dest, `SELECT config::text || ' ' || state::text FROM mimeo.jobs`))
+			require.Equal(t, []string{"big_pkey"}, strs(t, b.Dest, `SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid = 'public.big'::regclass`))
+
+			_, err := tb.Refresh(ctx)
+			require.NoError(t, err)
+			b.same(`SELECT * FROM public.big`, "public.big")
+		})
+	}
 }
