@@ -1,0 +1,115 @@
+package snapshot_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/snapshot"
+)
+
+// benchRows is the size of the benchmark's pgbench_accounts.
+const benchRows = 1_000_000
+
+// BenchmarkSnapshotRefresh times a whole snapshot refresh (lock, catalog,
+// COPY of every row into the inactive table, primary key build, ANALYZE,
+// view swap, state) of a pgbench_accounts-shaped table, and in the same run
+// the hand-made baseline: "psql COPY out | psql COPY in" into a fresh table,
+// then the same primary key built. It reports rows/s, MB/s of the COPY
+// stream, and x_baseline, the ratio of the refresh's time to the baseline's.
+func BenchmarkSnapshotRefresh(b *testing.B) {
+	psql, err := exec.LookPath("psql")
+	if err != nil {
+		b.Skip("psql is needed for the baseline")
+	}
+	bb := pgtest.Setup(b)
+	ctx := context.Background()
+	pgtest.MustExec(b, bb.Source, `CREATE TABLE public.pgbench_accounts (aid int PRIMARY KEY, bid int, abalance int, filler char(84))`)
+	pgtest.MustExec(b, bb.Source, `INSERT INTO public.pgbench_accounts SELECT g, (g - 1) / 100000 + 1, 0, '' FROM generate_series(1, $1) g`, benchRows)
+	pgtest.MustExec(b, bb.Source, `VACUUM ANALYZE public.pgbench_accounts`)
+
+	s, err := snapshot.New(bb.Source, bb.Dest, replication.T("public", "pgbench_accounts"), &snapshot.Config{NoStatsCheck: true})
+	require.NoError(b, err)
+	require.NoError(b, s.Setup(ctx))
+
+	server := bb.Server
+	env := append(os.Environ(), "PGPASSWORD="+server.Password)
+	psqlArgs := func(db, sql string) []string {
+		return []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", server.Host, "-p", server.Port, "-U", server.User, "-d", db, "-c", sql}
+	}
+	run := func(db, sql string) {
+		cmd := exec.Command(psql, psqlArgs(db, sql)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		require.NoError(b, err, "%s: %s", sql, out)
+	}
+	baseline := func() time.Duration {
+		run(bb.DestDB, `DROP TABLE IF EXISTS public.baseline`)
+		start := time.Now()
+		run(bb.DestDB, `CREATE TABLE public.baseline (aid int NOT NULL, bid int, abalance int, filler char(84))`)
+		out := exec.Command(psql, psqlArgs(bb.SourceDB, `COPY (SELECT * FROM public.pgbench_accounts) TO STDOUT`)...)
+		in := exec.Command(psql, psqlArgs(bb.DestDB, `COPY public.baseline FROM STDIN`)...)
+		out.Env, in.Env = env, env
+		pipe, err := out.StdoutPipe()
+		require.NoError(b, err)
+		in.Stdin = pipe
+		var inErr strings.Builder
+		in.Stderr = &inErr
+		require.NoError(b, out.Start())
+		require.NoError(b, in.Run(), inErr.String())
+		require.NoError(b, out.Wait())
+		run(bb.DestDB, `ALTER TABLE public.baseline ADD PRIMARY KEY (aid)`)
+		return time.Since(start)
+	}
+	refresh := func() (replication.Result, time.Duration) {
+		start := time.Now()
+		res, err := s.Refresh(ctx)
+		require.NoError(b, err)
+		require.EqualValues(b, benchRows, res.Inserted)
+		return res, time.Since(start)
+	}
+	// One untimed round of each warms the caches and gives both snapshot
+	// tables their index.
+	baseline()
+	refresh()
+
+	var refreshTime, baseTime time.Duration
+	var bytes int64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// The two alternate which goes first, so that neither always runs
+		// right after the other's writes.
+		var base time.Duration
+		if i%2 == 0 {
+			b.StopTimer()
+			base = baseline()
+			b.StartTimer()
+		}
+		res, d := refresh()
+		if i%2 == 1 {
+			b.StopTimer()
+			base = baseline()
+			b.StartTimer()
+		}
+		baseTime += base
+		refreshTime += d
+		bytes += res.Bytes
+		b.Logf("round %d: refresh %v, baseline %v (%.2fx)", i+1, d.Round(time.Millisecond), base.Round(time.Millisecond), d.Seconds()/base.Seconds())
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(benchRows)*float64(b.N)/refreshTime.Seconds(), "rows/s")
+	b.ReportMetric(float64(bytes)/1e6/refreshTime.Seconds(), "MB/s")
+	b.ReportMetric(baseTime.Seconds()/float64(b.N), "baseline_s/op")
+	b.ReportMetric(refreshTime.Seconds()/baseTime.Seconds(), "x_baseline")
+
+	// The copy is complete and exact.
+	require.Equal(b, scalar[string](b, bb.Source, `SELECT md5(string_agg(a::text, ',' ORDER BY aid)) FROM public.pgbench_accounts a`),
+		scalar[string](b, bb.Dest, `SELECT md5(string_agg(a::text, ',' ORDER BY aid)) FROM public.pgbench_accounts a`))
+}

@@ -1,0 +1,225 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/internal/catalog"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Table replicates a whole source table (or view) into a plain destination
+// table, truncated and reloaded by every refresh in one destination
+// transaction (readers wait for the refresh rather than see it half done).
+// It is meant for pulling production data into a development database: the
+// source role needs only SELECT, and the destination stays an ordinary table
+// that may be referenced by foreign keys (see TableConfig.TruncateCascade)
+// and fed by sequences (see TableConfig.Sequences).
+type Table struct {
+	source  *pgxpool.Pool
+	dest    *pgxpool.Pool
+	src     replication.Table
+	dst     replication.Table
+	cfg     TableConfig
+	catalog *replication.Catalog
+}
+
+var _ replication.Replicator = (*Table)(nil)
+
+// NewTable returns the table job of source table src (read through pool
+// source) into the destination database behind pool dest. A nil cfg is the
+// zero TableConfig. NewTable does not touch either database.
+func NewTable(source, dest *pgxpool.Pool, src replication.Table, cfg *TableConfig) (*Table, error) {
+	if source == nil || dest == nil {
+		return nil, &replication.OptionError{Field: "source, dest", Problem: "both pools are required"}
+	}
+	if err := src.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	t := &Table{source: source, dest: dest, src: src}
+	if cfg != nil {
+		t.cfg = *cfg
+	}
+	t.dst = t.cfg.DestFor(src)
+	t.catalog = replication.NewCatalog(t.cfg.CatalogSchema())
+	return t, nil
+}
+
+// Dest returns the destination table.
+func (t *Table) Dest() replication.Table { return t.dst }
+
+// Source returns the source table.
+func (t *Table) Source() replication.Table { return t.src }
+
+// Setup checks the source, the options and the destination, creates the
+// destination table (or adopts it, with UseExisting), records the job and
+// (unless SkipPull) loads the rows, in one destination transaction. Bad
+// input fails with the same typed errors as Snapshot.Setup, and a sequence
+// in TableConfig.Sequences that the destination lacks with ErrTableNotFound;
+// nothing is left behind on either side.
+func (t *Table) Setup(ctx context.Context) (err error) {
+	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, replication.JobName("Table Maker", t.src))
+	defer func() { err = run.Finish(ctx, err) }()
+
+	run.Step(ctx, "Checking source "+t.src.String())
+	srcConn, err := t.source.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
+	}
+	defer srcConn.Release()
+	src, err := describeSource(ctx, srcConn, t.src, t.cfg.Columns, t.cfg.Condition, true)
+	if err != nil {
+		return err
+	}
+	if err := src.check(ctx, srcConn); err != nil {
+		return err
+	}
+
+	run.Step(ctx, "Checking destination "+t.dst.String())
+	conn, err := t.dest.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	kind, err := relKind(ctx, conn, t.dst)
+	if err != nil {
+		return err
+	}
+	exists := kind != ""
+	switch {
+	case !exists:
+		if err := checkFree(ctx, conn, t.dst); err != nil {
+			return err
+		}
+	case !t.cfg.UseExisting:
+		return &replication.TableError{Table: t.dst, Err: replication.ErrExists,
+			Fix: "drop it, choose another destination with Options.Dest, or set UseExisting to adopt it"}
+	case kind != "r" && kind != "p":
+		return &replication.TableError{Table: t.dst, Err: replication.ErrExists,
+			Fix: "it is not a table, so it cannot be adopted; drop it or choose another destination"}
+	}
+	if exists {
+		if err := hasColumns(ctx, conn, t.dst, src.cols); err != nil {
+			return err
+		}
+	}
+	if err := checkSequences(ctx, conn, t.cfg.Sequences); err != nil {
+		return err
+	}
+	var srcIdx []replication.Index
+	if !t.cfg.SkipIndexes && !exists {
+		if srcIdx, err = src.info.Indexes(ctx, srcConn); err != nil {
+			return err
+		}
+	}
+	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(ctx)
+	if err := checkSettings(ctx, conn, t.cfg.LoadOptions); err != nil {
+		return err
+	}
+	if err := t.catalog.Migrate(ctx, t.dest); err != nil {
+		return err
+	}
+
+	tx, err := beginLoad(ctx, conn, t.cfg.LoadOptions)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	cols := signature(src.cols)
+	if !exists {
+		if err := createTable(ctx, tx, t.dst, cols); err != nil {
+			return err
+		}
+	}
+	config, err := json.Marshal(t.jobOptions())
+	if err != nil {
+		return err
+	}
+	job := &replication.Job{Kind: replication.KindTableReload, SourceName: t.cfg.Source(), SourceTable: t.src,
+		Dest: t.dst, Config: config, Period: t.cfg.Period}
+	if err := t.catalog.CreateJob(ctx, tx, job); err != nil {
+		return err
+	}
+	if err := t.catalog.PutSource(ctx, tx, t.cfg.Source(), t.source.Config().ConnString()); err != nil {
+		return err
+	}
+	state := tableState{Columns: cols}
+	switch {
+	case t.cfg.SkipPull:
+	case exists:
+		st, err := t.reload(ctx, tx, srcConn, src, t.jobOptions(), run)
+		if err != nil {
+			return err
+		}
+		state.Rows, state.Loaded = st.Rows, true
+	default:
+		run.Step(ctx, "Loading "+t.dst.String())
+		st, err := load(ctx, tx, srcConn.Conn().PgConn(), src, t.dst, true, t.cfg.LoadOptions)
+		if err != nil {
+			return err
+		}
+		run.Done(ctx, "Inserted %d rows (%d bytes)", st.Rows, st.Bytes)
+		state.Rows, state.Loaded = st.Rows, true
+		if err := t.resetSequences(ctx, tx, t.cfg.Sequences, run); err != nil {
+			return err
+		}
+	}
+	if len(srcIdx) > 0 {
+		run.Step(ctx, "Creating indexes on "+t.dst.String())
+		if err := createSourceIndexes(ctx, tx, t.dst, srcIdx); err != nil {
+			return err
+		}
+	}
+	if state.Loaded && !exists {
+		if err := analyze(ctx, tx, t.dst); err != nil {
+			return err
+		}
+	}
+	if err := t.catalog.SaveState(ctx, tx, job.ID, state); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit setup of %s: %w", t.dst, err)
+	}
+	return nil
+}
+
+func (t *Table) jobOptions() jobOptions {
+	return jobOptions{
+		Columns:         t.cfg.Columns,
+		Condition:       t.cfg.Condition,
+		SkipIndexes:     t.cfg.SkipIndexes,
+		TruncateCascade: t.cfg.TruncateCascade,
+		Sequences:       t.cfg.Sequences,
+	}
+}
+
+// hasColumns fails with a *replication.ColumnError when table t lacks one
+// of cols.
+func hasColumns(ctx context.Context, db catalog.Querier, t replication.Table, cols []replication.Column) error {
+	info, err := replication.Describe(ctx, db, t)
+	if err != nil {
+		return err
+	}
+	for _, c := range cols {
+		if _, ok := info.Column(c.Name); !ok {
+			return &replication.ColumnError{Table: t, Column: c.Name, Err: replication.ErrColumnNotFound,
+				Fix: "add the column to the destination table (type " + c.Type + ") or leave it out with a column filter"}
+		}
+	}
+	return nil
+}
