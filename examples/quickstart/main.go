@@ -30,6 +30,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/jobmon"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -120,9 +121,18 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 			ProgressEvery: 8 << 20,
 		},
 	}
-	// JOBMON: when the jobmon package is merged, create a jobmon.Logger on
-	// the destination here, set cfg.JobLog to it, and print its log of the
-	// setup and refresh jobs where printResult says so below.
+	// Every setup and refresh leaves a job in pg_jobmon's tables on the
+	// destination (schema "jobmon"), written through the logger's own
+	// connection so that it survives a failed refresh's rollback.
+	jobs, err := jobmon.Open(ctx, destDSN, nil)
+	if err != nil {
+		return err
+	}
+	defer jobs.Close()
+	if err := jobs.Migrate(ctx); err != nil {
+		return err
+	}
+	cfg.JobLog = jobs
 	snap, err = snapshot.New(source, dest, table, cfg)
 	if err != nil {
 		return err
@@ -148,7 +158,7 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 	if err != nil {
 		return err
 	}
-	printResult(res)
+	printResult(ctx, jobs, res)
 	if err := compare(ctx, source, dest); err != nil {
 		return err
 	}
@@ -157,7 +167,7 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 	if err != nil {
 		return err
 	}
-	printResult(res)
+	printResult(ctx, jobs, res)
 	return nil
 }
 
@@ -278,7 +288,7 @@ func compare(ctx context.Context, source, dest *pgxpool.Pool) error {
 	return nil
 }
 
-func printResult(res replication.Result) {
+func printResult(ctx context.Context, jobs *jobmon.Logger, res replication.Result) {
 	if res.Skipped {
 		fmt.Printf("  skipped in %v: %s.\n", res.Duration.Round(time.Millisecond), res.SkipReason)
 	} else {
@@ -288,6 +298,25 @@ func printResult(res replication.Result) {
 	for _, w := range res.Warnings {
 		fmt.Println("  warning:", w)
 	}
-	// JOBMON: print the jobmon log of this refresh here once cfg.JobLog is
-	// a jobmon.Logger (see run).
+	printJobLog(ctx, jobs)
+}
+
+// printJobLog prints the newest job in the jobmon log and its steps, as a
+// DBA would see them with pg_jobmon's show_job and show_detail.
+func printJobLog(ctx context.Context, jobs *jobmon.Logger) {
+	latest, err := jobs.ShowJobLike(ctx, ".", 1)
+	if err != nil || len(latest) == 0 {
+		fmt.Println("  jobmon: no job found:", err)
+		return
+	}
+	j := latest[0]
+	fmt.Printf("  jobmon job %d %q: %s\n", j.ID, j.Name, j.Status)
+	steps, err := jobs.ShowDetail(ctx, j.ID)
+	if err != nil {
+		fmt.Println("  jobmon:", err)
+		return
+	}
+	for _, st := range steps {
+		fmt.Printf("    %-8s %6v  %s: %s\n", st.Status, st.Elapsed.Round(time.Millisecond), st.Action, st.Message)
+	}
 }
