@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 	"strings"
 
 	"github.com/jackc/pgerrcode"
@@ -25,19 +26,19 @@ const (
 	StatusCritical = "CRITICAL"
 )
 
-type pidKey struct{}
-
 // WithPID returns a context that tells AddJob which backend does the job's
 // work: CancelJob cancels that backend, ShowRunning and CheckJobStatus see
 // the job running (or blocked) while it lives. pid is a backend of the
 // server that holds the job log, e.g. conn.PgConn().PID(). Without it a job
 // is recorded with a NULL pid.
+//
+// Replicators set it through replication.WithBackendPID, which is the same.
 func WithPID(ctx context.Context, pid uint32) context.Context {
-	return context.WithValue(ctx, pidKey{}, pid)
+	return jobctx.WithPID(ctx, pid)
 }
 
 func pidFrom(ctx context.Context) any {
-	if pid, ok := ctx.Value(pidKey{}).(uint32); ok && pid != 0 {
+	if pid := jobctx.PID(ctx); pid != 0 {
 		return int64(pid)
 	}
 	return nil

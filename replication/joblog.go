@@ -3,6 +3,7 @@ package replication
 import (
 	"context"
 	"fmt"
+	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 	"log/slog"
 	"strings"
 )
@@ -36,6 +37,14 @@ type JobLog interface {
 	CloseJob(ctx context.Context, jobID int64) error
 	// FailJob ends a job at a level (2 WARNING, 3 CRITICAL).
 	FailJob(ctx context.Context, jobID int64, level int) error
+}
+
+// WithBackendPID returns ctx telling the JobLog which destination backend
+// does the job's work (conn.PgConn().PID()), so that jobmon can show the job
+// running, see it blocked, and cancel it. Replicators set it on the context
+// they start a job with.
+func WithBackendPID(ctx context.Context, pid uint32) context.Context {
+	return jobctx.WithPID(ctx, pid)
 }
 
 // JobName makes a job name like mimeo's, e.g. "Refresh Snap: public.orders".
