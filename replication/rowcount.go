@@ -64,17 +64,24 @@ type RowCount struct {
 	DestCount   int64
 	// Match is true when the counts are equal.
 	Match bool
+	// ControlBounds are the control-value bounds of the rows counted.
+	ControlBounds
+}
+
+// ControlBounds are the control-value bounds a check of an incremental job
+// used on both sides.
+type ControlBounds struct {
 	// Control is the control column the bounds apply to; "" when none.
 	Control string
 	// DestMax is the destination's greatest control value, as text; nil
 	// without a control column or when the destination is empty (then
-	// every row is counted).
+	// every row is taken).
 	DestMax *string
 	// Min, when set, is the exclusive lower bound used: rows with a control
-	// value greater than Min were counted.
+	// value greater than Min were taken.
 	Min *string
 	// Max, when set, is the upper bound used: rows with a control value
-	// up to Max were counted, including Max when MaxInclusive.
+	// up to Max were taken, including Max when MaxInclusive.
 	Max          *string
 	MaxInclusive bool
 }
@@ -102,7 +109,7 @@ func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table
 	if err != nil {
 		return nil, err
 	}
-	res := &RowCount{Source: source, Dest: destTable, Control: o.Control}
+	res := &RowCount{Source: source, Dest: destTable, ControlBounds: ControlBounds{Control: o.Control}}
 
 	srcTx, err := beginCheck(ctx, src)
 	if err != nil {
@@ -161,7 +168,7 @@ func controlColumn(info *TableInfo, name string) (Column, error) {
 // bounds reads the destination's greatest control value and turns Lower
 // and Upper into the bounds of the count. A bad offset fails the check's
 // transaction, which is only read and thrown away.
-func (r *RowCount) bounds(ctx context.Context, dst DB, info *TableInfo, ctl Column, o *RowCountOptions) error {
+func (r *ControlBounds) bounds(ctx context.Context, dst DB, info *TableInfo, ctl Column, o *RowCountOptions) error {
 	off := ControlClassOf(ctl).offsetType()
 	for _, f := range []struct{ name, val string }{{"RowCountOptions.Lower", o.Lower}, {"RowCountOptions.Upper", o.Upper}} {
 		if f.val == "" {
@@ -180,7 +187,7 @@ func (r *RowCount) bounds(ctx context.Context, dst DB, info *TableInfo, ctl Colu
 	return r.readBounds(ctx, dst, info, QuoteIdent(ctl.Name), off, o)
 }
 
-func (r *RowCount) readBounds(ctx context.Context, dst DB, info *TableInfo, col, off string, o *RowCountOptions) error {
+func (r *ControlBounds) readBounds(ctx context.Context, dst DB, info *TableInfo, col, off string, o *RowCountOptions) error {
 	var lower, upper *string
 	if o.Lower != "" {
 		lower = &o.Lower
@@ -212,20 +219,31 @@ func (r *RowCount) countSQL(t Table, cond, typ string) (string, []any) {
 	if r.DestMax == nil {
 		return `SELECT count(*) FROM ` + t.Sanitize() + cond, nil
 	}
-	var preds []string
 	var args []any
-	if r.Min != nil {
-		args = append(args, *r.Min)
-		preds = append(preds, fmt.Sprintf(`pgmimeo_c > $%d::text::%s`, len(args), typ))
-	}
-	op := "<"
-	if r.MaxInclusive {
-		op = "<="
-	}
-	args = append(args, *r.Max)
-	preds = append(preds, fmt.Sprintf(`pgmimeo_c %s $%d::text::%s`, op, len(args), typ))
+	preds := r.predicates(func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("$%d", len(args))
+	}, typ)
 	return `SELECT count(*) FROM (SELECT ` + t.Sanitize() + `.` + QuoteIdent(r.Control) + ` AS pgmimeo_c FROM ` +
 		t.Sanitize() + cond + `) s` + whereAnd(preds), args
+}
+
+// predicates are the bounds as conditions on the column alias pgmimeo_c
+// (of SQL type typ); add adds a parameter value and returns its
+// placeholder. None when no bounds were found.
+func (r *ControlBounds) predicates(add func(any) string, typ string) []string {
+	if r.DestMax == nil {
+		return nil
+	}
+	var preds []string
+	if r.Min != nil {
+		preds = append(preds, `pgmimeo_c > `+add(*r.Min)+`::text::`+typ)
+	}
+	op := " < "
+	if r.MaxInclusive {
+		op = " <= "
+	}
+	return append(preds, `pgmimeo_c`+op+add(*r.Max)+`::text::`+typ)
 }
 
 // JobRowCountOptions are the options of ValidateJobRowCount. The zero value

@@ -97,7 +97,7 @@ func TestRowCountIncrementalIntervals(t *testing.T) {
 	}
 	rc := time(&replication.RowCountOptions{})
 	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 80, DestCount: 80, Match: true,
-		Control: "when", DestMax: strp("2024-01-04 07:00:00+00"), Max: strp("2024-01-04 07:00:00+00"), MaxInclusive: true}, rc)
+		ControlBounds: replication.ControlBounds{Control: "when", DestMax: strp("2024-01-04 07:00:00+00"), Max: strp("2024-01-04 07:00:00+00"), MaxInclusive: true}}, rc)
 
 	// Ids 71..80 are the last ten hours: (max - 10 hours, max].
 	rc = time(&replication.RowCountOptions{Lower: "10 hours"})
@@ -126,12 +126,12 @@ func TestRowCountIncrementalIntervals(t *testing.T) {
 		&replication.RowCountOptions{Control: "Id", Lower: "30", Upper: "10"})
 	require.NoError(t, err)
 	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 19, DestCount: 19, Match: true,
-		Control: "Id", DestMax: strp("80"), Min: strp("50"), Max: strp("70")}, rc)
+		ControlBounds: replication.ControlBounds{Control: "Id", DestMax: strp("80"), Min: strp("50"), Max: strp("70")}}, rc)
 
 	// An empty destination counts every source row.
 	pgtest.MustExec(t, b.Dest, `TRUNCATE "Sales Dept"."Order-Lines"`)
 	rc = time(&replication.RowCountOptions{Lower: "4 hours"})
-	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 100, Control: "when"}, rc)
+	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 100, ControlBounds: replication.ControlBounds{Control: "when"}}, rc)
 }
 
 func TestRowCountBadInput(t *testing.T) {
