@@ -313,9 +313,9 @@ func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table,
 		return nil, nil, nil, err
 	}
 	s = &csSide{label: "source", table: source, cond: c.Condition, from: NormalizeCondition(c.Condition),
-		cols: cols, sampleable: srcInfo.Kind == KindTable || srcInfo.Kind == KindMatView}
+		cols: cols, oid: srcInfo.OID, sampleable: srcInfo.Kind == KindTable || srcInfo.Kind == KindMatView}
 	d = &csSide{label: "destination", table: destTable, cond: c.DestCondition, from: NormalizeCondition(c.DestCondition),
-		sampleable: dstInfo.Kind == KindTable || dstInfo.Kind == KindMatView}
+		oid: dstInfo.OID, sampleable: dstInfo.Kind == KindTable || dstInfo.Kind == KindMatView}
 	for _, sc := range cols {
 		dc, ok := dstInfo.Column(sc.Name)
 		if !ok {
@@ -469,8 +469,7 @@ func (w *csWalk) top() ([]*csRange, error) {
 			est[w.index(s)] = -1
 			return nil
 		}
-		return s.tx.QueryRow(w.ctx, `SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1::regclass`,
-			s.table.Sanitize()).Scan(&est[w.index(s)])
+		return s.tx.QueryRow(w.ctx, `SELECT reltuples FROM pg_catalog.pg_class WHERE oid = $1`, s.oid).Scan(&est[w.index(s)])
 	})
 	if err != nil {
 		return nil, fmt.Errorf("checksum %s: estimate rows: %w", w.res.Source, err)

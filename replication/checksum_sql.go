@@ -26,7 +26,9 @@ type csSide struct {
 	// both sides order and bound text the same way whatever their
 	// databases' collations.
 	collate []bool
-	// sampleable is true for relations TABLESAMPLE can read.
+	// oid is the relation's; sampleable is true for relations TABLESAMPLE
+	// can read.
+	oid        uint32
 	sampleable bool
 	hash       ChecksumHash
 	bounds     *ControlBounds

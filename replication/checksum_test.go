@@ -278,6 +278,35 @@ func TestChecksumMaxRanges(t *testing.T) {
 	require.Nil(t, res.Ranges[15].To)
 }
 
+func TestChecksumEmptySides(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 0))
+	pgtest.MustExec(t, b.Dest, accountsDDL("accounts", 0))
+	res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, nil)
+	require.NoError(t, err)
+	require.True(t, res.Match)
+	require.Zero(t, res.SourceRows+res.DestRows)
+
+	// Rows only on the destination: split by the destination's keys.
+	pgtest.MustExec(t, b.Dest, `INSERT INTO accounts SELECT i, 1, 1, 'stray', now() FROM generate_series(1, 500) i`)
+	res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &replication.ChecksumConfig{LeafRows: 50})
+	require.NoError(t, err)
+	got := rowSet(t, res)
+	require.Len(t, got, 500)
+	require.Contains(t, got, "extra [1]")
+	require.Contains(t, got, "extra [500]")
+	require.Len(t, res.Ranges, 16)
+
+	// And only on the source.
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT * FROM generate_series(1, 3) i, LATERAL (SELECT 1, 1, 'x', now()) x`)
+	pgtest.MustExec(t, b.Dest, `TRUNCATE accounts`)
+	res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"missing [1]", "missing [2]", "missing [3]"}, rowSet(t, res))
+}
+
 func TestChecksumBadInput(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)

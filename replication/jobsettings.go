@@ -32,10 +32,11 @@ type jobConfigFields struct {
 // Settings reads the job's settings from its Config: the keys "columns"
 // (an array of column names), "condition" (text) and "control" or
 // "control_column" (text), matched without regard to case; absent keys
-// leave the zero value. Every replication kind stores these options under
-// these keys, so that maintenance checks and workers need not know the
-// kind's package. A Config that is not a JSON object is an error naming the
-// job's destination.
+// leave the zero value. Replication kinds store these options under these
+// keys (a config embedding Options as encoding/json writes it does), so
+// that maintenance checks and workers need not know the kind's package. A
+// Config that is not a JSON object is an error naming the job's
+// destination.
 func (j *Job) Settings() (JobSettings, error) {
 	var f jobConfigFields
 	if len(j.Config) > 0 {
