@@ -53,7 +53,9 @@ type ChecksumConfig struct {
 	// source's primary key or first usable unique index. Their types must
 	// be the same on both sides. Text keys are compared under COLLATE "C"
 	// on both sides, so that the two databases' collations cannot disagree
-	// about which range a key falls in.
+	// about which range a key falls in; as an index of another collation
+	// cannot serve such a comparison, each step of the descent then reads
+	// the table in full instead of just the range.
 	Key []string
 
 	// Condition restricts the source rows, in mimeo's form (see
@@ -229,8 +231,10 @@ func (r *csRange) differs() bool { return r.src != r.dst || r.srcH != r.dstH }
 // about equal row counts (by the keys of the larger side), hashes the rows
 // of each range on both sides at once, and splits the ranges that differ
 // again until they hold at most cfg.LeafRows rows; for those it lists the
-// differing rows. Each side is read in one read-only REPEATABLE READ
-// transaction. Rows are hashed as their text, with the session settings
+// differing rows. The first step reads each side in full once (a large
+// table's split points come from a sample of its keys); later steps read
+// only the ranges that differ, by the key's index. Each side is read in one
+// read-only REPEATABLE READ transaction. Rows are hashed as their text, with the session settings
 // that shape text (time zone, date and float formats) fixed to the same
 // values on both sides.
 func Checksum(ctx context.Context, src, dest DB, source, destTable Table, cfg *ChecksumConfig) (*ChecksumResult, error) {
@@ -312,9 +316,9 @@ func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table,
 	if err := RequireColumns(source, cols, key, "key the checksum compares rows by"); err != nil {
 		return nil, nil, nil, err
 	}
-	s = &csSide{label: "source", table: source, cond: c.Condition, from: NormalizeCondition(c.Condition),
+	s = &csSide{table: source, cond: c.Condition, from: NormalizeCondition(c.Condition),
 		cols: cols, oid: srcInfo.OID, sampleable: srcInfo.Kind == KindTable || srcInfo.Kind == KindMatView}
-	d = &csSide{label: "destination", table: destTable, cond: c.DestCondition, from: NormalizeCondition(c.DestCondition),
+	d = &csSide{table: destTable, cond: c.DestCondition, from: NormalizeCondition(c.DestCondition),
 		oid: dstInfo.OID, sampleable: dstInfo.Kind == KindTable || dstInfo.Kind == KindMatView}
 	for _, sc := range cols {
 		dc, ok := dstInfo.Column(sc.Name)

@@ -10,7 +10,6 @@ import (
 // csSide is one side of a checksum: a table read in the check's
 // transaction, and the SQL that reads its keys and row hashes.
 type csSide struct {
-	label string // "source" or "destination", for messages
 	table Table
 	// cond is the row condition as given (for errors); from is the text
 	// after the table in FROM.
