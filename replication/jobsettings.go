@@ -24,13 +24,14 @@ type JobSettings struct {
 // lower-case keys.
 type jobConfigFields struct {
 	Columns       []string `json:"columns"`
+	Filter        []string `json:"filter"`
 	Condition     string   `json:"condition"`
 	Control       string   `json:"control"`
 	ControlColumn string   `json:"control_column"`
 }
 
 // Settings reads the job's settings from its Config: the keys "columns"
-// (an array of column names), "condition" (text) and "control" or
+// (an array of column names; for incremental jobs "filter"), "condition" (text) and "control" or
 // "control_column" (text), matched without regard to case; absent keys
 // leave the zero value. Replication kinds store these options under these
 // keys (a config embedding Options as encoding/json writes it does), so
@@ -48,6 +49,12 @@ func (j *Job) Settings() (JobSettings, error) {
 	s := JobSettings{Columns: f.Columns, Condition: f.Condition, Control: f.Control}
 	if s.Control == "" {
 		s.Control = f.ControlColumn
+	}
+	// Incremental jobs store the columns they resolved at setup under
+	// "columns" and the caller's filter under "filter": the filter is what
+	// says whether a new source column is meant to be left out.
+	if j.Kind.incremental() {
+		s.Columns = f.Filter
 	}
 	return s, nil
 }

@@ -33,6 +33,18 @@ func TestJobSettings(t *testing.T) {
 		require.NoError(t, err, tc.config)
 		require.Equal(t, tc.want, got, tc.config)
 	}
+	// The incremental package's own config: "columns" is what setup
+	// resolved, "filter" what the caller asked for.
+	inc := &replication.Job{Kind: replication.KindInserterTime, Dest: replication.T("public", "d"),
+		Config: json.RawMessage(`{"updater": false, "control": "at", "columns": ["id", "at", "v"], "condition": "v > 0"}`)}
+	got, err := inc.Settings()
+	require.NoError(t, err)
+	require.Equal(t, replication.JobSettings{Condition: "v > 0", Control: "at"}, got)
+	inc.Config = json.RawMessage(`{"control": "at", "columns": ["id", "at"], "filter": ["id", "at"]}`)
+	got, err = inc.Settings()
+	require.NoError(t, err)
+	require.Equal(t, []string{"id", "at"}, got.Columns)
+
 	_, err = (&replication.Job{Dest: replication.T("public", "d"), Config: json.RawMessage(`["not", "an", "object"]`)}).Settings()
 	var tabErr *replication.TableError
 	require.ErrorAs(t, err, &tabErr)
