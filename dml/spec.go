@@ -1,0 +1,135 @@
+package dml
+
+import (
+	"strings"
+
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// TableSpec is the shape of one replicated table, shared by capture, fetch
+// and apply: which source table feeds which destination table, which
+// columns are replicated and which of them form the key.
+type TableSpec struct {
+	// Source and Dest are the two tables.
+	Source replication.Table
+	Dest   replication.Table
+	// Columns are the replicated columns as the source describes them, in
+	// source column order.
+	Columns []replication.Column
+	// DestColumns are the same columns as the destination describes them
+	// (same names, same order). Empty before the destination exists.
+	DestColumns []replication.Column
+	// Key are the key columns, in key order; each is among Columns.
+	Key []string
+	// Condition is the row condition in mimeo's form (see
+	// replication.Options.Condition); empty for every row.
+	Condition string
+}
+
+// ColumnNames returns the replicated column names in order.
+func (s *TableSpec) ColumnNames() []string {
+	out := make([]string, len(s.Columns))
+	for i, c := range s.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// IsKey reports whether column name is a key column.
+func (s *TableSpec) IsKey(name string) bool {
+	for _, k := range s.Key {
+		if k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyColumns returns the source description of the key columns, in key
+// order.
+func (s *TableSpec) KeyColumns() []replication.Column {
+	out := make([]replication.Column, 0, len(s.Key))
+	for _, k := range s.Key {
+		for _, c := range s.Columns {
+			if c.Name == k {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+func (s *TableSpec) destKeyColumns() []replication.Column {
+	out := make([]replication.Column, 0, len(s.Key))
+	for _, k := range s.Key {
+		for _, c := range s.DestColumns {
+			if c.Name == k {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// binaryRows reports whether rows can travel in binary COPY form.
+func (s *TableSpec) binaryRows() bool { return copypipe.CanBinary(s.Columns, s.DestColumns) }
+
+// binaryKeys reports whether keys can travel in binary COPY form.
+func (s *TableSpec) binaryKeys() bool {
+	return copypipe.CanBinary(s.KeyColumns(), s.destKeyColumns())
+}
+
+// List returns the quoted names, comma separated, each prefixed by
+// qualifier and a dot when qualifier is not empty.
+func List(qualifier string, names []string) string {
+	var b strings.Builder
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if qualifier != "" {
+			b.WriteString(qualifier)
+			b.WriteByte('.')
+		}
+		b.WriteString(replication.QuoteIdent(n))
+	}
+	return b.String()
+}
+
+// KeyMatch returns "a.k1 = b.k1 AND a.k2 = b.k2" for the key columns and
+// the two (already quoted) qualifiers.
+func (s *TableSpec) KeyMatch(a, b string) string {
+	var sb strings.Builder
+	for i, k := range s.Key {
+		if i > 0 {
+			sb.WriteString(" AND ")
+		}
+		q := replication.QuoteIdent(k)
+		sb.WriteString(a + "." + q + " = " + b + "." + q)
+	}
+	return sb.String()
+}
+
+// RowImage returns "ROW(q.c1, q.c2, …)" over the replicated columns, for
+// comparing two rows by their binary images with record_image_eq, which
+// works for every type (json and others have no equality operator).
+func (s *TableSpec) RowImage(qualifier string) string {
+	return "ROW(" + List(qualifier, s.ColumnNames()) + ")"
+}
+
+// SetList returns "c1 = q.c1, c2 = q.c2, …" over the replicated columns.
+func (s *TableSpec) SetList(qualifier string) string {
+	var b strings.Builder
+	for i, c := range s.Columns {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		q := replication.QuoteIdent(c.Name)
+		b.WriteString(q + " = " + qualifier + "." + q)
+	}
+	return b.String()
+}
+
+// conditionSQL is the condition as text to append after the FROM item.
+func (s *TableSpec) conditionSQL() string { return replication.NormalizeCondition(s.Condition) }
