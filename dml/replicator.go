@@ -96,44 +96,46 @@ type job struct {
 }
 
 // open loads the destination's job from the catalog and checks that the
-// source still has what it replicates.
+// source still has what it replicates. When the catalog row was read, the
+// returned job carries it even with an error, so the failure can be
+// recorded.
 func (r *Replicator) open(ctx context.Context) (*job, error) {
 	dest := r.Dest()
 	row, err := r.catalog.Job(ctx, r.dest, dest)
 	if err != nil {
 		return nil, err
 	}
+	j := &job{row: row}
 	if row.Kind != r.variant.Kind() {
 		return nil, &replication.TableError{Table: dest, Err: replication.ErrWrongKind,
 			Fix: fmt.Sprintf("the job is of kind %q; use that kind's package", row.Kind)}
 	}
-	cfg, st, err := decodeJob(row)
-	if err != nil {
-		return nil, err
+	if j.cfg, j.state, err = decodeJob(row); err != nil {
+		return j, err
 	}
 	src, err := replication.Describe(ctx, r.source, row.SourceTable)
 	if err != nil {
-		return nil, err
+		return j, err
 	}
-	cols, err := src.Select(cfg.Columns)
+	cols, err := src.Select(j.cfg.Columns)
 	if err != nil {
 		var ce *replication.ColumnError
 		if errors.As(err, &ce) {
-			ce.Fix = "the source no longer has this replicated column: add it back, or destroy and set up the job again"
+			ce.Fix = "the source no longer has this replicated column (see the package documentation on column changes)"
 		}
-		return nil, err
+		return j, err
 	}
 	dst, err := replication.Describe(ctx, r.dest, dest)
 	if err != nil {
-		return nil, err
+		return j, err
 	}
-	dcols, err := dst.Select(cfg.Columns)
+	dcols, err := dst.Select(j.cfg.Columns)
 	if err != nil {
-		return nil, err
+		return j, err
 	}
-	spec := &TableSpec{Source: row.SourceTable, Dest: dest, Columns: cols, DestColumns: dcols, Key: cfg.Key, Condition: cfg.Condition}
-	q := &Queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
-	return &job{row: row, cfg: cfg, state: st, spec: spec, queue: q}, nil
+	j.spec = &TableSpec{Source: row.SourceTable, Dest: dest, Columns: cols, DestColumns: dcols, Key: j.cfg.Key, Condition: j.cfg.Condition}
+	j.queue = &Queue{Schema: j.cfg.QueueSchema, ID: j.cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
+	return j, nil
 }
 
 // locked runs fn while holding the destination table's refresh lock, as
