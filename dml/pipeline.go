@@ -56,7 +56,7 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 		}
 	}()
 	for k := 0; k < sessions; k++ {
-		c, err := r.dest.Acquire(ctx)
+		c, err := acquire(ctx, r.dest)
 		if err != nil {
 			return fmt.Errorf("connect to destination: %w", err)
 		}
@@ -208,5 +208,10 @@ func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn,
 
 // saveState stores the job's state in a transaction of its own.
 func (r *Replicator) saveState(ctx context.Context, j *job) error {
-	return inTx(ctx, r.dest, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
+	conn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	return inTx(ctx, conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
 }

@@ -192,10 +192,28 @@ func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
 		}
 		return nil
 	})
+	if err != nil && sqlState(err) == pgerrcode.InsufficientPrivilege {
+		if owner := q.owner(ctx, db); owner != "" {
+			return &replication.TableError{Table: q.Source, Err: fmt.Errorf("remove the capture queue: %w: %w", replication.ErrPrivilege, err),
+				Fix: fmt.Sprintf("the queue objects of queue %d in schema %s belong to role %s: run Destroy connected to the source as that role",
+					q.ID, replication.QuoteIdent(q.Schema), replication.QuoteIdent(owner))}
+		}
+	}
 	if err != nil {
 		return queueError(q.Source, q.Schema, "remove the capture queue", err)
 	}
 	return nil
+}
+
+// owner returns the role that owns the queue's trigger function, "" when
+// it cannot be told.
+func (q *Queue) owner(ctx context.Context, db beginner) string {
+	var owner string
+	_ = inTx(context.WithoutCancel(ctx), db, func(tx pgx.Tx) error {
+		return tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(proowner) FROM pg_catalog.pg_proc WHERE oid = to_regprocedure($1)`,
+			q.Function().Sanitize()+"()").Scan(&owner)
+	})
+	return owner
 }
 
 // queueError turns a failure on the queue objects into a typed error that

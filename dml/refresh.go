@@ -62,7 +62,7 @@ func (r *Replicator) batchLimit(j *job) int64 {
 }
 
 func (r *Replicator) refresh(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
-	src, err := r.source.Acquire(ctx)
+	src, err := acquire(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}

@@ -142,7 +142,7 @@ func (r *Replicator) open(ctx context.Context) (*job, error) {
 // one logged job. A busy lock is logged as a skipped run and returned as
 // an error wrapping replication.ErrLocked.
 func (r *Replicator) locked(ctx context.Context, action string, fn func(ctx context.Context, run *replication.JobRun) error) error {
-	conn, err := r.dest.Acquire(ctx)
+	conn, err := acquire(ctx, r.dest)
 	if err != nil {
 		return fmt.Errorf("%s %s: connect to the destination: %w", action, r.Dest(), err)
 	}

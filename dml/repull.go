@@ -39,7 +39,7 @@ func (r *Replicator) Repull(ctx context.Context) (replication.Result, error) {
 }
 
 func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
-	src, err := r.source.Acquire(ctx)
+	src, err := acquire(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}
@@ -72,7 +72,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 		return err
 	}
 	run.Step(ctx, "Pulling all rows from source")
-	conn, err := r.dest.Acquire(ctx)
+	conn, err := acquire(ctx, r.dest)
 	if err != nil {
 		return fmt.Errorf("connect to destination: %w", err)
 	}

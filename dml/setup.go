@@ -191,7 +191,7 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 	var rows int64
 	if !r.cfg.SkipPull {
 		run.Step(ctx, "Pulling data from source")
-		conn, err := r.source.Acquire(ctx)
+		conn, err := acquire(ctx, r.source)
 		if err != nil {
 			return fmt.Errorf("connect to source: %w", err)
 		}
