@@ -122,7 +122,7 @@ func ReplaceRows(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extr
 	}
 	replaced := tag.RowsAffected()
 	cols := List("", append(s.ColumnNames(), extra...))
-	tag, err = tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+cols+` FROM `+rows)
+	tag, err = tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+cols+` FROM `+rows+` r`)
 	if err != nil {
 		return 0, 0, fmt.Errorf("insert changed rows: %w", err)
 	}

@@ -93,6 +93,8 @@ func queueEntries(t *testing.T, r *dml.Replicator) int64 {
 
 var accounts = replication.T("public", "accounts")
 
+var busyTable = replication.T("public", "busy")
+
 const accountsDDL = `CREATE TABLE accounts (id int PRIMARY KEY, owner text NOT NULL, balance numeric(12,2), note text, tags jsonb, seen timestamptz)`
 
 func TestScenarios(t *testing.T) {
