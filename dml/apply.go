@@ -43,8 +43,7 @@ func (plain) Apply(ctx context.Context, b *Batch) (Counts, error) {
 	tx := b.Tx()
 	var c Counts
 	dest := s.Dest.Sanitize()
-	tag, err := tx.Exec(ctx, `DELETE FROM `+dest+` d USING `+b.KeysTable()+` k WHERE `+s.KeyMatch("d", "k")+
-		` AND NOT EXISTS (SELECT 1 FROM `+b.RowsTable()+` r WHERE `+s.KeyMatch("r", "k")+`)`)
+	tag, err := tx.Exec(ctx, `DELETE FROM `+dest+` d USING `+b.AbsentTable()+` k WHERE `+s.KeyMatch("d", "k"))
 	if err != nil {
 		return c, fmt.Errorf("delete removed keys: %w", err)
 	}
@@ -78,6 +77,14 @@ func (plain) Reload(ctx context.Context, b *Batch, load func(ctx context.Context
 // named in extra (unquoted). It returns the rows updated and inserted. Each
 // key may appear once in rows.
 func MergeRows(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extra []string) (updated, inserted int64, err error) {
+	names := append(s.ColumnNames(), extra...)
+	changed := `NOT pg_catalog.record_image_eq(ROW(` + List("d", names) + `), ROW(` + List("r", names) + `))`
+	return MergeRowsIf(ctx, tx, s, rows, extra, changed)
+}
+
+// MergeRowsIf is MergeRows with the test of whether a matched row changed
+// given as SQL over the destination row d and the staged row r.
+func MergeRowsIf(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extra []string, changed string) (updated, inserted int64, err error) {
 	dest := s.Dest.Sanitize()
 	names := append(s.ColumnNames(), extra...)
 	var set string
@@ -93,8 +100,7 @@ func MergeRows(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extra 
 		return 0, 0, err
 	}
 	tag, err := tx.Exec(ctx, `MERGE INTO `+dest+` d USING `+rows+` r ON `+s.KeyMatch("d", "r")+
-		` WHEN MATCHED AND NOT pg_catalog.record_image_eq(ROW(`+List("d", names)+`), ROW(`+List("r", names)+`))`+
-		` THEN UPDATE SET `+set+
+		` WHEN MATCHED AND `+changed+` THEN UPDATE SET `+set+
 		` WHEN NOT MATCHED THEN INSERT (`+List("", names)+`) VALUES (`+List("r", names)+`)`)
 	if err != nil {
 		return 0, 0, fmt.Errorf("merge rows: %w", err)

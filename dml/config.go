@@ -66,7 +66,17 @@ type Config struct {
 	// DDLRetries is how many times a statement that timed out waiting for a
 	// lock is retried. Default 10.
 	DDLRetries int
+
+	// Fillfactor is the fillfactor of the destination table setup creates
+	// (10 to 100). Default 90: every source update is replayed as an update
+	// of the destination row, and the free room left in each page lets most
+	// of them be HOT updates, which add no index entries.
+	Fillfactor int
 }
+
+// DefaultFillfactor is the destination's fillfactor when Config.Fillfactor
+// is zero.
+const DefaultFillfactor = 90
 
 func (c *Config) queueSchema() string {
 	if c.QueueSchema == "" {
@@ -80,6 +90,13 @@ func (c *Config) chunkSize() int {
 		return DefaultChunkSize
 	}
 	return c.ChunkSize
+}
+
+func (c *Config) fillfactor() int {
+	if c.Fillfactor == 0 {
+		return DefaultFillfactor
+	}
+	return c.Fillfactor
 }
 
 func (c *Config) ddlLockTimeout() time.Duration {
@@ -107,6 +124,9 @@ func (c *Config) validate() error {
 	}
 	if c.DDLLockTimeout < 0 {
 		return &replication.OptionError{Field: "Config.DDLLockTimeout", Problem: "must be 0 (the default) or positive"}
+	}
+	if c.Fillfactor != 0 && (c.Fillfactor < 10 || c.Fillfactor > 100) {
+		return &replication.OptionError{Field: "Config.Fillfactor", Problem: "must be 0 (the default, 90) or from 10 to 100"}
 	}
 	if c.DDLRetries < 0 {
 		return &replication.OptionError{Field: "Config.DDLRetries", Problem: "must be 0 (the default) or positive"}

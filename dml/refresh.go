@@ -38,9 +38,11 @@ func (r *Replicator) Refresh(ctx context.Context) (replication.Result, error) {
 	var j *job
 	err := r.locked(ctx, "Refresh "+r.variant.Label(), func(ctx context.Context, run *replication.JobRun) error {
 		var err error
+		r.debug("refresh locked")
 		if j, err = r.open(ctx); err != nil {
 			return err
 		}
+		r.debug("refresh opened")
 		if j.state.NeedsPull {
 			return r.repull(ctx, run, j, &res)
 		}
@@ -116,9 +118,11 @@ func (r *Replicator) refresh(ctx context.Context, run *replication.JobRun, j *jo
 			return err
 		}
 		run.Step(ctx, "Fetching and applying queued changes")
+		r.debug("draining queue table", "table", closed)
 		if err := r.drain(ctx, j, src, closed, &budget, &ds); err != nil {
 			return err
 		}
+		r.debug("drained queue table", "table", closed, "done", j.state.Queue.Done)
 		run.Done(ctx, "Applied %d queue entries (%d keys) in %d chunks: %d inserted, %d updated, %d deleted",
 			ds.entries, ds.keys, ds.chunks, ds.Inserted, ds.Updated, ds.Deleted)
 		if !j.state.Queue.Done {
@@ -151,7 +155,9 @@ func (r *Replicator) finishDrained(ctx context.Context, run *replication.JobRun,
 		return err
 	}
 	j.state.Queue = queueState{}
-	return r.saveState(ctx, j)
+	err := r.saveState(ctx, j)
+	r.debug("truncated queue table")
+	return err
 }
 
 // finish fills in the result.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -134,6 +133,9 @@ func (r *Replicator) open(ctx context.Context) (*job, error) {
 		return j, err
 	}
 	j.spec = &TableSpec{Source: row.SourceTable, Dest: dest, Columns: cols, DestColumns: dcols, Key: j.cfg.Key, Condition: j.cfg.Condition}
+	if j.spec.sizes, err = readSizes(ctx, r.source, r.dest, j.spec); err != nil {
+		return j, err
+	}
 	j.queue = &Queue{Schema: j.cfg.QueueSchema, ID: j.cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
 	return j, nil
 }
@@ -169,4 +171,9 @@ func (r *Replicator) recordFailure(ctx context.Context, j *job, err error) {
 	}
 }
 
-func since(t time.Time) time.Duration { return time.Since(t) }
+// debug logs at debug level when a logger is set.
+func (r *Replicator) debug(msg string, args ...any) {
+	if r.cfg.Logger != nil {
+		r.cfg.Logger.Debug(msg, append([]any{"table", r.Dest().String()}, args...)...)
+	}
+}

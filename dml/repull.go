@@ -91,8 +91,12 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 			}
 			c, err := q.nextClaim(ctx, src, closed, pos, 0)
 			if err == nil {
-				if _, err := b.CopyDeleted(ctx, src.Conn().PgConn(), deletedQuery(q, j.spec, c)); err != nil {
-					return err
+				st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
+					Query: imagesQuery(q, j.spec, c), Dest: stagedTable, Columns: b.stagedColumns(), Binary: j.spec.binaryRows(),
+				})
+				b.stats.Changes += st.Rows
+				if err != nil {
+					return fmt.Errorf("fetch deleted rows of %s: %w", j.spec.Source, err)
 				}
 			} else if !errors.Is(err, errNoEntries) {
 				return err

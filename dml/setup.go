@@ -50,6 +50,17 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	// The refresh reads the source through the queue, in both of its plans:
+	// the condition must work in them too.
+	for _, lookups := range []bool{true, false} {
+		probe := *spec
+		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
+		stmt := `SELECT * FROM (` + changesQuery(q, &probe, claim{}, r.variant.KeepsDeleted()) + `) mimeo_probe LIMIT 0`
+		if _, err := r.source.Exec(ctx, stmt); err != nil {
+			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
+				Fix: "fix Options.Condition: refer to the source table by its name without schema"}
+		}
+	}
 	run.Step(ctx, "Creating destination table")
 	return inTx(ctx, r.dest, func(tx pgx.Tx) error {
 		return r.makeDest(ctx, run, tx, spec, q, key)
@@ -109,6 +120,12 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 		if _, clash := info.Column(x.Name); clash {
 			return nil, ko, &replication.ColumnError{Table: r.table, Column: x.Name, Err: replication.ErrBadOption,
 				Fix: fmt.Sprintf("%s replication adds a column of this name on the destination; rename the source column", r.variant.Label())}
+		}
+	}
+	for _, name := range []string{presentColumn, deletedAtStaged} {
+		if _, clash := info.Column(name); clash {
+			return nil, ko, &replication.ColumnError{Table: r.table, Column: name, Err: replication.ErrBadOption,
+				Fix: "the name is reserved for pgmimeo's staging of changes; rename the source column"}
 		}
 	}
 	spec = &TableSpec{Source: r.table, Dest: r.Dest(), Columns: cols, Key: key, Condition: r.cfg.Condition}
@@ -178,7 +195,11 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 	for _, x := range r.variant.ExtraColumns() {
 		defs += ", " + replication.QuoteIdent(x.Name) + " " + x.Type
 	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE `+dest+` (`+defs+`)`); err != nil {
+	with := ""
+	if ff := r.cfg.fillfactor(); ff < 100 {
+		with = fmt.Sprintf(" WITH (fillfactor = %d)", ff)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TABLE `+dest+` (`+defs+`)`+with); err != nil {
 		return fmt.Errorf("create %s: %w", spec.Dest, err)
 	}
 	dinfo, err := replication.Describe(ctx, tx, spec.Dest)

@@ -1,6 +1,9 @@
 package dml
 
 import (
+	"context"
+	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
@@ -25,6 +28,35 @@ type TableSpec struct {
 	// Condition is the row condition in mimeo's form (see
 	// replication.Options.Condition); empty for every row.
 	Condition string
+
+	// sizes, read when a job is opened, choose between key lookups and
+	// joins; zero values choose joins.
+	sizes tableSizes
+}
+
+// tableSizes are planner estimates of both tables.
+type tableSizes struct {
+	// keyIndexed: a btree index on the source leads with the key columns.
+	keyIndexed bool
+	// sourceRows and destRows are pg_class.reltuples (-1: never analyzed).
+	sourceRows, destRows float64
+}
+
+// lookupFraction: a batch of at most this fraction of a table's rows is
+// applied (fetched) by index lookups in a nested loop rather than a join
+// that reads the whole table.
+const lookupFraction = 0.25
+
+// lookups reports whether n keys are best fetched from the source by index
+// lookups.
+func (s *TableSpec) lookups(n int64) bool {
+	return s.sizes.keyIndexed && (s.sizes.sourceRows < 0 || float64(n) <= lookupFraction*s.sizes.sourceRows)
+}
+
+// destLookups reports whether n keys are best applied to the destination by
+// index lookups.
+func (s *TableSpec) destLookups(n int64) bool {
+	return s.sizes.destRows < 0 || float64(n) <= lookupFraction*s.sizes.destRows
 }
 
 // ColumnNames returns the replicated column names in order.
@@ -133,3 +165,28 @@ func (s *TableSpec) SetList(qualifier string) string {
 
 // conditionSQL is the condition as text to append after the FROM item.
 func (s *TableSpec) conditionSQL() string { return replication.NormalizeCondition(s.Condition) }
+
+// readSizes reads the planner's row estimates of both tables and whether a
+// source index leads with the key.
+func readSizes(ctx context.Context, src, dest replication.DB, s *TableSpec) (tableSizes, error) {
+	var z tableSizes
+	key := append([]string(nil), s.Key...)
+	sort.Strings(key)
+	err := src.QueryRow(ctx, `SELECT c.reltuples::float8, EXISTS (
+		SELECT 1 FROM pg_catalog.pg_index i
+		JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+		JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+		WHERE i.indrelid = c.oid AND am.amname = 'btree' AND i.indisvalid AND i.indpred IS NULL
+		  AND ARRAY(SELECT a.attname::text FROM unnest((i.indkey::int2[])[0:$3 - 1]) AS k(n)
+		            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY 1) = $2::text[])
+		FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass`,
+		s.Source.Sanitize(), key, len(key)).Scan(&z.sourceRows, &z.keyIndexed)
+	if err != nil {
+		return z, fmt.Errorf("read size of %s: %w", s.Source, err)
+	}
+	if err := dest.QueryRow(ctx, `SELECT reltuples::float8 FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.regclass`,
+		s.Dest.Sanitize()).Scan(&z.destRows); err != nil {
+		return z, fmt.Errorf("read size of %s: %w", s.Dest, err)
+	}
+	return z, nil
+}

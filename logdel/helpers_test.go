@@ -6,4 +6,6 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-func pgx_collect(rows pgx.Rows) ([]time.Time, error) { return pgx.CollectRows(rows, pgx.RowTo[time.Time]) }
+func pgx_collect(rows pgx.Rows) ([]time.Time, error) {
+	return pgx.CollectRows(rows, pgx.RowTo[time.Time])
+}

@@ -68,20 +68,19 @@ func splitPredicate(body string) (string, string) {
 	return body, ""
 }
 
-// FinishDest indexes the deletion time, for finding deleted rows.
-func (variant) FinishDest(ctx context.Context, tx pgx.Tx, spec *dml.TableSpec) error {
-	if _, err := tx.Exec(ctx, `CREATE INDEX ON `+spec.Dest.Sanitize()+` (`+deletedCol+`)`); err != nil {
-		return fmt.Errorf("index %s of %s: %w", deletedCol, spec.Dest, err)
-	}
-	return nil
-}
+// FinishDest adds nothing. Unlike mimeo, no index is made on DeletedColumn:
+// replaying a deletion sets that column, and with an index on it every
+// such update would have to add an entry to every index of the table
+// instead of being a HOT update. Create one if you query by deletion time.
+func (variant) FinishDest(context.Context, pgx.Tx, *dml.TableSpec) error { return nil }
 
 // Apply makes the destination match the batch, keeping deleted rows:
 //
 //   - a key with a current row gets that row, live (a re-used key replaces
 //     the row kept for its deletion);
 //   - a key without a current row but with a deletion in the batch gets the
-//     row's last values, stamped with the deletion time;
+//     row's last values, stamped with the deletion time (the batch holds
+//     one or the other, never both);
 //   - a key with neither (its key was updated away, or it no longer matches
 //     the condition) loses its live row; a row already marked deleted stays.
 func (variant) Apply(ctx context.Context, b *dml.Batch) (dml.Counts, error) {
@@ -89,28 +88,29 @@ func (variant) Apply(ctx context.Context, b *dml.Batch) (dml.Counts, error) {
 	tx := b.Tx()
 	dest := s.Dest.Sanitize()
 	var c dml.Counts
-	tag, err := tx.Exec(ctx, `DELETE FROM `+dest+` d USING `+b.KeysTable()+` k WHERE `+s.KeyMatch("d", "k")+
-		` AND d.`+deletedCol+` IS NULL`+
-		` AND NOT EXISTS (SELECT 1 FROM `+b.RowsTable()+` r WHERE `+s.KeyMatch("r", "k")+`)`+
-		` AND NOT EXISTS (SELECT 1 FROM `+b.DeletedTable()+` x WHERE `+s.KeyMatch("x", "k")+`)`)
+	tag, err := tx.Exec(ctx, `DELETE FROM `+dest+` d USING `+b.AbsentTable()+` k WHERE `+s.KeyMatch("d", "k")+
+		` AND d.`+deletedCol+` IS NULL`)
 	if err != nil {
 		return c, fmt.Errorf("delete removed keys: %w", err)
 	}
 	c.Deleted = tag.RowsAffected()
-	cols := dml.List("", s.ColumnNames())
-	deleted := `(SELECT ` + cols + `, ` + deletedCol + ` FROM ` + b.DeletedTable() + ` x WHERE NOT EXISTS (SELECT 1 FROM ` +
-		b.RowsTable() + ` r WHERE ` + s.KeyMatch("r", "x") + `))`
-	live := `(SELECT ` + cols + `, NULL::timestamptz AS ` + deletedCol + ` FROM ` + b.RowsTable() + `)`
+	deleted := b.DeletedTable()
+	live := `(SELECT ` + dml.List("", s.ColumnNames()) + `, NULL::timestamptz AS ` + deletedCol + ` FROM ` + b.RowsTable() + ` r)`
 	extra := []string{DeletedColumn}
 	risky, err := dml.UniqueBeyondKey(ctx, tx, s)
 	if err != nil {
 		return c, err
 	}
 	apply := dml.MergeRows
-	if risky {
-		apply = dml.ReplaceRows
+	// A kept row with the same deletion time is that deletion's image
+	// already: comparing times is enough.
+	applyDeleted := func(ctx context.Context, tx pgx.Tx, s *dml.TableSpec, rows string, extra []string) (int64, int64, error) {
+		return dml.MergeRowsIf(ctx, tx, s, rows, extra, `d.`+deletedCol+` IS DISTINCT FROM r.`+deletedCol)
 	}
-	u, i, err := apply(ctx, tx, s, deleted, extra)
+	if risky {
+		apply, applyDeleted = dml.ReplaceRows, dml.ReplaceRows
+	}
+	u, i, err := applyDeleted(ctx, tx, s, deleted, extra)
 	if err != nil {
 		return c, fmt.Errorf("keep deleted rows: %w", err)
 	}
@@ -143,7 +143,7 @@ func (variant) Reload(ctx context.Context, b *dml.Batch, load func(ctx context.C
 	keys := dml.List("", s.Key)
 	tag, err := tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+dml.List("x", append(s.ColumnNames(), DeletedColumn))+
 		` FROM (SELECT DISTINCT ON (`+keys+`) `+cols+` FROM (SELECT `+cols+` FROM pg_temp.mimeo_kept UNION ALL SELECT `+cols+
-		` FROM `+b.DeletedTable()+`) u ORDER BY `+keys+`, `+deletedCol+` DESC) x`+
+		` FROM `+b.DeletedTable()+` x2) u ORDER BY `+keys+`, `+deletedCol+` DESC) x`+
 		` WHERE NOT EXISTS (SELECT 1 FROM `+dest+` d WHERE `+s.KeyMatch("d", "x")+`)`)
 	if err != nil {
 		return dml.Counts{}, fmt.Errorf("restore deleted rows: %w", err)
