@@ -54,10 +54,8 @@ func (q *Queue) Function() replication.Table {
 	return replication.T(q.Schema, fmt.Sprintf("q%d_capture", q.ID))
 }
 
-// Triggers returns the names of the two triggers on the source table.
-func (q *Queue) Triggers() [2]string {
-	return [2]string{fmt.Sprintf("mimeo_q%d", q.ID), fmt.Sprintf("mimeo_q%d_upd", q.ID)}
-}
+// Trigger returns the name of the trigger on the source table.
+func (q *Queue) Trigger() string { return fmt.Sprintf("mimeo_q%d", q.ID) }
 
 func (q *Queue) registry() string { return pgx.Identifier{q.Schema, "queues"}.Sanitize() }
 
@@ -141,19 +139,14 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 		`SELECT pg_catalog.setval(`+quoteLiteral(slot)+`, 0, true)`,
 		captureFunctionSQL(q, spec),
 	)
-	trig := q.Triggers()
+	// Updates fire only when they name a replicated column; those that leave
+	// it as it was are queued all the same (comparing whole rows would cost
+	// every update, and detoast large values): the apply finds nothing to
+	// write.
 	fn := q.Function().Sanitize()
-	out = append(out, `CREATE TRIGGER `+replication.QuoteIdent(trig[0])+` AFTER INSERT OR DELETE ON `+spec.Source.Sanitize()+
-		` FOR EACH ROW EXECUTE FUNCTION `+fn+`()`)
-	upd := `CREATE TRIGGER ` + replication.QuoteIdent(trig[1]) + ` AFTER UPDATE`
-	if len(spec.Columns) > 0 {
-		upd += ` OF ` + List("", spec.ColumnNames())
-	}
-	// An update that leaves every replicated column as it was queues
-	// nothing; images are compared, so types without equality work too.
-	upd += ` ON ` + spec.Source.Sanitize() + ` FOR EACH ROW WHEN (NOT pg_catalog.record_image_eq(` +
-		spec.RowImage("OLD") + `, ` + spec.RowImage("NEW") + `)) EXECUTE FUNCTION ` + fn + `()`
-	out = append(out, upd,
+	trig := `CREATE TRIGGER ` + replication.QuoteIdent(q.Trigger()) + ` AFTER INSERT OR DELETE OR UPDATE OF ` +
+		List("", spec.ColumnNames()) + ` ON ` + spec.Source.Sanitize() + ` FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`
+	out = append(out, trig,
 		`COMMENT ON FUNCTION `+fn+`() IS `+quoteLiteral("pgmimeo: queues changes of "+spec.Source.Sanitize()+" for one destination"),
 	)
 	return out

@@ -72,8 +72,26 @@ func writeQueueing(b *strings.Builder, q *Queue, spec *TableSpec, v string) {
 	both("    ", keys, newKey)
 	// An update that changed the key also queues the old key, whose row
 	// is gone from the source.
-	b.WriteString("    IF TG_OP = 'UPDATE' AND NOT pg_catalog.record_image_eq(ROW(" + newKey + "), ROW(" + oldKey + ")) THEN\n")
+	b.WriteString("    IF TG_OP = 'UPDATE' AND (" + keyChanged(spec) + ") THEN\n")
 	both("      ", keys, oldKey)
 	b.WriteString("    END IF;\n")
 	b.WriteString("  END IF;\n")
+}
+
+// keyChanged returns the test of whether an update changed the key: each
+// key column compared with its type's equality (a built-in type's, found
+// in pg_catalog), or, for other types, by binary image. The image test may
+// also fire for equal values (then the old key is queued needlessly, which
+// does no harm); equality is the same test the destination matches keys by.
+func keyChanged(spec *TableSpec) string {
+	var parts []string
+	for _, c := range spec.KeyColumns() {
+		q := replication.QuoteIdent(c.Name)
+		if c.Builtin {
+			parts = append(parts, "NEW."+q+" IS DISTINCT FROM OLD."+q)
+		} else {
+			parts = append(parts, "NOT pg_catalog.record_image_eq(ROW(NEW."+q+"), ROW(OLD."+q+"))")
+		}
+	}
+	return strings.Join(parts, " OR ")
 }

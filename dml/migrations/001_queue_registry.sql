@@ -4,8 +4,7 @@
 --   q<id>_0, q<id>_1   the two queue tables, filled in turn
 --   q<id>_slot         the sequence whose value names the table being filled
 --   q<id>_capture()    the trigger function (SECURITY DEFINER)
--- and on the source table the triggers mimeo_q<id> (INSERT, DELETE) and
--- mimeo_q<id>_upd (UPDATE).
+-- and on the source table the trigger mimeo_q<id>.
 CREATE TABLE queues (
     queue_id      integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     source_schema text NOT NULL,
