@@ -67,6 +67,14 @@ type Config struct {
 	// lock is retried. Default 10.
 	DDLRetries int
 
+	// AdoptDest lets Setup take an existing destination table instead of
+	// refusing it (ErrExists): it must have the replicated columns (and for
+	// logdel mimeo_source_deleted); no row is copied at setup and the first
+	// refresh pulls every row again (logdel keeps the rows marked deleted).
+	// This is how a job is set up again after a column change. Default
+	// false.
+	AdoptDest bool
+
 	// Fillfactor is the fillfactor of the destination table setup creates
 	// (10 to 100). Default 90: every source update is replayed as an update
 	// of the destination row, and the free room left in each page lets most

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -28,7 +29,8 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := r.checkDest(ctx); err != nil {
+	adopt, err := r.checkDest(ctx)
+	if err != nil {
 		return err
 	}
 	run.Step(ctx, "Creating capture queue and triggers on source")
@@ -63,6 +65,9 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 	}
 	run.Step(ctx, "Creating destination table")
 	return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+		if adopt {
+			return r.adoptDest(ctx, run, tx, spec, q)
+		}
 		return r.makeDest(ctx, run, tx, spec, q, key)
 	})
 }
@@ -151,36 +156,88 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 	return spec, ko, nil
 }
 
-// checkDest refuses a destination table or job that already exists.
-func (r *Replicator) checkDest(ctx context.Context) error {
+// checkDest refuses a job that already exists, and a destination table
+// that exists unless Config.AdoptDest; it reports whether the table is to
+// be adopted.
+func (r *Replicator) checkDest(ctx context.Context) (adopt bool, err error) {
 	dest := r.Dest()
 	var exists bool
 	if err := r.dest.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, dest.Sanitize()).Scan(&exists); err != nil {
-		return fmt.Errorf("check destination %s: %w", dest, err)
+		return false, fmt.Errorf("check destination %s: %w", dest, err)
 	}
-	if exists {
-		return &replication.TableError{Table: dest, Err: replication.ErrExists,
-			Fix: "drop it, or choose another destination with Options.Dest"}
+	if exists && !r.cfg.AdoptDest {
+		return false, &replication.TableError{Table: dest, Err: replication.ErrExists,
+			Fix: "drop it, choose another destination with Options.Dest, or set Config.AdoptDest to replicate into it"}
 	}
 	if err := r.catalog.Migrate(ctx, r.dest); err != nil {
-		return fmt.Errorf("prepare catalog: %w", err)
+		return false, fmt.Errorf("prepare catalog: %w", err)
 	}
 	if _, err := r.catalog.Job(ctx, r.dest, dest); err == nil {
-		return &replication.TableError{Table: dest, Err: replication.ErrExists,
+		return false, &replication.TableError{Table: dest, Err: replication.ErrExists,
 			Fix: "a job already replicates into this table; destroy it first"}
 	} else if !errors.Is(err, replication.ErrNotManaged) {
+		return false, err
+	}
+	return exists, nil
+}
+
+// adoptDest takes an existing destination table for the job, in tx: it
+// must have every replicated column (and the variant's extra ones); a
+// unique index on the key is made when there is none. No row is copied:
+// the first refresh pulls them all again (for logdel, keeping the rows
+// marked deleted).
+func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, q *Queue) error {
+	run.Step(ctx, "Adopting existing destination table")
+	info, err := replication.Describe(ctx, tx, spec.Dest)
+	if err != nil {
 		return err
 	}
-	return nil
+	var cols []replication.Column
+	for _, name := range spec.ColumnNames() {
+		c, ok := info.Column(name)
+		if !ok {
+			return &replication.ColumnError{Table: spec.Dest, Column: name, Err: replication.ErrColumnNotFound,
+				Fix: "add the column to the destination table before adopting it"}
+		}
+		cols = append(cols, c)
+	}
+	spec.DestColumns = cols
+	for _, x := range r.variant.ExtraColumns() {
+		if _, ok := info.Column(x.Name); !ok {
+			return &replication.ColumnError{Table: spec.Dest, Column: x.Name, Err: replication.ErrColumnNotFound,
+				Fix: fmt.Sprintf("add it: ALTER TABLE %s ADD COLUMN %s %s", spec.Dest, replication.QuoteIdent(x.Name), x.Type)}
+		}
+	}
+	key := append([]string(nil), spec.Key...)
+	sort.Strings(key)
+	var indexed bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+		WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+		  AND ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) AS k(n)
+		            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY 1) = $2::text[])`,
+		spec.Dest.Sanitize(), key).Scan(&indexed); err != nil {
+		return fmt.Errorf("inspect indexes of %s: %w", spec.Dest, err)
+	}
+	if !indexed {
+		if _, err := tx.Exec(ctx, `CREATE UNIQUE INDEX ON `+spec.Dest.Sanitize()+` (`+List("", spec.Key)+`)`); err != nil {
+			return fmt.Errorf("index the key of %s: %w", spec.Dest, err)
+		}
+	}
+	return r.recordJob(ctx, run, tx, spec, q, jobState{NeedsPull: true})
 }
 
 // makeDest creates and fills the destination table and records the job,
 // in tx.
 func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, q *Queue, ko keyOrigin) error {
 	dest := spec.Dest.Sanitize()
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+replication.QuoteIdent(spec.Dest.Schema)); err != nil &&
-		sqlState(err) != pgerrcode.InsufficientPrivilege {
-		return fmt.Errorf("create schema of %s: %w", spec.Dest, err)
+	var hasSchema bool
+	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, replication.QuoteIdent(spec.Dest.Schema)).Scan(&hasSchema); err != nil {
+		return fmt.Errorf("check schema of %s: %w", spec.Dest, err)
+	}
+	if !hasSchema {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+replication.QuoteIdent(spec.Dest.Schema)); err != nil {
+			return fmt.Errorf("create schema of %s: %w", spec.Dest, err)
+		}
 	}
 	var defs string
 	for i, c := range spec.Columns {
@@ -236,13 +293,18 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 	if _, err := tx.Exec(ctx, `ANALYZE `+dest); err != nil {
 		return fmt.Errorf("analyze %s: %w", spec.Dest, err)
 	}
+	return r.recordJob(ctx, run, tx, spec, q, jobState{NeedsPull: r.cfg.SkipPull})
+}
+
+// recordJob records the job and its source in the catalog, in tx.
+func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, q *Queue, st jobState) error {
 	run.Step(ctx, "Recording job in catalog")
 	conf, err := json.Marshal(jobConfig{QueueSchema: q.Schema, QueueID: q.ID, Key: spec.Key, Columns: spec.ColumnNames(),
 		Condition: spec.Condition, BatchLimit: r.cfg.BatchLimit, SkipIndexes: r.cfg.SkipIndexes, FetchFirst: r.cfg.FetchFirst})
 	if err != nil {
 		return err
 	}
-	state, err := json.Marshal(jobState{NeedsPull: r.cfg.SkipPull})
+	state, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}

@@ -160,3 +160,31 @@ func TestDestinationShape(t *testing.T) {
 	require.ErrorIs(t, err, replication.ErrBadOption)
 	require.ErrorContains(t, err, "mimeo_source_deleted")
 }
+
+// TestColumnAddKeepsDeletedRows follows the documented order of adding a
+// column: the job is destroyed keeping its table, the column is added to
+// the destination, then to the source, and the job is set up again on the
+// existing table; the rows kept for deletions survive the repull.
+func TestColumnAddKeepsDeletedRows(t *testing.T) {
+	t.Parallel()
+	b, r := setup(t, nil, 10)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id <= 3`)
+	refresh(t, r)
+	require.NoError(t, r.Destroy(ctx, &replication.DestroyOptions{KeepTable: true}))
+	pgtest.MustExec(t, b.Dest, `ALTER TABLE items ADD COLUMN color text`)
+	pgtest.MustExec(t, b.Source, `ALTER TABLE items ADD COLUMN color text`)
+	pgtest.MustExec(t, b.Source, `UPDATE items SET color = 'red' WHERE id > 5`)
+	again, err := logdel.New(b.Source, b.Dest, items, &logdel.Config{AdoptDest: true})
+	require.NoError(t, err)
+	require.NoError(t, again.Setup(ctx))
+	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id = 10`)
+	refresh(t, again)
+	require.Equal(t, pgtest.Rows(t, b.Source, `SELECT * FROM items`),
+		pgtest.Rows(t, b.Dest, `SELECT id, name, qty, email, color FROM items WHERE mimeo_source_deleted IS NULL`))
+	require.Equal(t, []string{"(1)", "(10)", "(2)", "(3)"}, pgtest.Rows(t, b.Dest, `SELECT id FROM items WHERE mimeo_source_deleted IS NOT NULL`),
+		"deletions refreshed before, and one queued when the job was set up again")
+	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id = 9`)
+	refresh(t, again)
+	require.Equal(t, []string{"(9,red)"}, pgtest.Rows(t, b.Dest, `SELECT id, color FROM items WHERE id = 9 AND mimeo_source_deleted IS NOT NULL`))
+}
