@@ -18,10 +18,11 @@ import (
 // rows that srcQuery selects on the source.
 type scenario struct {
 	name string
-	// setup runs on the source before the job is made.
-	setup []string
-	table replication.Table
-	cfg   dml.Config
+	// setup runs on the source before the job is made, destSetup on the
+	// destination.
+	setup, destSetup []string
+	table            replication.Table
+	cfg              dml.Config
 	// srcQuery and destQuery select the rows to compare.
 	srcQuery, destQuery string
 	steps               []step
@@ -39,6 +40,9 @@ func (sc scenario) run(t *testing.T) {
 	ctx := context.Background()
 	for _, s := range sc.setup {
 		pgtest.MustExec(t, b.Source, s)
+	}
+	for _, s := range sc.destSetup {
+		pgtest.MustExec(t, b.Dest, s)
 	}
 	cfg := sc.cfg
 	r := newDML(t, b, sc.table, &cfg)
@@ -251,6 +255,22 @@ func TestScenarios(t *testing.T) {
 			srcQuery: all, destQuery: all,
 			steps: []step{
 				{sql: []string{`UPDATE accounts SET balance = -balance WHERE id < 100`, `DELETE FROM accounts WHERE id > 290`}, check: counts(0, 99, 10)},
+			},
+		},
+		{
+			// A type made in the database travels as text COPY, cut into
+			// pieces of two keys.
+			name: "text COPY with awkward values",
+			setup: []string{`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`,
+				`CREATE TABLE notes (id int PRIMARY KEY, m mood, body text)`,
+				`INSERT INTO notes VALUES (1, 'ok', E'tab\there'), (2, 'sad', E'line\nbreak'), (3, NULL, E'back\\slash'), (4, 'happy', NULL), (5, 'ok', '\N')`},
+			destSetup: []string{`CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')`},
+			table:     replication.T("public", "notes"), cfg: dml.Config{ChunkSize: 2},
+			srcQuery: `SELECT * FROM notes`, destQuery: `SELECT * FROM notes`,
+			steps: []step{
+				{sql: []string{`UPDATE notes SET body = body || E'\r\n\t\\.' WHERE id < 4`, `UPDATE notes SET m = 'happy' WHERE id = 3`,
+					`INSERT INTO notes VALUES (6, 'sad', E'\\.'), (7, 'ok', E'\n')`, `DELETE FROM notes WHERE id = 5`},
+					check: counts(2, 3, 1)},
 			},
 		},
 		{

@@ -92,25 +92,8 @@ func (s *TableSpec) KeyColumns() []replication.Column {
 	return out
 }
 
-func (s *TableSpec) destKeyColumns() []replication.Column {
-	out := make([]replication.Column, 0, len(s.Key))
-	for _, k := range s.Key {
-		for _, c := range s.DestColumns {
-			if c.Name == k {
-				out = append(out, c)
-			}
-		}
-	}
-	return out
-}
-
 // binaryRows reports whether rows can travel in binary COPY form.
 func (s *TableSpec) binaryRows() bool { return copypipe.CanBinary(s.Columns, s.DestColumns) }
-
-// binaryKeys reports whether keys can travel in binary COPY form.
-func (s *TableSpec) binaryKeys() bool {
-	return copypipe.CanBinary(s.KeyColumns(), s.destKeyColumns())
-}
 
 // List returns the quoted names, comma separated, each prefixed by
 // qualifier and a dot when qualifier is not empty.
@@ -141,26 +124,6 @@ func (s *TableSpec) KeyMatch(a, b string) string {
 		sb.WriteString(a + "." + q + " = " + b + "." + q)
 	}
 	return sb.String()
-}
-
-// RowImage returns "ROW(q.c1, q.c2, …)" over the replicated columns, for
-// comparing two rows by their binary images with record_image_eq, which
-// works for every type (json and others have no equality operator).
-func (s *TableSpec) RowImage(qualifier string) string {
-	return "ROW(" + List(qualifier, s.ColumnNames()) + ")"
-}
-
-// SetList returns "c1 = q.c1, c2 = q.c2, …" over the replicated columns.
-func (s *TableSpec) SetList(qualifier string) string {
-	var b strings.Builder
-	for i, c := range s.Columns {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		q := replication.QuoteIdent(c.Name)
-		b.WriteString(q + " = " + qualifier + "." + q)
-	}
-	return b.String()
 }
 
 // conditionSQL is the condition as text to append after the FROM item.
