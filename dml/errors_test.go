@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/dml"
@@ -168,4 +169,27 @@ func TestRefreshErrors(t *testing.T) {
 	require.ErrorIs(t, err, replication.ErrColumnNotFound)
 	require.ErrorContains(t, err, "note")
 	require.Equal(t, []string{"(1)"}, pgtest.Rows(t, b.Dest, `SELECT failures FROM mimeo.jobs`))
+}
+
+func TestSmallDestinationPool(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, accountsDDL)
+	one, err := pgxpool.New(ctx, b.DestDSN+"&pool_max_conns=1")
+	require.NoError(t, err)
+	defer one.Close()
+	_, err = dml.New(b.Source, one, accounts, nil)
+	require.ErrorIs(t, err, replication.ErrBadOption)
+	two, err := pgxpool.New(ctx, b.DestDSN+"&pool_max_conns=2")
+	require.NoError(t, err)
+	defer two.Close()
+	r, err := dml.New(b.Source, two, accounts, &dml.Config{ChunkSize: 3})
+	require.NoError(t, err)
+	require.NoError(t, r.Setup(ctx))
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o', g, NULL, NULL, NULL FROM generate_series(1, 20) g`)
+	res, err := r.Refresh(ctx)
+	require.NoError(t, err)
+	require.Equal(t, int64(20), res.Inserted)
+	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
 }

@@ -43,34 +43,34 @@ func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string 
 		q := replication.QuoteIdent(col)
 		switch {
 		case spec.IsKey(col) && keepsDeleted:
-			b.WriteString("COALESCE(mimeo_r." + q + ", mimeo_d." + q + ", mimeo_k." + q + "), ")
+			b.WriteString("COALESCE(mimeo$r." + q + ", mimeo$d." + q + ", mimeo$k." + q + "), ")
 		case spec.IsKey(col):
-			b.WriteString("COALESCE(mimeo_r." + q + ", mimeo_k." + q + "), ")
+			b.WriteString("COALESCE(mimeo$r." + q + ", mimeo$k." + q + "), ")
 		case keepsDeleted:
-			b.WriteString("CASE WHEN mimeo_r." + presentColumn + " THEN mimeo_r." + q + " ELSE mimeo_d." + q + " END, ")
+			b.WriteString("CASE WHEN mimeo$r." + presentColumn + " THEN mimeo$r." + q + " ELSE mimeo$d." + q + " END, ")
 		default:
-			b.WriteString("mimeo_r." + q + ", ")
+			b.WriteString("mimeo$r." + q + ", ")
 		}
 	}
 	if keepsDeleted {
-		b.WriteString("(mimeo_r." + presentColumn + " OR mimeo_d." + presentColumn + ") IS TRUE, ")
-		b.WriteString("CASE WHEN mimeo_r." + presentColumn + " THEN NULL ELSE mimeo_d." + replication.QuoteIdent(DeletedAtColumn) + " END")
+		b.WriteString("(mimeo$r." + presentColumn + " OR mimeo$d." + presentColumn + ") IS TRUE, ")
+		b.WriteString("CASE WHEN mimeo$r." + presentColumn + " THEN NULL ELSE mimeo$d." + replication.QuoteIdent(DeletedAtColumn) + " END")
 	} else {
-		b.WriteString("mimeo_r." + presentColumn + " IS TRUE, NULL::timestamptz")
+		b.WriteString("mimeo$r." + presentColumn + " IS TRUE, NULL::timestamptz")
 	}
-	b.WriteString(" FROM (" + keysQuery(q, spec, c, lookups) + ") mimeo_k")
+	b.WriteString(" FROM (" + keysQuery(q, spec, c, lookups) + ") mimeo$k")
 	row := List(alias, spec.ColumnNames()) + ", true AS " + presentColumn
 	if lookups {
 		// OFFSET 0 keeps the lateral subquery from being flattened into a
 		// join that the planner could make a hash join.
-		b.WriteString(" LEFT JOIN LATERAL (SELECT " + row + " FROM (SELECT mimeo_s.* FROM " + src + " mimeo_s WHERE " +
-			spec.KeyMatch("mimeo_s", "mimeo_k") + " OFFSET 0) AS " + alias + spec.conditionSQL() + ") mimeo_r ON true")
+		b.WriteString(" LEFT JOIN LATERAL (SELECT " + row + " FROM (SELECT mimeo$s.* FROM " + src + " mimeo$s WHERE " +
+			spec.KeyMatch("mimeo$s", "mimeo$k") + " OFFSET 0) AS " + alias + spec.conditionSQL() + ") mimeo$r ON true")
 	} else {
-		b.WriteString(" LEFT JOIN (SELECT " + row + " FROM " + src + " AS " + alias + spec.conditionSQL() + ") mimeo_r ON " +
-			spec.KeyMatch("mimeo_r", "mimeo_k"))
+		b.WriteString(" LEFT JOIN (SELECT " + row + " FROM " + src + " AS " + alias + spec.conditionSQL() + ") mimeo$r ON " +
+			spec.KeyMatch("mimeo$r", "mimeo$k"))
 	}
 	if keepsDeleted {
-		b.WriteString(" LEFT JOIN (" + deletedQuery(q, spec, c, true) + ") mimeo_d ON " + spec.KeyMatch("mimeo_d", "mimeo_k"))
+		b.WriteString(" LEFT JOIN (" + deletedQuery(q, spec, c, true) + ") mimeo$d ON " + spec.KeyMatch("mimeo$d", "mimeo$k"))
 	}
 	return b.String()
 }
@@ -94,8 +94,8 @@ func deletedQuery(q *Queue, spec *TableSpec, c claim, present bool) string {
 
 // imagesQuery returns the deleted rows of a claim as staged changes.
 func imagesQuery(q *Queue, spec *TableSpec, c claim) string {
-	return `SELECT ` + List("mimeo_d", spec.ColumnNames()) + `, true, mimeo_d.` + replication.QuoteIdent(DeletedAtColumn) +
-		` FROM (` + deletedQuery(q, spec, c, false) + `) mimeo_d`
+	return `SELECT ` + List("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(DeletedAtColumn) +
+		` FROM (` + deletedQuery(q, spec, c, false) + `) mimeo$d`
 }
 
 // fullQuery returns every source row that matches the condition.

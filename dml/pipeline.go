@@ -69,6 +69,9 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 	if r.cfg.FetchFirst || j.cfg.FetchFirst {
 		chunk, sessions = 0, 1
 	}
+	if r.dest.Config().MaxConns < 3 {
+		sessions = 1 // the refresh lock holds one connection
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

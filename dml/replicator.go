@@ -44,8 +44,9 @@ var _ replication.Replicator = (*Replicator)(nil)
 // New returns the DML replicator of source table table (schema-qualified)
 // from the source pool into the destination pool. A nil cfg is the zero
 // Config. The source role needs SELECT and TRIGGER on the table and a
-// schema it owns (Config.QueueSchema); a refresh uses one source and up to
-// three destination connections.
+// schema it owns (Config.QueueSchema). A refresh uses one source and up to
+// three destination connections: one holds the refresh lock, two take
+// turns applying (one when the destination pool has fewer than three).
 func New(source, dest *pgxpool.Pool, table replication.Table, cfg *Config) (*Replicator, error) {
 	return NewVariant(source, dest, table, cfg, Plain)
 }
@@ -58,6 +59,9 @@ func NewVariant(source, dest *pgxpool.Pool, table replication.Table, cfg *Config
 	}
 	if v == nil {
 		v = Plain
+	}
+	if dest.Config().MaxConns < 2 {
+		return nil, &replication.OptionError{Field: "dest", Problem: "the destination pool needs at least 2 connections (the refresh lock holds one)"}
 	}
 	if err := table.Validate(); err != nil {
 		return nil, err

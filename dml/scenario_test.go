@@ -274,6 +274,25 @@ func TestScenarios(t *testing.T) {
 			},
 		},
 		{
+			name: "partitioned source table",
+			setup: []string{`CREATE TABLE sales (id int, region int, amount numeric, PRIMARY KEY (id, region)) PARTITION BY LIST (region)`,
+				`CREATE TABLE sales_1 PARTITION OF sales FOR VALUES IN (1)`, `CREATE TABLE sales_2 PARTITION OF sales FOR VALUES IN (2)`,
+				`INSERT INTO sales SELECT g, 1 + g % 2, g FROM generate_series(1, 40) g`},
+			table:    replication.T("public", "sales"),
+			srcQuery: `SELECT * FROM sales`, destQuery: `SELECT * FROM sales`,
+			steps: []step{
+				{sql: []string{`UPDATE sales SET amount = 0 WHERE id < 5`, `UPDATE sales SET region = 2 WHERE id = 10`, `DELETE FROM sales WHERE id > 35`},
+					check: counts(1, 4, 6)},
+			},
+		},
+		{
+			name:  "source table named like an alias",
+			setup: []string{`CREATE TABLE "mimeo_k" (id int PRIMARY KEY, v text)`, `INSERT INTO mimeo_k VALUES (1, 'a'), (2, 'b')`},
+			table: replication.T("public", "mimeo_k"), cfg: dml.Config{Options: replication.Options{Condition: "WHERE mimeo_k.v <> 'z'"}},
+			srcQuery: `SELECT * FROM mimeo_k WHERE v <> 'z'`, destQuery: `SELECT * FROM mimeo_k`,
+			steps: []step{{sql: []string{`UPDATE mimeo_k SET v = 'z' WHERE id = 1`, `INSERT INTO mimeo_k VALUES (3, 'c')`}, check: counts(1, 0, 1)}},
+		},
+		{
 			name: "unique index besides the key",
 			setup: []string{`CREATE TABLE people (id int PRIMARY KEY, email text NOT NULL UNIQUE, name text)`,
 				`INSERT INTO people SELECT g, 'e' || g, 'n' || g FROM generate_series(1, 10) g`},
