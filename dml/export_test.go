@@ -2,6 +2,9 @@ package dml
 
 import "context"
 
+// Phase tells a test hook which backends are at work.
+type Phase = phase
+
 // SetHooks places fault-injection hooks in r, for tests: afterFetch runs
 // when a chunk is staged, midApply after its apply statements and before
 // the commit, afterCommit after the destination commit and before the

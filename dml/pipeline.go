@@ -245,7 +245,7 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 // applyStaged applies a loaded piece; the last piece of a claim also
 // saves the queue position past the claim.
 func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn, s staged, ds *drainStats) error {
-	phase := Phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
+	phase := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
 	if s.empty {
 		j.state.Queue.Done = true
 		return inTx(ctx, s.conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })

@@ -25,16 +25,16 @@ type Replicator struct {
 // hooks are fault-injection points, set only by this package's tests.
 type hooks struct {
 	// afterFetch runs when a chunk is staged, before it is applied.
-	afterFetch func(ctx context.Context, p Phase) error
+	afterFetch func(ctx context.Context, p phase) error
 	// midApply runs after the apply statements, before the commit.
-	midApply func(ctx context.Context, p Phase) error
+	midApply func(ctx context.Context, p phase) error
 	// afterCommit runs after the destination commit of a chunk, before the
 	// source queue is cleaned up.
-	afterCommit func(ctx context.Context, p Phase) error
+	afterCommit func(ctx context.Context, p phase) error
 }
 
-// Phase tells a test hook which backends are at work.
-type Phase struct {
+// phase tells a test hook which backends are at work.
+type phase struct {
 	SourcePID uint32
 	DestPID   uint32
 }

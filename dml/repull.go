@@ -127,7 +127,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 		return err
 	}
 	if h := r.hooks.afterCommit; h != nil {
-		if err := h(ctx, Phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
+		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
 			return err
 		}
 	}
