@@ -94,8 +94,17 @@ func applyOne(ctx context.Context, db DB, schema, qs string, m Migration) (bool,
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, schema); err != nil {
 		return false, err
 	}
-	if _, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+qs); err != nil {
+	// CREATE SCHEMA checks the database's CREATE privilege even when the
+	// schema exists, so it runs only when the schema is missing: a role that
+	// owns a schema made for it by a DBA needs no CREATE on the database.
+	var hasSchema bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, schema).Scan(&hasSchema); err != nil {
 		return false, err
+	}
+	if !hasSchema {
+		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+qs); err != nil {
+			return false, err
+		}
 	}
 	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+qs+`.schema_version (
 		version int PRIMARY KEY,

@@ -1,0 +1,161 @@
+package dml
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// DefaultQueueSchema is the source schema of the queue objects when
+// Config.QueueSchema is empty. It differs from the destination catalog's
+// default ("mimeo") so that a source and destination in one database do not
+// share a schema.
+const DefaultQueueSchema = "mimeo_queue"
+
+// DefaultChunkSize is the number of queue entries one destination
+// transaction applies when Config.ChunkSize is zero.
+const DefaultChunkSize = 25000
+
+// DefaultDDLLockTimeout is the lock_timeout of statements that lock the live
+// source table or a queue table when Config.DDLLockTimeout is zero.
+const DefaultDDLLockTimeout = 2 * time.Second
+
+// DefaultDDLRetries is how often such a statement is retried after a lock
+// timeout when Config.DDLRetries is zero.
+const DefaultDDLRetries = 10
+
+// MaxDestinations is the number of destinations (queues) one source table
+// can feed.
+const MaxDestinations = 100
+
+// Config configures a DML replication job. A nil or zero Config replicates
+// every column and row by the table's primary key into a table of the same
+// name, with the queue objects in schema "mimeo_queue" on the source.
+type Config struct {
+	replication.Options
+
+	// Key names the columns that identify a row, in key order; they must be
+	// NOT NULL. Default: the primary key, else the alphabetically first
+	// unique index on NOT NULL plain columns.
+	Key []string
+
+	// QueueSchema is the source schema that holds the queue tables, the
+	// trigger functions and the queue registry. The source role must own it
+	// (or be allowed to create it). Default "mimeo_queue".
+	QueueSchema string
+
+	// FetchFirst fetches every row of a refresh's batch into the destination
+	// before applying any, in one destination transaction, so that the
+	// source's part ends sooner (mimeo's insert_on_fetch = false). Default
+	// false: the batch is applied in chunks of ChunkSize entries, each in its
+	// own destination transaction, and the next chunk is fetched while the
+	// previous one is applied.
+	FetchFirst bool
+
+	// ChunkSize is the number of queue entries fetched and applied per
+	// destination transaction when FetchFirst is false. Default 25,000.
+	ChunkSize int
+
+	// DDLLockTimeout is the lock_timeout of statements that take a lock on
+	// the live source table or a queue table: creating and dropping the
+	// trigger, closing and truncating a queue table. Such a statement is
+	// retried after a lock timeout. Default 2s.
+	DDLLockTimeout time.Duration
+
+	// DDLRetries is how many times a statement that timed out waiting for a
+	// lock is retried. Default 10.
+	DDLRetries int
+
+	// AdoptDest lets Setup take an existing destination table instead of
+	// refusing it (ErrExists): it must have the replicated columns (and for
+	// logdel mimeo_source_deleted); no row is copied at setup and the first
+	// refresh pulls every row again (logdel keeps the rows marked deleted).
+	// This is how a job is set up again after a column change. Default
+	// false.
+	AdoptDest bool
+
+	// Fillfactor is the fillfactor of the destination table setup creates
+	// (10 to 100). Default 90: every source update is replayed as an update
+	// of the destination row, and the free room left in each page lets most
+	// of them be HOT updates, which add no index entries.
+	Fillfactor int
+}
+
+// DefaultFillfactor is the destination's fillfactor when Config.Fillfactor
+// is zero.
+const DefaultFillfactor = 90
+
+func (c *Config) queueSchema() string {
+	if c.QueueSchema == "" {
+		return DefaultQueueSchema
+	}
+	return c.QueueSchema
+}
+
+func (c *Config) chunkSize() int {
+	if c.ChunkSize <= 0 {
+		return DefaultChunkSize
+	}
+	return c.ChunkSize
+}
+
+func (c *Config) fillfactor() int {
+	if c.Fillfactor == 0 {
+		return DefaultFillfactor
+	}
+	return c.Fillfactor
+}
+
+func (c *Config) ddlLockTimeout() time.Duration {
+	if c.DDLLockTimeout <= 0 {
+		return DefaultDDLLockTimeout
+	}
+	return c.DDLLockTimeout
+}
+
+func (c *Config) ddlRetries() int {
+	if c.DDLRetries <= 0 {
+		return DefaultDDLRetries
+	}
+	return c.DDLRetries
+}
+
+// validate checks what can be checked without a database and names the
+// field at fault.
+func (c *Config) validate() error {
+	if err := c.Options.Validate(); err != nil {
+		return err
+	}
+	if c.ChunkSize < 0 {
+		return &replication.OptionError{Field: "Config.ChunkSize", Problem: "must be 0 (the default) or positive"}
+	}
+	if c.DDLLockTimeout < 0 {
+		return &replication.OptionError{Field: "Config.DDLLockTimeout", Problem: "must be 0 (the default) or positive"}
+	}
+	if c.Fillfactor != 0 && (c.Fillfactor < 10 || c.Fillfactor > 100) {
+		return &replication.OptionError{Field: "Config.Fillfactor", Problem: "must be 0 (the default, 90) or from 10 to 100"}
+	}
+	if c.DDLRetries < 0 {
+		return &replication.OptionError{Field: "Config.DDLRetries", Problem: "must be 0 (the default) or positive"}
+	}
+	qs := c.queueSchema()
+	if len(qs) > 63 {
+		return &replication.OptionError{Field: "Config.QueueSchema", Problem: fmt.Sprintf("%q is longer than 63 bytes", qs)}
+	}
+	if qs == c.CatalogSchema() {
+		return &replication.OptionError{Field: "Config.QueueSchema",
+			Problem: fmt.Sprintf("must differ from the catalog schema %q (source and destination may be one database)", qs)}
+	}
+	seen := map[string]bool{}
+	for _, k := range c.Key {
+		if k == "" {
+			return &replication.OptionError{Field: "Config.Key", Problem: "has an empty column name"}
+		}
+		if seen[k] {
+			return &replication.OptionError{Field: "Config.Key", Problem: fmt.Sprintf("names column %q twice", k)}
+		}
+		seen[k] = true
+	}
+	return nil
+}

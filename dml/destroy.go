@@ -1,0 +1,50 @@
+package dml
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Destroy removes the job: the trigger, function and queue tables on the
+// source (or a *replication.TableError wrapping ErrPrivilege that says
+// what the source role lacks, leaving the job in place), then the catalog
+// entry and, unless opts.KeepTable, the destination table. Other
+// destinations of the same source table are untouched.
+func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptions) error {
+	return r.locked(ctx, r.variant.Label()+" Destroyer", func(ctx context.Context, run *replication.JobRun) error {
+		dest := r.Dest()
+		row, err := r.catalog.Job(ctx, r.dest, dest)
+		if err != nil {
+			return err
+		}
+		if row.Kind != r.variant.Kind() {
+			return &replication.TableError{Table: dest, Err: replication.ErrWrongKind,
+				Fix: fmt.Sprintf("the job is of kind %q; use that kind's package", row.Kind)}
+		}
+		cfg, _, err := decodeJob(row)
+		if err != nil {
+			return err
+		}
+		run.Step(ctx, "Removing trigger, function and queue tables on source")
+		q := &Queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
+		if err := dropQueue(ctx, r.source, &r.cfg, q); err != nil {
+			return err
+		}
+		run.Step(ctx, "Removing job and destination table")
+		return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+			if err := r.catalog.DeleteJob(ctx, tx, dest); err != nil {
+				return err
+			}
+			if !opts.Keep() {
+				if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+dest.Sanitize()); err != nil {
+					return fmt.Errorf("drop %s: %w", dest, err)
+				}
+			}
+			return nil
+		})
+	})
+}

@@ -1,0 +1,116 @@
+// Package dml replays a source table's inserts, updates and deletes on a
+// destination table, as mimeo's dml method does: a trigger on the source
+// queues the keys of changed rows, and a refresh, run from the destination
+// side, fetches the current rows of those keys and applies them set-wise.
+// One source table can feed up to [MaxDestinations] destinations, each with
+// its own queue and trigger, refreshed and destroyed independently. Package
+// logdel builds the LogDeletes variant on the same machinery.
+//
+// # Use
+//
+//	r, err := dml.New(sourcePool, destPool, replication.T("public", "orders"), &dml.Config{})
+//	err = r.Setup(ctx)            // queue and trigger on the source, table and rows on the destination
+//	res, err := r.Refresh(ctx)    // apply what was queued since
+//	res, err = r.Repull(ctx)      // reload every row, keeping the queue consistent
+//	err = r.Destroy(ctx, nil)     // remove trigger, function, queue, job and table
+//
+// [Replicator] implements replication.Replicator. Config embeds
+// replication.Options (column filter, row condition, destination name,
+// index replication, pull at setup, batch limit, lock wait, job log,
+// logger, catalog schema) and adds the key, the queue schema and how a
+// refresh fetches.
+//
+// # The three parts
+//
+// Capture ([Queue]): in a schema of the source that the replication role
+// owns (Config.QueueSchema, default "mimeo_queue"), each destination has
+// two queue tables, a one-row sequence (the slot) naming the table being
+// filled, and a trigger function, SECURITY DEFINER with a fixed
+// search_path, so that every writer of the table can queue without any
+// right on the queue schema. Its trigger fires after each insert, delete,
+// and update of a replicated column, and appends the key (the primary key,
+// else the first unique index on NOT NULL columns, else Config.Key; for an
+// update that changes the key, the old key too). A registry table in the
+// same schema lists the queues; it is made by numbered migrations.
+//
+// The trigger is installed before the snapshot of the initial copy is
+// taken, so a change made during setup is both copied and queued, never
+// lost; replaying a key is idempotent.
+//
+// A refresh switches the slot to the other table, then "closes" the one it
+// left: it waits (under a lock timeout, retried) for every transaction that
+// holds a lock on it. The trigger reads the slot a second time after its
+// insert, and inserts again into the new table when the slot moved, so a
+// writer that read the old slot but locked the table only after the wait
+// also queued its change in the new table. The closed table is then
+// drained and, once every entry is applied and committed on the
+// destination, truncated. Queue tables are only ever appended to and
+// truncated: they hold no dead rows, their size follows the backlog, and
+// autovacuum never needs to visit them. The other table fills meanwhile; a
+// change made while a refresh runs waits for the next one.
+//
+// Fetch: entries of the closed table are claimed by position (ctid ranges
+// read with a TID range scan). For a claim, one source statement streams,
+// per distinct key in key order, the key's current row when it exists and
+// matches the condition (looked up through the key's index when the claim
+// is small next to the table, else by a join), with COPY, binary where the
+// types allow. The stream is cut, without decoding any value, into pieces
+// of Config.ChunkSize keys.
+//
+// Apply ([Batch], [Variant]): each piece is loaded with COPY into a
+// temporary table of a destination transaction, which deletes the keys
+// without a row and merges the rows (MERGE: a row whose image differs is
+// updated, a missing one inserted; when the destination has a unique index
+// that does not contain the key, so that updating rows one by one could
+// collide, it deletes and inserts them instead). Two destination sessions
+// take turns, so the next piece streams in while the previous one is
+// applied. The piece that ends a claim also saves the queue position in
+// the catalog (replication.Catalog.SaveState) in its transaction. With
+// Config.FetchFirst (mimeo's insert_on_fetch = false) a claim is fetched
+// whole before it is applied, which ends the source statement sooner.
+//
+// A capture other than the trigger queue (logical decoding, files) feeds
+// the same apply through [Replicator.Target]: it stages a [Batch] in its
+// own destination transaction with keys and rows it holds, applies it,
+// saves its own progress with the catalog and commits.
+//
+// # Crash safety
+//
+// The queue position is saved in the destination transaction that applies
+// the entries it covers, and a queue table is truncated only after the
+// destination committed; the destination is never written with
+// synchronous_commit off. A refresh cut short at any point (a terminated
+// connection, a crash) leaves the last committed position; the next
+// refresh closes the same table again and goes on from there. A claim
+// interrupted after some of its pieces committed is applied again whole,
+// which is harmless since every piece replaces rows by key with their
+// current state.
+//
+// # Privileges
+//
+// No superuser is needed. The source role needs SELECT and TRIGGER on the
+// table and must own the queue schema (or be allowed to create it); a
+// missing grant is a *replication.TableError wrapping
+// replication.ErrPrivilege that names it. Dropping the trigger needs no
+// ownership of the table: Destroy drops the trigger function with CASCADE.
+//
+// # Column changes
+//
+// The replicated columns are fixed when the job is set up. A column added
+// to the source is not replicated, and updates of it alone queue nothing;
+// a destination may have columns the source lacks. A replicated column
+// cannot be dropped from the source while the job exists (the trigger
+// depends on it; dropped with CASCADE, the refresh reports it missing). To
+// change the replicated columns, in this order: Destroy the job with
+// DestroyOptions.KeepTable; add the column to the destination (or, to drop
+// one, drop it from the source, then if wanted from the destination, which
+// may keep it as long as it is not NOT NULL); add it to the source; Setup
+// again with Config.AdoptDest, whose first refresh pulls every row. The
+// queue is made anew by Setup.
+//
+// # Performance
+//
+// The destination is created with fillfactor 90 (Config.Fillfactor) so that
+// replayed updates are mostly HOT, and its indexes are built after the
+// initial copy. See BenchmarkDMLRefresh and BenchmarkSourceWriteOverhead.
+package dml

@@ -1,0 +1,105 @@
+package dml
+
+import (
+	"strings"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// The source queries of a claim. They are run by COPY, which takes no
+// parameters: positions are formatted by us, names quoted.
+//
+// A condition is appended after the FROM items, as in mimeo, so it may
+// name further tables (which must match at most one row per source row).
+// It sees the source table under its own name, without its schema.
+
+// keysQuery returns the distinct keys of the claimed entries, in key order
+// when ordered.
+func keysQuery(q *Queue, spec *TableSpec, c claim, ordered bool) string {
+	s := `SELECT DISTINCT ` + List("", spec.Key) + ` FROM ` + q.Table(c.table).Sanitize() + ` WHERE ` + rangeCond(c.lo, c.hi)
+	if ordered {
+		s += ` ORDER BY ` + List("", spec.Key)
+	}
+	return s
+}
+
+// changesQuery returns one staged change per distinct key of the claim
+// (see Batch.CopyChanges): the key's current source row when it exists and
+// matches the condition; else, for variants that keep deleted rows, the
+// last values of its last deletion; else just the key.
+//
+// When the claim is small next to the table and an index leads with the
+// key, each key is looked up through the index, in key order, so that
+// every page of both tables is visited once and in order; a hash join
+// would read the whole source table for every claim. Otherwise the planner
+// joins as it sees fit.
+func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string {
+	src := spec.Source.Sanitize()
+	alias := replication.QuoteIdent(spec.Source.Name)
+	lookups := spec.lookups(c.entries)
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	for _, col := range spec.ColumnNames() {
+		q := replication.QuoteIdent(col)
+		switch {
+		case spec.IsKey(col) && keepsDeleted:
+			b.WriteString("COALESCE(mimeo$r." + q + ", mimeo$d." + q + ", mimeo$k." + q + "), ")
+		case spec.IsKey(col):
+			b.WriteString("COALESCE(mimeo$r." + q + ", mimeo$k." + q + "), ")
+		case keepsDeleted:
+			b.WriteString("CASE WHEN mimeo$r." + presentColumn + " THEN mimeo$r." + q + " ELSE mimeo$d." + q + " END, ")
+		default:
+			b.WriteString("mimeo$r." + q + ", ")
+		}
+	}
+	if keepsDeleted {
+		b.WriteString("(mimeo$r." + presentColumn + " OR mimeo$d." + presentColumn + ") IS TRUE, ")
+		b.WriteString("CASE WHEN mimeo$r." + presentColumn + " THEN NULL ELSE mimeo$d." + replication.QuoteIdent(DeletedAtColumn) + " END")
+	} else {
+		b.WriteString("mimeo$r." + presentColumn + " IS TRUE, NULL::timestamptz")
+	}
+	b.WriteString(" FROM (" + keysQuery(q, spec, c, lookups) + ") mimeo$k")
+	row := List(alias, spec.ColumnNames()) + ", true AS " + presentColumn
+	if lookups {
+		// OFFSET 0 keeps the lateral subquery from being flattened into a
+		// join that the planner could make a hash join.
+		b.WriteString(" LEFT JOIN LATERAL (SELECT " + row + " FROM (SELECT mimeo$s.* FROM " + src + " mimeo$s WHERE " +
+			spec.KeyMatch("mimeo$s", "mimeo$k") + " OFFSET 0) AS " + alias + spec.conditionSQL() + ") mimeo$r ON true")
+	} else {
+		b.WriteString(" LEFT JOIN (SELECT " + row + " FROM " + src + " AS " + alias + spec.conditionSQL() + ") mimeo$r ON " +
+			spec.KeyMatch("mimeo$r", "mimeo$k"))
+	}
+	if keepsDeleted {
+		b.WriteString(" LEFT JOIN (" + deletedQuery(q, spec, c, true) + ") mimeo$d ON " + spec.KeyMatch("mimeo$d", "mimeo$k"))
+	}
+	return b.String()
+}
+
+// deletedQuery returns, per deleted key of the claim, the last values of
+// the last deletion and its time, when those values match the condition
+// (evaluated on them under the source table's name); with present, a true
+// column named mimeo_present follows the replicated ones.
+func deletedQuery(q *Queue, spec *TableSpec, c claim, present bool) string {
+	cols := append(spec.ColumnNames(), DeletedAtColumn)
+	alias := replication.QuoteIdent(spec.Source.Name)
+	desc := List("", spec.Key) + ", " + replication.QuoteIdent(DeletedAtColumn) + " DESC"
+	inner := `SELECT DISTINCT ON (` + List("", spec.Key) + `) ` + List("", cols) + ` FROM ` + q.Table(c.table).Sanitize() +
+		` WHERE ` + rangeCond(c.lo, c.hi) + ` AND ` + replication.QuoteIdent(DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
+	sel := List(alias, cols)
+	if present {
+		sel += `, true AS ` + presentColumn
+	}
+	return `SELECT ` + sel + ` FROM (` + inner + `) AS ` + alias + spec.conditionSQL()
+}
+
+// imagesQuery returns the deleted rows of a claim as staged changes.
+func imagesQuery(q *Queue, spec *TableSpec, c claim) string {
+	return `SELECT ` + List("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(DeletedAtColumn) +
+		` FROM (` + deletedQuery(q, spec, c, false) + `) mimeo$d`
+}
+
+// fullQuery returns every source row that matches the condition.
+func fullQuery(spec *TableSpec) string {
+	src := spec.Source.Sanitize()
+	return `SELECT ` + List(src, spec.ColumnNames()) + ` FROM ` + src + spec.conditionSQL()
+}

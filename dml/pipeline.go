@@ -1,0 +1,306 @@
+package dml
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// maxClaim caps the queue entries of one claim: their keys are sorted on
+// the source in one statement, and a claim interrupted by a crash is
+// applied again from its start.
+const maxClaim = 1000000
+
+// claimWorkMem is the work_mem of the statement that streams a claim.
+const claimWorkMem = "64MB"
+
+// errStopped tells a stream's other end that this end gave up.
+var errStopped = errors.New("stream stopped: the other side failed")
+
+// staged is one piece of a claim, loaded into a destination transaction
+// and ready to apply. The pieces of a claim hold disjoint sets of keys.
+type staged struct {
+	c     claim
+	conn  *pgxpool.Conn
+	tx    pgx.Tx
+	batch *Batch
+	// last: the claim's last piece; its commit moves the queue position
+	// past the claim.
+	last bool
+	// empty: the closed table had no entry left; only the state moves.
+	empty bool
+	err   error
+}
+
+// drainStats is what draining moved.
+type drainStats struct {
+	Counts
+	entries, keys, bytes int64
+	chunks               int
+}
+
+// drain applies the entries of closed queue table i after the job's saved
+// position, at most *budget of them when *budget > 0.
+//
+// Entries are claimed by position, in runs of up to maxClaim (or the
+// budget). For each claim one source statement streams, per distinct key
+// in key order, the key's current row (see changesQuery); the stream is cut
+// into pieces of ChunkSize keys, each loaded into a transaction of one of
+// two destination sessions, which take turns: one applies and commits a
+// piece while the next piece streams into the other. The piece that ends a
+// claim saves the queue position past it in its transaction. Since every
+// key of a claim is in exactly one piece and applying is idempotent, a
+// claim cut short by a failure is simply applied again from its start.
+// With FetchFirst, a claim is one piece, fetched whole before it is
+// applied. On return the job's state says where draining stands (Done when
+// the table is drained).
+func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int, budget *int64, ds *drainStats) error {
+	pos, err := parseTID(j.state.Queue.Pos)
+	if err != nil {
+		return err
+	}
+	chunk, sessions := r.cfg.chunkSize(), 2
+	if r.cfg.FetchFirst || j.cfg.FetchFirst {
+		chunk, sessions = 0, 1
+	}
+	if r.dest.Config().MaxConns < 3 {
+		sessions = 1 // the refresh lock holds one connection
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	free := make(chan *pgxpool.Conn, sessions)
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for k := 0; k < sessions; k++ {
+		c, err := acquire(ctx, r.dest)
+		if err != nil {
+			return fmt.Errorf("connect to destination: %w", err)
+		}
+		held = append(held, c)
+		free <- c
+	}
+
+	out := make(chan staged, 1)
+	remaining, limited := *budget, *budget > 0
+	go func() {
+		defer close(out)
+		for {
+			max := int64(maxClaim)
+			if limited {
+				if remaining <= 0 {
+					return
+				}
+				max = min(max, remaining)
+			}
+			c, err := j.queue.nextClaim(ctx, src, i, pos, max)
+			if errors.Is(err, errNoEntries) {
+				select {
+				case conn := <-free:
+					out <- staged{c: claim{table: i, lo: pos, hi: pos, last: true}, conn: conn, empty: true, last: true}
+				case <-ctx.Done():
+				}
+				return
+			}
+			if err != nil {
+				out <- staged{err: err}
+				return
+			}
+			if !r.streamClaim(ctx, j, src, c, chunk, free, out) || c.last {
+				return
+			}
+			pos, remaining = c.hi, remaining-c.entries
+		}
+	}()
+
+	var firstErr error
+	for s := range out {
+		if firstErr == nil && s.err == nil {
+			if err := r.applyStaged(ctx, j, src, s, ds); err != nil {
+				s.err = err
+			} else {
+				if s.last {
+					*budget -= s.c.entries
+				}
+				free <- s.conn
+				continue
+			}
+		}
+		if s.tx != nil {
+			_ = s.tx.Rollback(context.WithoutCancel(ctx))
+		}
+		if firstErr == nil {
+			firstErr = s.err
+			cancel()
+		}
+	}
+	return firstErr
+}
+
+// streamClaim streams claim c from the source and cuts it into pieces of
+// at most chunk keys (0: one piece), each loaded into a transaction on a
+// free destination session and sent to out. It reports whether every piece
+// was loaded; when not, the last item sent carries the error.
+func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn, c claim, chunk int, free chan *pgxpool.Conn, out chan<- staged) bool {
+	binary := j.spec.binaryRows()
+	format := "text"
+	if binary {
+		format = "binary"
+	}
+	query := `COPY (` + changesQuery(j.queue, j.spec, c, r.variant.KeepsDeleted()) + `) TO STDOUT (FORMAT ` + format + `)`
+	pr, pw := io.Pipe()
+	srcDone := make(chan error, 1)
+	go func() {
+		bw := bufio.NewWriterSize(pw, 1<<20)
+		// The claim's keys (and kept deleted rows) are sorted in memory
+		// rather than in temporary files.
+		err := inTx(ctx, src, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
+				return err
+			}
+			if _, err := tx.Conn().PgConn().CopyTo(ctx, bw, query); err != nil {
+				return err
+			}
+			return bw.Flush()
+		})
+		if err != nil {
+			err = fmt.Errorf("fetch changes of %s: %w", j.spec.Source, err)
+		}
+		pw.CloseWithError(err)
+		srcDone <- err
+	}()
+	fail := func(s staged, err error) bool {
+		pr.CloseWithError(errStopped)
+		if serr := <-srcDone; serr != nil && !errors.Is(serr, errStopped) && !errors.Is(err, serr) {
+			err = fmt.Errorf("%w (source: %v)", err, serr)
+		}
+		s.err = err
+		out <- s
+		return false
+	}
+	split := newTupleSplitter(pr, binary)
+	for piece := 0; ; piece++ {
+		var s staged
+		select {
+		case s.conn = <-free:
+		case <-ctx.Done():
+			return fail(s, ctx.Err())
+		}
+		s.c = c
+		start := time.Now()
+		var err error
+		if s.tx, err = s.conn.Begin(ctx); err != nil {
+			return fail(s, fmt.Errorf("begin destination transaction: %w", err))
+		}
+		if s.batch, err = StageBatch(ctx, s.tx, j.spec, r.variant); err != nil {
+			return fail(s, err)
+		}
+		lr, lw := io.Pipe()
+		loaded := make(chan error, 1)
+		go func() {
+			_, err := s.batch.CopyChanges(ctx, lr, binary)
+			if err != nil {
+				lr.CloseWithError(errStopped)
+			}
+			loaded <- err
+		}()
+		n, err := split.copyTuples(lw, chunk)
+		lw.CloseWithError(err)
+		if lerr := <-loaded; err == nil || errors.Is(err, errStopped) {
+			if lerr != nil {
+				err = lerr
+			}
+		}
+		if err != nil {
+			return fail(s, err)
+		}
+		more, err := split.more()
+		if err != nil {
+			return fail(s, err)
+		}
+		s.last = !more
+		r.debug("fetched piece", "claim_entries", c.entries, "piece", piece, "keys", n, "time", time.Since(start))
+		out <- s
+		if !more {
+			break
+		}
+	}
+	if err := <-srcDone; err != nil {
+		out <- staged{err: err}
+		return false
+	}
+	return true
+}
+
+// applyStaged applies a loaded piece; the last piece of a claim also
+// saves the queue position past the claim.
+func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn, s staged, ds *drainStats) error {
+	phase := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
+	if s.empty {
+		j.state.Queue.Done = true
+		return inTx(ctx, s.conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
+	}
+	if h := r.hooks.afterFetch; h != nil {
+		if err := h(ctx, phase); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	counts, err := s.batch.Apply(ctx)
+	if err != nil {
+		return err
+	}
+	applied := time.Now()
+	if h := r.hooks.midApply; h != nil {
+		if err := h(ctx, phase); err != nil {
+			return err
+		}
+	}
+	next := j.state
+	if s.last {
+		next.Queue.Pos, next.Queue.Done = s.c.hi.String(), s.c.last
+		if err := r.catalog.SaveState(ctx, s.tx, j.row.ID, next); err != nil {
+			return err
+		}
+	}
+	if err := s.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit changes to %s: %w", j.spec.Dest, err)
+	}
+	r.debug("applied piece", "inserted", counts.Inserted, "updated", counts.Updated, "deleted", counts.Deleted,
+		"apply_time", applied.Sub(start), "commit_time", time.Since(applied))
+	j.state = next
+	st := s.batch.Stats()
+	ds.Add(counts)
+	if s.last {
+		ds.entries += s.c.entries
+	}
+	ds.keys += st.Changes
+	ds.bytes += st.Bytes
+	ds.chunks++
+	if h := r.hooks.afterCommit; h != nil {
+		if err := h(ctx, phase); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// saveState stores the job's state in a transaction of its own.
+func (r *Replicator) saveState(ctx context.Context, j *job) error {
+	conn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	return inTx(ctx, conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
+}

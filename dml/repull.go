@@ -1,0 +1,137 @@
+package dml
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Repull replaces the destination's rows with every source row (for
+// logdel: keeps the rows marked deleted), under the refresh lock. The queue
+// stays consistent: the trigger is switched to the other queue table, the
+// table it left is closed, and since the full copy is read after that, the
+// closed table's entries are marked applied in the same destination
+// transaction and truncated after it commits; changes made since the switch
+// stay queued for the next refresh.
+func (r *Replicator) Repull(ctx context.Context) (replication.Result, error) {
+	start := time.Now()
+	var res replication.Result
+	var j *job
+	err := r.locked(ctx, "Refresh "+r.variant.Label(), func(ctx context.Context, run *replication.JobRun) error {
+		var err error
+		if j, err = r.open(ctx); err != nil {
+			return err
+		}
+		return r.repull(ctx, run, j, &res)
+	})
+	res.Duration = time.Since(start)
+	if errors.Is(err, replication.ErrLocked) {
+		res.Skipped, res.SkipReason = true, "another refresh of this table is running"
+	}
+	r.recordFailure(ctx, j, err)
+	return res, err
+}
+
+func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+	src, err := acquire(ctx, r.source)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
+	}
+	defer src.Release()
+	q := j.queue
+	if err := r.finishDrained(ctx, run, j, src); err != nil {
+		return err
+	}
+	run.Step(ctx, "Request to repull ALL data from source")
+	if j.state.Queue.Closed == nil {
+		cur, err := q.filling(ctx, src)
+		if err != nil {
+			return err
+		}
+		empty, err := q.isEmpty(ctx, src, 1-cur)
+		if err != nil {
+			return err
+		}
+		if empty {
+			if err := q.switchTo(ctx, src, 1-cur); err != nil {
+				return err
+			}
+			j.state.Queue = queueState{Closed: intp(cur)}
+		} else {
+			j.state.Queue = queueState{Closed: intp(1 - cur)}
+		}
+	}
+	closed := *j.state.Queue.Closed
+	if err := q.closeTable(ctx, src, &r.cfg, closed); err != nil {
+		return err
+	}
+	run.Step(ctx, "Pulling all rows from source")
+	conn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	var counts Counts
+	var bytes int64
+	err = inTx(ctx, conn, func(tx pgx.Tx) error {
+		b, err := StageBatch(ctx, tx, j.spec, r.variant)
+		if err != nil {
+			return err
+		}
+		if r.variant.KeepsDeleted() {
+			pos, err := parseTID(j.state.Queue.Pos)
+			if err != nil {
+				return err
+			}
+			c, err := q.nextClaim(ctx, src, closed, pos, 0)
+			if err == nil {
+				st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
+					Query: imagesQuery(q, j.spec, c), Dest: stagedTable, Columns: b.stagedColumns(), Binary: j.spec.binaryRows(),
+				})
+				b.stats.Changes += st.Rows
+				if err != nil {
+					return fmt.Errorf("fetch deleted rows of %s: %w", j.spec.Source, err)
+				}
+			} else if !errors.Is(err, errNoEntries) {
+				return err
+			}
+		}
+		load := func(ctx context.Context, freeze bool) (int64, error) {
+			st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
+				Query: fullQuery(j.spec), Dest: j.spec.Dest.Sanitize(), Columns: j.spec.ColumnNames(),
+				Binary: j.spec.binaryRows(), Freeze: freeze,
+			})
+			bytes += st.Bytes
+			if err != nil {
+				return st.Rows, fmt.Errorf("pull %s: %w", j.spec.Source, err)
+			}
+			return st.Rows, nil
+		}
+		if counts, err = r.variant.Reload(ctx, b, load); err != nil {
+			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
+		}
+		next := jobState{Queue: queueState{Closed: intp(closed), Done: true}}
+		if err := r.catalog.SaveState(ctx, tx, j.row.ID, next); err != nil {
+			return err
+		}
+		j.state = next
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if h := r.hooks.afterCommit; h != nil {
+		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
+			return err
+		}
+	}
+	run.Done(ctx, "Pulled %d rows", counts.Inserted)
+	res.Inserted, res.Updated, res.Deleted, res.Bytes = counts.Inserted, counts.Updated, counts.Deleted, bytes
+	return r.finishDrained(ctx, run, j, src)
+}

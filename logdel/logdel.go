@@ -1,0 +1,23 @@
+package logdel
+
+import (
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// DeletedColumn is the destination column that holds the time a row was
+// deleted on the source; it is NULL for live rows.
+const DeletedColumn = dml.DeletedAtColumn
+
+// Config is dml's Config: logdel jobs take the same options.
+type Config = dml.Config
+
+// New returns the LogDeletes replicator of source table table from the
+// source pool into the destination pool: DML replay that keeps deleted rows
+// on the destination, stamped in DeletedColumn. A nil cfg is the zero
+// Config. The returned replicator is dml's, running this package's variant.
+func New(source, dest *pgxpool.Pool, table replication.Table, cfg *Config) (*dml.Replicator, error) {
+	return dml.NewVariant(source, dest, table, cfg, Variant)
+}
