@@ -161,7 +161,7 @@ func (r *Replicator) locked(ctx context.Context, action string, fn func(ctx cont
 		return err
 	}
 	defer func() { _ = lock.Release(ctx) }()
-	run := replication.StartJob(ctx, r.cfg.JobLog, r.cfg.Logger, r.jobName(action))
+	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), r.cfg.JobLog, r.cfg.Logger, r.jobName(action))
 	return run.Finish(ctx, fn(ctx, run))
 }
 

@@ -34,7 +34,7 @@ func (j *job) lockedRun(ctx context.Context, name string,
 	}
 	// A lost session has released the lock already; nothing to report.
 	defer func() { _ = lock.Release(ctx) }()
-	run := replication.StartJob(ctx, j.cfg.JobLog, j.cfg.Logger, name)
+	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), j.cfg.JobLog, j.cfg.Logger, name)
 	res, err := body(ctx, conn, run)
 	res.Duration = time.Since(started)
 	if err != nil && !callerError(err) {

@@ -57,7 +57,7 @@ func (s *Snapshot) Refresh(ctx context.Context) (res replication.Result, err err
 	}
 	defer lock.Release(ctx)
 
-	run := replication.StartJob(ctx, s.cfg.JobLog, s.cfg.Logger, name)
+	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), s.cfg.JobLog, s.cfg.Logger, name)
 	job, err := jobOf(ctx, s.catalog, conn, s.dst, s.src, replication.KindSnapshot)
 	if err != nil {
 		return res, run.Finish(ctx, err)

@@ -40,7 +40,7 @@ func (t *Table) Refresh(ctx context.Context) (res replication.Result, err error)
 	}
 	defer lock.Release(ctx)
 
-	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, name)
+	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), t.cfg.JobLog, t.cfg.Logger, name)
 	job, err := jobOf(ctx, t.catalog, conn, t.dst, t.src, replication.KindTableReload)
 	if err != nil {
 		return res, run.Finish(ctx, err)
