@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // tmpPrefix starts the names of directories and files being written; a
@@ -21,8 +23,8 @@ func batchDirName(stream string, n int64) string {
 }
 
 // streamName names a table and target in file names.
-func streamName(table fmt.Stringer, t Target) string {
-	return fileName(table.String()) + "." + fileName(t.Database+"@"+t.Host)
+func streamName(table replication.Table, t Target) string {
+	return fileName(table.Schema+"."+table.Name) + "." + fileName(t.Database+"@"+t.Host)
 }
 
 // batchWriter writes a batch into a temporary directory and renames it into
