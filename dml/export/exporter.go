@@ -229,9 +229,9 @@ func (e *Exporter) export(ctx context.Context, tx pgx.Tx, target Target, dir str
 		idsSQL = `SELECT ` + key + ` FROM ` + table
 		rowsSQL = `SELECT ` + dml.List("", cols) + ` FROM ` + table
 	} else {
-		changed := `SELECT DISTINCT id FROM ` + ShadowTable(e.cfg.Schema, e.table).Sanitize() +
+		changed := `SELECT id FROM ` + ShadowTable(e.cfg.Schema, e.table).Sanitize() +
 			` WHERE NOT pg_catalog.pg_visible_in_snapshot(txid, ` + quoteLiteral(*acked) + `::pg_catalog.pg_snapshot)`
-		idsSQL = changed
+		idsSQL = `SELECT DISTINCT id FROM (` + changed + `) c`
 		rowsSQL = `SELECT ` + dml.List("b", cols) + ` FROM ` + table + ` b WHERE b.` + key + ` IN (` + changed + `)`
 	}
 	if m.IDs, err = copyToFile(ctx, tx, w, IDsFile, idsSQL); err != nil {
