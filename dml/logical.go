@@ -161,8 +161,14 @@ func dropSlotWhenIdle(ctx context.Context, db replication.DB, name string) error
 func (r *Replicator) refreshLogical(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
 	r.checkSlot(ctx, run, j, res)
 	if j.state.NeedsPull {
-		return r.repullLogical(ctx, run, j, res)
+		return r.repullFromStream(ctx, run, j, res)
 	}
+	return r.readAndApply(ctx, run, j, res)
+}
+
+// readAndApply reads the stream from the job's position and applies what
+// it read.
+func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
 	state := *j.state.Stream
 	from, err := state.lsn()
 	if err != nil {
@@ -212,7 +218,7 @@ func (r *Replicator) refreshLogical(ctx context.Context, run *replication.JobRun
 			return err
 		}
 		err = inTx(ctx, conn, func(tx pgx.Tx) error {
-			return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next})
+			return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
 		})
 		conn.Release()
 		if err != nil {
@@ -279,7 +285,7 @@ func (r *Replicator) applyChanges(ctx context.Context, j *job, sr *streamReader,
 			}
 		}
 		st = b.Stats()
-		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next})
+		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
 	})
 	if serr := stop(); err == nil && serr != nil {
 		err = serr
@@ -332,6 +338,23 @@ func (r *Replicator) keepAlive(ctx context.Context, sr *streamReader) func() err
 		wg.Wait()
 		return serr
 	}
+}
+
+// repullFromStream is Repull for logical capture: it first applies what
+// the stream holds (so that logdel keeps the deletions not yet applied),
+// then pulls every row.
+func (r *Replicator) repullFromStream(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+	for {
+		var caught replication.Result
+		if err := r.readAndApply(ctx, run, j, &caught); err != nil {
+			return err
+		}
+		if !caught.More {
+			break
+		}
+	}
+	j.state.NeedsPull = true
+	return r.repullLogical(ctx, run, j, res)
 }
 
 // repullLogical replaces the destination's rows with every source row
