@@ -75,6 +75,16 @@ type Config struct {
 	// false.
 	AdoptDest bool
 
+	// Capture chooses how source changes are captured: CaptureTrigger (the
+	// trigger and queue tables) or CaptureLogical (logical decoding through
+	// a publication and a replication slot; see the package documentation).
+	// Default CaptureTrigger.
+	Capture Capture
+
+	// Logical configures logical capture; ignored with the trigger queue.
+	// The zero value works.
+	Logical LogicalConfig
+
 	// Fillfactor is the fillfactor of the destination table setup creates
 	// (10 to 100). Default 90: every source update is replayed as an update
 	// of the destination row, and the free room left in each page lets most
@@ -138,6 +148,12 @@ func (c *Config) validate() error {
 	}
 	if c.DDLRetries < 0 {
 		return &replication.OptionError{Field: "Config.DDLRetries", Problem: "must be 0 (the default) or positive"}
+	}
+	if err := c.Capture.validate(); err != nil {
+		return err
+	}
+	if err := c.Logical.validate(); err != nil {
+		return err
 	}
 	qs := c.queueSchema()
 	if len(qs) > 63 {

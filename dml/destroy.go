@@ -29,9 +29,12 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 		if err != nil {
 			return err
 		}
-		run.Step(ctx, "Removing trigger, function and queue tables on source")
-		q := &Queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
-		if err := dropQueue(ctx, r.source, &r.cfg, q); err != nil {
+		if cfg.Capture == CaptureLogical {
+			run.Step(ctx, "Removing replication slot and publication on source")
+			if err := r.destroyLogical(ctx, cfg); err != nil {
+				return err
+			}
+		} else if err := r.dropTriggerQueue(ctx, run, row, cfg); err != nil {
 			return err
 		}
 		run.Step(ctx, "Removing job and destination table")
@@ -47,4 +50,11 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 			return nil
 		})
 	})
+}
+
+// dropTriggerQueue removes the trigger capture's objects on the source.
+func (r *Replicator) dropTriggerQueue(ctx context.Context, run *replication.JobRun, row *replication.Job, cfg jobConfig) error {
+	run.Step(ctx, "Removing trigger, function and queue tables on source")
+	q := &Queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
+	return dropQueue(ctx, r.source, &r.cfg, q)
 }

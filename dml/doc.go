@@ -74,6 +74,63 @@
 // own destination transaction with keys and rows it holds, applies it,
 // saves its own progress with the catalog and commits.
 //
+// # Logical capture
+//
+// With Config.Capture = CaptureLogical no trigger or queue is made; the
+// changes are read from the write-ahead log with the built-in pgoutput
+// plugin (package pglogrepl). The source role needs the REPLICATION
+// attribute and must own the table (to publish it), and the server
+// wal_level = logical. Options, destination and results are those of the
+// trigger capture.
+//
+// Setup creates a publication of the table and a logical replication slot,
+// both named Config.Logical.Slot (default "pgmimeo_" and 16 random hex
+// digits; names are checked against a strict pattern before they reach
+// pglogrepl, which does not quote them). The publication lists the
+// replicated columns (PostgreSQL's column list) unless the table has
+// REPLICA IDENTITY FULL, which allows no list; the row condition is never
+// made a row filter (a filter may only name replica identity columns, a
+// condition may join other tables) and is applied to the fetched rows
+// instead. The replica identity must be the key (the primary key, or
+// REPLICA IDENTITY USING INDEX on the key's unique index, or FULL); logdel
+// needs FULL, so that a deleted row's last values arrive with its
+// deletion, whose time is the deleting transaction's commit time. The
+// initial copy reads the snapshot the slot exports when it is made, so no
+// change falls between the copy and the stream. A setup that fails drops
+// the slot and the publication again; Destroy drops both before it
+// removes the job.
+//
+// A refresh starts the stream at the position saved with the job and
+// emits a non-transactional logical message (pg_logical_emit_message) as a
+// heartbeat: it reads until that message, which marks the WAL end, or
+// until Options.BatchLimit changes (a limit may end the read inside a
+// transaction; the position then records how many of its changes were
+// applied, and the next refresh reads that transaction again and skips
+// them). The changes are folded by key, and the current source rows of
+// the changed keys are fetched (through a temporary table of keys, in the
+// same query as the trigger capture's) and applied set-wise in one
+// destination transaction that also saves the new position. Only after
+// that commit is the position confirmed to the source (a standby status
+// update); keep-alives are sent while the destination works. Since rows
+// are fetched as they are now, unchanged TOASTed values, which the stream
+// does not carry, are never needed. A TRUNCATE empties the destination
+// (logdel marks its live rows deleted). Changes of other tables are not
+// published; the heartbeat moves the slot on even when the table is idle,
+// so an idle table does not hold WAL back.
+//
+// Each refresh checks the WAL the slot retains (Replicator.SlotHealth):
+// past Config.Logical.WarnRetainedBytes it is a warning of the refresh
+// (a WARNING job in the job log), past CriticalRetainedBytes also a
+// CRITICAL "Check Slot" job. A slot no job reads keeps WAL forever:
+// destroy jobs you no longer refresh. Replicator.Run refreshes in a loop
+// for near-real-time use.
+//
+// Column changes are as for the trigger capture: the relation messages of
+// the stream are checked, and a replicated column the source lost is an
+// error (a column in a publication's column list cannot be dropped
+// without CASCADE); new source columns are not replicated. Follow the
+// same steps to change the columns.
+//
 // # Crash safety
 //
 // The queue position is saved in the destination transaction that applies

@@ -13,10 +13,24 @@ import (
 // name further tables (which must match at most one row per source row).
 // It sees the source table under its own name, without its schema.
 
-// keysQuery returns the distinct keys of the claimed entries, in key order
-// when ordered.
-func keysQuery(q *Queue, spec *TableSpec, c claim, ordered bool) string {
-	s := `SELECT DISTINCT ` + List("", spec.Key) + ` FROM ` + q.Table(c.table).Sanitize() + ` WHERE ` + rangeCond(c.lo, c.hi)
+// entries are change entries shaped like a queue table (the key columns,
+// or for variants that keep deleted rows the replicated columns and
+// DeletedAtColumn): from is the FROM item and a WHERE clause that selects
+// them, n how many there are.
+type entries struct {
+	from string
+	n    int64
+}
+
+// claimEntries are the entries of claim c of queue q.
+func claimEntries(q *Queue, c claim) entries {
+	return entries{from: q.Table(c.table).Sanitize() + ` WHERE ` + rangeCond(c.lo, c.hi), n: c.entries}
+}
+
+// keysQuery returns the distinct keys of the entries, in key order when
+// ordered.
+func keysQuery(e entries, spec *TableSpec, ordered bool) string {
+	s := `SELECT DISTINCT ` + List("", spec.Key) + ` FROM ` + e.from
 	if ordered {
 		s += ` ORDER BY ` + List("", spec.Key)
 	}
@@ -34,9 +48,14 @@ func keysQuery(q *Queue, spec *TableSpec, c claim, ordered bool) string {
 // would read the whole source table for every claim. Otherwise the planner
 // joins as it sees fit.
 func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string {
+	return changesFrom(claimEntries(q, c), spec, keepsDeleted)
+}
+
+// changesFrom is changesQuery for any entries.
+func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 	src := spec.Source.Sanitize()
 	alias := replication.QuoteIdent(spec.Source.Name)
-	lookups := spec.lookups(c.entries)
+	lookups := spec.lookups(e.n)
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for _, col := range spec.ColumnNames() {
@@ -58,7 +77,7 @@ func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string 
 	} else {
 		b.WriteString("mimeo$r." + presentColumn + " IS TRUE, NULL::timestamptz")
 	}
-	b.WriteString(" FROM (" + keysQuery(q, spec, c, lookups) + ") mimeo$k")
+	b.WriteString(" FROM (" + keysQuery(e, spec, lookups) + ") mimeo$k")
 	row := List(alias, spec.ColumnNames()) + ", true AS " + presentColumn
 	if lookups {
 		// OFFSET 0 keeps the lateral subquery from being flattened into a
@@ -70,7 +89,7 @@ func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string 
 			spec.KeyMatch("mimeo$r", "mimeo$k"))
 	}
 	if keepsDeleted {
-		b.WriteString(" LEFT JOIN (" + deletedQuery(q, spec, c, true) + ") mimeo$d ON " + spec.KeyMatch("mimeo$d", "mimeo$k"))
+		b.WriteString(" LEFT JOIN (" + deletedQuery(e, spec, true) + ") mimeo$d ON " + spec.KeyMatch("mimeo$d", "mimeo$k"))
 	}
 	return b.String()
 }
@@ -79,12 +98,11 @@ func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string 
 // the last deletion and its time, when those values match the condition
 // (evaluated on them under the source table's name); with present, a true
 // column named mimeo_present follows the replicated ones.
-func deletedQuery(q *Queue, spec *TableSpec, c claim, present bool) string {
+func deletedQuery(e entries, spec *TableSpec, present bool) string {
 	cols := append(spec.ColumnNames(), DeletedAtColumn)
 	alias := replication.QuoteIdent(spec.Source.Name)
 	desc := List("", spec.Key) + ", " + replication.QuoteIdent(DeletedAtColumn) + " DESC"
-	inner := `SELECT DISTINCT ON (` + List("", spec.Key) + `) ` + List("", cols) + ` FROM ` + q.Table(c.table).Sanitize() +
-		` WHERE ` + rangeCond(c.lo, c.hi) + ` AND ` + replication.QuoteIdent(DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
+	inner := `SELECT DISTINCT ON (` + List("", spec.Key) + `) ` + List("", cols) + ` FROM ` + e.from + ` AND ` + replication.QuoteIdent(DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
 	sel := List(alias, cols)
 	if present {
 		sel += `, true AS ` + presentColumn
@@ -95,7 +113,7 @@ func deletedQuery(q *Queue, spec *TableSpec, c claim, present bool) string {
 // imagesQuery returns the deleted rows of a claim as staged changes.
 func imagesQuery(q *Queue, spec *TableSpec, c claim) string {
 	return `SELECT ` + List("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(DeletedAtColumn) +
-		` FROM (` + deletedQuery(q, spec, c, false) + `) mimeo$d`
+		` FROM (` + deletedQuery(claimEntries(q, c), spec, false) + `) mimeo$d`
 }
 
 // fullQuery returns every source row that matches the condition.

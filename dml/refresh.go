@@ -43,6 +43,9 @@ func (r *Replicator) Refresh(ctx context.Context) (replication.Result, error) {
 			return err
 		}
 		r.debug("refresh opened")
+		if j.cfg.Capture == CaptureLogical {
+			return r.refreshLogical(ctx, run, j, &res)
+		}
 		if j.state.NeedsPull {
 			return r.repull(ctx, run, j, &res)
 		}

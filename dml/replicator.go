@@ -83,6 +83,9 @@ func (r *Replicator) Dest() replication.Table { return r.cfg.DestFor(r.table) }
 // Source returns the source table.
 func (r *Replicator) Source() replication.Table { return r.table }
 
+// Capture returns the capture the replicator sets jobs up with.
+func (r *Replicator) Capture() Capture { return r.cfg.Capture }
+
 // Variant returns the replicator's variant.
 func (r *Replicator) Variant() Variant { return r.variant }
 

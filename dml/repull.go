@@ -28,6 +28,9 @@ func (r *Replicator) Repull(ctx context.Context) (replication.Result, error) {
 		if j, err = r.open(ctx); err != nil {
 			return err
 		}
+		if j.cfg.Capture == CaptureLogical {
+			return r.repullFromStream(ctx, run, j, &res)
+		}
 		return r.repull(ctx, run, j, &res)
 	})
 	res.Duration = time.Since(start)

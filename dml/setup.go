@@ -33,6 +33,9 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if r.cfg.Capture == CaptureLogical {
+		return r.setupLogical(ctx, run, spec, key, adopt)
+	}
 	run.Step(ctx, "Creating capture queue and triggers on source")
 	if err := migrateQueueSchema(ctx, r.source, r.cfg.queueSchema()); err != nil {
 		return queueError(r.table, r.cfg.queueSchema(), "prepare the queue schema", err)
@@ -65,10 +68,11 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 	}
 	run.Step(ctx, "Creating destination table")
 	return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+		jc := jobConfig{QueueSchema: q.Schema, QueueID: q.ID}
 		if adopt {
-			return r.adoptDest(ctx, run, tx, spec, q)
+			return r.adoptDest(ctx, run, tx, spec, jc)
 		}
-		return r.makeDest(ctx, run, tx, spec, q, key)
+		return r.makeDest(ctx, run, tx, spec, jc, key, "")
 	})
 }
 
@@ -147,7 +151,7 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 	for _, p := range []struct {
 		ok   bool
 		priv string
-	}{{canSelect, "SELECT"}, {canTrigger, "TRIGGER"}} {
+	}{{canSelect, "SELECT"}, {canTrigger || r.cfg.Capture == CaptureLogical, "TRIGGER"}} {
 		if !p.ok {
 			return nil, ko, &replication.TableError{Table: r.table, Err: replication.ErrPrivilege,
 				Fix: fmt.Sprintf("GRANT %s ON %s TO %s", p.priv, r.table.Sanitize(), replication.QuoteIdent(role))}
@@ -186,7 +190,7 @@ func (r *Replicator) checkDest(ctx context.Context) (adopt bool, err error) {
 // unique index on the key is made when there is none. No row is copied:
 // the first refresh pulls them all again (for logdel, keeping the rows
 // marked deleted).
-func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, q *Queue) error {
+func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig) error {
 	run.Step(ctx, "Adopting existing destination table")
 	info, err := replication.Describe(ctx, tx, spec.Dest)
 	if err != nil {
@@ -223,12 +227,13 @@ func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx 
 			return fmt.Errorf("index the key of %s: %w", spec.Dest, err)
 		}
 	}
-	return r.recordJob(ctx, run, tx, spec, q, jobState{NeedsPull: true})
+	return r.recordJob(ctx, run, tx, spec, jc, jobState{NeedsPull: true})
 }
 
 // makeDest creates and fills the destination table and records the job,
-// in tx.
-func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, q *Queue, ko keyOrigin) error {
+// in tx. With snapshot (exported by a source session) the rows are read
+// in that snapshot.
+func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig, ko keyOrigin, snapshot string) error {
 	dest := spec.Dest.Sanitize()
 	var hasSchema bool
 	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, replication.QuoteIdent(spec.Dest.Schema)).Scan(&hasSchema); err != nil {
@@ -273,8 +278,10 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 		if err != nil {
 			return fmt.Errorf("connect to source: %w", err)
 		}
-		st, err := copypipe.Copy(ctx, conn.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
-			Query: fullQuery(spec), Dest: dest, Columns: spec.ColumnNames(), Binary: spec.binaryRows(), Freeze: true,
+		st, err := pullInSnapshot(ctx, conn, snapshot, func() (copypipe.Stats, error) {
+			return copypipe.Copy(ctx, conn.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
+				Query: fullQuery(spec), Dest: dest, Columns: spec.ColumnNames(), Binary: spec.binaryRows(), Freeze: true,
+			})
 		})
 		conn.Release()
 		if err != nil {
@@ -293,14 +300,22 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 	if _, err := tx.Exec(ctx, `ANALYZE `+dest); err != nil {
 		return fmt.Errorf("analyze %s: %w", spec.Dest, err)
 	}
-	return r.recordJob(ctx, run, tx, spec, q, jobState{NeedsPull: r.cfg.SkipPull})
+	st := jobState{NeedsPull: r.cfg.SkipPull}
+	if jc.Capture == CaptureLogical {
+		st.Stream = &streamState{LSN: jc.startLSN}
+	}
+	return r.recordJob(ctx, run, tx, spec, jc, st)
 }
 
 // recordJob records the job and its source in the catalog, in tx.
-func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, q *Queue, st jobState) error {
+func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig, st jobState) error {
 	run.Step(ctx, "Recording job in catalog")
-	conf, err := json.Marshal(jobConfig{QueueSchema: q.Schema, QueueID: q.ID, Key: spec.Key, Columns: spec.ColumnNames(),
-		Condition: spec.Condition, BatchLimit: r.cfg.BatchLimit, SkipIndexes: r.cfg.SkipIndexes, FetchFirst: r.cfg.FetchFirst})
+	jc.Key, jc.Columns, jc.Condition = spec.Key, spec.ColumnNames(), spec.Condition
+	jc.BatchLimit, jc.SkipIndexes, jc.FetchFirst = r.cfg.BatchLimit, r.cfg.SkipIndexes, r.cfg.FetchFirst
+	if jc.Capture == CaptureLogical && st.Stream == nil {
+		st.Stream = &streamState{LSN: jc.startLSN}
+	}
+	conf, err := json.Marshal(jc)
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,14 @@ type jobConfig struct {
 	BatchLimit  int      `json:"batch_limit,omitempty"`
 	SkipIndexes bool     `json:"skip_indexes,omitempty"`
 	FetchFirst  bool     `json:"fetch_first,omitempty"`
+	// Capture is "logical" for logical capture, empty for the trigger queue.
+	Capture Capture `json:"capture,omitempty"`
+	// Slot and Publication name the source objects of logical capture.
+	Slot        string `json:"slot,omitempty"`
+	Publication string `json:"publication,omitempty"`
+
+	// startLSN is the slot's consistent point, during setup.
+	startLSN string
 }
 
 // queueState is where draining the queue stands. It is saved in the
@@ -37,6 +45,8 @@ type jobState struct {
 	// NeedsPull: the destination was made without data; the next refresh
 	// pulls every row.
 	NeedsPull bool `json:"needs_pull,omitempty"`
+	// Stream is where logical capture stands.
+	Stream *streamState `json:"stream,omitempty"`
 }
 
 func decodeJob(j *replication.Job) (jobConfig, jobState, error) {
@@ -50,8 +60,18 @@ func decodeJob(j *replication.Job) (jobConfig, jobState, error) {
 			return c, s, fmt.Errorf("job of %s: decode state: %w", j.Dest, err)
 		}
 	}
-	if c.QueueID == 0 || c.QueueSchema == "" || len(c.Key) == 0 || len(c.Columns) == 0 {
-		return c, s, fmt.Errorf("job of %s: config lacks the queue, key or columns", j.Dest)
+	if len(c.Key) == 0 || len(c.Columns) == 0 {
+		return c, s, fmt.Errorf("job of %s: config lacks the key or columns", j.Dest)
+	}
+	if c.Capture == CaptureLogical {
+		if err := checkObjectName("slot", c.Slot); err != nil {
+			return c, s, fmt.Errorf("job of %s: %w", j.Dest, err)
+		}
+		if err := checkObjectName("publication", c.Publication); err != nil {
+			return c, s, fmt.Errorf("job of %s: %w", j.Dest, err)
+		}
+	} else if c.QueueID == 0 || c.QueueSchema == "" {
+		return c, s, fmt.Errorf("job of %s: config lacks the queue", j.Dest)
 	}
 	return c, s, nil
 }

@@ -21,10 +21,29 @@ const itemsDDL = `CREATE TABLE items (id int PRIMARY KEY, name text NOT NULL, qt
 
 const live = `SELECT id, name, qty, email FROM items WHERE mimeo_source_deleted IS NULL`
 
-func setup(t *testing.T, cfg *logdel.Config, rows int) (*pgtest.Bundle, *dml.Replicator) {
+// bothCaptures runs test for the trigger capture and for logical capture.
+func bothCaptures(t *testing.T, test func(t *testing.T, capture dml.Capture)) {
+	t.Parallel()
+	for _, c := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
+		t.Run(c.String(), func(t *testing.T) {
+			t.Parallel()
+			test(t, c)
+		})
+	}
+}
+
+// setup makes table items with rows rows and sets up a job of it with
+// capture. The table has REPLICA IDENTITY FULL, which logical capture of
+// logdel needs.
+func setup(t *testing.T, capture dml.Capture, cfg *logdel.Config, rows int) (*pgtest.Bundle, *dml.Replicator) {
 	t.Helper()
 	b := pgtest.Setup(t)
 	pgtest.MustExec(t, b.Source, itemsDDL)
+	pgtest.MustExec(t, b.Source, `ALTER TABLE items REPLICA IDENTITY FULL`)
+	if cfg == nil {
+		cfg = &logdel.Config{}
+	}
+	cfg.Capture = capture
 	pgtest.MustExec(t, b.Source, `INSERT INTO items SELECT g, 'n' || g, g, 'e' || g FROM generate_series(1, $1) g`, rows)
 	r, err := logdel.New(b.Source, b.Dest, items, cfg)
 	require.NoError(t, err)
@@ -51,8 +70,11 @@ func now(t *testing.T, b *pgtest.Bundle) time.Time {
 }
 
 func TestDeletedRowsKeptWithLastValues(t *testing.T) {
-	t.Parallel()
-	b, r := setup(t, nil, 20)
+	bothCaptures(t, testDeletedRowsKeptWithLastValues)
+}
+
+func testDeletedRowsKeptWithLastValues(t *testing.T, capture dml.Capture) {
+	b, r := setup(t, capture, nil, 20)
 	requireLive(t, b)
 	before := now(t, b)
 	// The last values before the delete are kept, even when they were
@@ -87,9 +109,10 @@ func TestDeletedRowsKeptWithLastValues(t *testing.T) {
 	require.Equal(t, []string{"(50,brief,t)"}, pgtest.Rows(t, b.Dest, `SELECT id, name, mimeo_source_deleted IS NOT NULL FROM items WHERE id = 50`))
 }
 
-func TestKeyReuse(t *testing.T) {
-	t.Parallel()
-	b, r := setup(t, nil, 10)
+func TestKeyReuse(t *testing.T) { bothCaptures(t, testKeyReuse) }
+
+func testKeyReuse(t *testing.T, capture dml.Capture) {
+	b, r := setup(t, capture, nil, 10)
 	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id IN (1, 2)`)
 	refresh(t, r)
 	// A re-used key replaces the kept row, whether its deletion was
@@ -109,9 +132,10 @@ func TestKeyReuse(t *testing.T) {
 	require.Equal(t, []string{"(2)"}, pgtest.Rows(t, b.Dest, `SELECT id FROM items WHERE mimeo_source_deleted IS NOT NULL`))
 }
 
-func TestRepullKeepsDeletedRows(t *testing.T) {
-	t.Parallel()
-	b, r := setup(t, nil, 30)
+func TestRepullKeepsDeletedRows(t *testing.T) { bothCaptures(t, testRepullKeepsDeletedRows) }
+
+func testRepullKeepsDeletedRows(t *testing.T, capture dml.Capture) {
+	b, r := setup(t, capture, nil, 30)
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id <= 5`)
 	refresh(t, r)
@@ -133,8 +157,11 @@ func TestRepullKeepsDeletedRows(t *testing.T) {
 }
 
 func TestConditionAppliesToDeletedRows(t *testing.T) {
-	t.Parallel()
-	b, r := setup(t, &logdel.Config{Options: replication.Options{Condition: "WHERE qty > 10"}}, 20)
+	bothCaptures(t, testConditionAppliesToDeletedRows)
+}
+
+func testConditionAppliesToDeletedRows(t *testing.T, capture dml.Capture) {
+	b, r := setup(t, capture, &logdel.Config{Options: replication.Options{Condition: "WHERE qty > 10"}}, 20)
 	require.Equal(t, pgtest.Rows(t, b.Source, `SELECT * FROM items WHERE qty > 10`), pgtest.Rows(t, b.Dest, live))
 	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id IN (5, 15)`)
 	pgtest.MustExec(t, b.Source, `UPDATE items SET qty = 0 WHERE id = 16`)
@@ -144,9 +171,10 @@ func TestConditionAppliesToDeletedRows(t *testing.T) {
 		"only a deleted row that matched the condition is kept")
 }
 
-func TestDestinationShape(t *testing.T) {
-	t.Parallel()
-	b, _ := setup(t, nil, 1)
+func TestDestinationShape(t *testing.T) { bothCaptures(t, testDestinationShape) }
+
+func testDestinationShape(t *testing.T, capture dml.Capture) {
+	b, _ := setup(t, capture, nil, 1)
 	require.Equal(t, []string{
 		`("CREATE UNIQUE INDEX ON public.items USING btree (email) WHERE (mimeo_source_deleted IS NULL)")`,
 		`("CREATE UNIQUE INDEX ON public.items USING btree (id)")`,
@@ -154,7 +182,7 @@ func TestDestinationShape(t *testing.T) {
 	require.Equal(t, []string{"(logdel)"}, pgtest.Rows(t, b.Dest, `SELECT kind FROM mimeo.jobs`))
 	// A source column of the reserved name is refused.
 	pgtest.MustExec(t, b.Source, `CREATE TABLE clash (id int PRIMARY KEY, mimeo_source_deleted timestamptz)`)
-	r, err := logdel.New(b.Source, b.Dest, replication.T("public", "clash"), nil)
+	r, err := logdel.New(b.Source, b.Dest, replication.T("public", "clash"), &logdel.Config{Capture: capture})
 	require.NoError(t, err)
 	err = r.Setup(context.Background())
 	require.ErrorIs(t, err, replication.ErrBadOption)
@@ -165,9 +193,10 @@ func TestDestinationShape(t *testing.T) {
 // column: the job is destroyed keeping its table, the column is added to
 // the destination, then to the source, and the job is set up again on the
 // existing table; the rows kept for deletions survive the repull.
-func TestColumnAddKeepsDeletedRows(t *testing.T) {
-	t.Parallel()
-	b, r := setup(t, nil, 10)
+func TestColumnAddKeepsDeletedRows(t *testing.T) { bothCaptures(t, testColumnAddKeepsDeletedRows) }
+
+func testColumnAddKeepsDeletedRows(t *testing.T, capture dml.Capture) {
+	b, r := setup(t, capture, nil, 10)
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id <= 3`)
 	refresh(t, r)
@@ -175,7 +204,7 @@ func TestColumnAddKeepsDeletedRows(t *testing.T) {
 	pgtest.MustExec(t, b.Dest, `ALTER TABLE items ADD COLUMN color text`)
 	pgtest.MustExec(t, b.Source, `ALTER TABLE items ADD COLUMN color text`)
 	pgtest.MustExec(t, b.Source, `UPDATE items SET color = 'red' WHERE id > 5`)
-	again, err := logdel.New(b.Source, b.Dest, items, &logdel.Config{AdoptDest: true})
+	again, err := logdel.New(b.Source, b.Dest, items, &logdel.Config{AdoptDest: true, Capture: capture})
 	require.NoError(t, err)
 	require.NoError(t, again.Setup(ctx))
 	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id = 10`)

@@ -1,0 +1,497 @@
+package dml
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// snapshotName matches the names PostgreSQL gives exported snapshots.
+var snapshotName = regexp.MustCompile(`^[0-9A-F]+-[0-9A-F]+(-[0-9A-F]+)?$`)
+
+// pullInSnapshot runs pull on source connection conn, in a transaction
+// that uses the exported snapshot when one is given.
+func pullInSnapshot(ctx context.Context, conn *pgxpool.Conn, snapshot string, pull func() (copypipe.Stats, error)) (copypipe.Stats, error) {
+	if snapshot == "" {
+		return pull()
+	}
+	if !snapshotName.MatchString(snapshot) {
+		return copypipe.Stats{}, fmt.Errorf("unexpected snapshot name %q", snapshot)
+	}
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return copypipe.Stats{}, err
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if _, err := tx.Exec(ctx, `SET TRANSACTION SNAPSHOT '`+snapshot+`'`); err != nil {
+		return copypipe.Stats{}, fmt.Errorf("use the slot's snapshot: %w", err)
+	}
+	st, err := pull()
+	if err != nil {
+		return st, err
+	}
+	return st, tx.Commit(ctx)
+}
+
+// setupLogical sets up a job with logical capture: the publication, then
+// the slot, whose exported snapshot the initial copy reads, then the
+// destination and the job in one destination transaction. On failure the
+// slot and the publication are dropped again.
+func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, spec *TableSpec, ko keyOrigin, adopt bool) (err error) {
+	id, err := r.checkLogicalSource(ctx, spec)
+	if err != nil {
+		return err
+	}
+	name := r.cfg.Logical.Slot
+	if name == "" {
+		if name, err = newSlotName(); err != nil {
+			return err
+		}
+	}
+	var taken bool
+	if err := r.source.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = $1)
+		OR EXISTS (SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1)`, name).Scan(&taken); err != nil {
+		return fmt.Errorf("setup %s: %w", r.Dest(), err)
+	}
+	if taken {
+		return &replication.TableError{Table: r.table, Err: replication.ErrExists,
+			Fix: fmt.Sprintf("a replication slot or publication named %q exists on the source: choose another Config.Logical.Slot", name)}
+	}
+	// The fetch reads the changed keys' rows through a temporary table:
+	// the condition must work in that query too.
+	for _, lookups := range []bool{true, false} {
+		probe := *spec
+		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
+		e := entries{from: `(SELECT ` + List("", spec.ColumnNames()) + `, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) +
+			` FROM ` + spec.Source.Sanitize() + ` LIMIT 0) mimeo_e WHERE true`}
+		if _, err := r.source.Exec(ctx, `SELECT * FROM (`+changesFrom(e, &probe, r.variant.KeepsDeleted())+`) mimeo_probe LIMIT 0`); err != nil {
+			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
+				Fix: "fix Options.Condition: refer to the source table by its name without schema"}
+		}
+	}
+	run.Step(ctx, "Creating publication and replication slot on source")
+	if err := createPublication(ctx, r.source, name, spec, id); err != nil {
+		return err
+	}
+	rc, err := replicationConn(ctx, r.source)
+	if err != nil {
+		_ = dropPublication(context.WithoutCancel(ctx), r.source, name)
+		return err
+	}
+	slotMade := false
+	defer func() {
+		_ = rc.Close(context.WithoutCancel(ctx))
+		if err == nil {
+			return
+		}
+		cctx := context.WithoutCancel(ctx)
+		if slotMade {
+			if derr := dropSlotWhenIdle(cctx, r.source, name); derr != nil {
+				err = fmt.Errorf("%w (and dropping the slot again failed: %v)", err, derr)
+			}
+		}
+		if derr := dropPublication(cctx, r.source, name); derr != nil {
+			err = fmt.Errorf("%w (and dropping the publication again failed: %v)", err, derr)
+		}
+	}()
+	slot, err := createSlot(ctx, rc, name)
+	if err != nil {
+		return fmt.Errorf("create replication slot %s: %w", name, err)
+	}
+	slotMade = true
+	run.Step(ctx, "Creating destination table")
+	jc := jobConfig{Capture: CaptureLogical, Slot: name, Publication: name, startLSN: slot.ConsistentPoint}
+	return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+		if adopt {
+			return r.adoptDest(ctx, run, tx, spec, jc)
+		}
+		return r.makeDest(ctx, run, tx, spec, jc, ko, slot.SnapshotName)
+	})
+}
+
+// waitSlotIdle waits up to ten seconds for the session of an earlier
+// refresh, cut short, to release the slot.
+func waitSlotIdle(ctx context.Context, db replication.DB, name string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var active bool
+		err := db.QueryRow(ctx, `SELECT COALESCE((SELECT active FROM pg_catalog.pg_replication_slots WHERE slot_name = $1), false)`, name).Scan(&active)
+		if err != nil {
+			return fmt.Errorf("read replication slot %s: %w", name, err)
+		}
+		if !active || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// dropSlotWhenIdle drops a slot, waiting up to ten seconds for a session
+// that still reads it (a refresh cut short, whose walsender has not
+// noticed yet) to end.
+func dropSlotWhenIdle(ctx context.Context, db replication.DB, name string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := dropSlot(ctx, db, name)
+		if err == nil || sqlState(err) != "55006" || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// refreshLogical applies the changes the slot has for the job.
+func (r *Replicator) refreshLogical(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+	r.checkSlot(ctx, run, j, res)
+	if j.state.NeedsPull {
+		return r.repullFromStream(ctx, run, j, res)
+	}
+	return r.readAndApply(ctx, run, j, res)
+}
+
+// readAndApply reads the stream from the job's position and applies what
+// it read.
+func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+	state := *j.state.Stream
+	from, err := state.lsn()
+	if err != nil {
+		return err
+	}
+	run.Step(ctx, "Reading changes from replication slot "+j.cfg.Slot)
+	rc, err := replicationConn(ctx, r.source)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = rc.Close(context.WithoutCancel(ctx)) }()
+	sr := &streamReader{conn: rc, spec: j.spec, slot: j.cfg.Slot, pub: j.cfg.Publication, keeps: r.variant.KeepsDeleted(), confirmed: from}
+	if err := waitSlotIdle(ctx, r.source, j.cfg.Slot); err != nil {
+		return err
+	}
+	if err := sr.start(ctx, from); err != nil {
+		return err
+	}
+	defer sr.end(ctx)
+	nonce, err := newNonce()
+	if err != nil {
+		return err
+	}
+	// The heartbeat marks the WAL end: everything before it is read in
+	// this refresh. It also lets an idle table's slot advance.
+	if _, err := r.source.Exec(ctx, `SELECT pg_catalog.pg_logical_emit_message(false, $1, $2)`, heartbeatPrefix, nonce); err != nil {
+		return fmt.Errorf("emit heartbeat on the source: %w", err)
+	}
+	cs, err := sr.read(ctx, state, nonce, r.batchLimit(j))
+	if err != nil {
+		return err
+	}
+	r.debug("read stream", "changes", cs.changes, "keys", len(cs.keys), "next", cs.next.LSN)
+	var ds drainStats
+	ds.entries = cs.changes
+	if cs.changes > 0 {
+		run.Step(ctx, "Fetching and applying changes")
+		if err := r.applyChanges(ctx, j, sr, cs, &ds); err != nil {
+			return err
+		}
+		run.Done(ctx, "Applied %d changes (%d keys): %d inserted, %d updated, %d deleted",
+			cs.changes, len(cs.keys), ds.Inserted, ds.Updated, ds.Deleted)
+	} else if cs.next != state {
+		// Nothing of the table: store the new position alone.
+		conn, err := acquire(ctx, r.dest)
+		if err != nil {
+			return err
+		}
+		err = inTx(ctx, conn, func(tx pgx.Tx) error {
+			return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
+		})
+		conn.Release()
+		if err != nil {
+			return err
+		}
+	}
+	j.state.Stream = &cs.next
+	// Confirmed only now that the destination committed.
+	if next, err := cs.next.lsn(); err == nil && next > from {
+		if err := sr.status(ctx, next); err != nil {
+			return err
+		}
+	}
+	res.More = cs.more
+	return r.finish(ctx, run, res, ds, r.batchLimit(j))
+}
+
+// applyChanges stages and applies a change set in one destination
+// transaction, which also saves the next stream position. Keep-alives go
+// to the source meanwhile.
+func (r *Replicator) applyChanges(ctx context.Context, j *job, sr *streamReader, cs *changeSet, ds *drainStats) error {
+	src, err := acquire(ctx, r.source)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
+	}
+	defer src.Release()
+	conn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	stop := r.keepAlive(ctx, sr)
+	p := phase{SourcePID: sr.conn.PID(), DestPID: conn.Conn().PgConn().PID()}
+	var counts Counts
+	var st BatchStats
+	err = inTx(ctx, conn, func(tx pgx.Tx) error {
+		b, err := StageBatch(ctx, tx, j.spec, r.variant)
+		if err != nil {
+			return err
+		}
+		if !cs.truncatedAt.IsZero() {
+			c, err := applyTruncate(ctx, b, cs.truncatedAt)
+			if err != nil {
+				return err
+			}
+			counts.Add(c)
+		}
+		if err := stageChanges(ctx, src, b, cs, r.variant.KeepsDeleted()); err != nil {
+			return err
+		}
+		if h := r.hooks.afterFetch; h != nil {
+			if err := h(ctx, p); err != nil {
+				return err
+			}
+		}
+		c, err := b.Apply(ctx)
+		if err != nil {
+			return err
+		}
+		counts.Add(c)
+		if h := r.hooks.midApply; h != nil {
+			if err := h(ctx, p); err != nil {
+				return err
+			}
+		}
+		st = b.Stats()
+		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
+	})
+	if serr := stop(); err == nil && serr != nil {
+		err = serr
+	}
+	if err != nil {
+		return err
+	}
+	ds.Add(counts)
+	ds.keys += st.Changes
+	ds.bytes += st.Bytes
+	ds.chunks++
+	if h := r.hooks.afterCommit; h != nil {
+		if err := h(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// keepAlive answers for the stream while the destination works: it sends
+// a standby status update (with the position confirmed before this
+// refresh) every Config.Logical.StatusInterval, so that the source's
+// wal_sender_timeout does not end a long apply. The returned function
+// stops it and returns the first error.
+func (r *Replicator) keepAlive(ctx context.Context, sr *streamReader) func() error {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var serr error
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(r.cfg.Logical.statusInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := sr.status(ctx, sr.confirmed); err != nil {
+					serr = err
+					return
+				}
+			}
+		}
+	}()
+	return func() error {
+		close(done)
+		wg.Wait()
+		return serr
+	}
+}
+
+// repullFromStream is Repull for logical capture: it first applies what
+// the stream holds (so that logdel keeps the deletions not yet applied),
+// then pulls every row.
+func (r *Replicator) repullFromStream(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+	for {
+		var caught replication.Result
+		if err := r.readAndApply(ctx, run, j, &caught); err != nil {
+			return err
+		}
+		if !caught.More {
+			break
+		}
+	}
+	j.state.NeedsPull = true
+	return r.repullLogical(ctx, run, j, res)
+}
+
+// repullLogical replaces the destination's rows with every source row
+// (keeping logdel's deleted rows), leaving the stream position: changes
+// read later that the pull already holds are applied again, which does no
+// harm.
+func (r *Replicator) repullLogical(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+	run.Step(ctx, "Pulling all rows from source")
+	src, err := acquire(ctx, r.source)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
+	}
+	defer src.Release()
+	conn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	var counts Counts
+	var bytes int64
+	err = inTx(ctx, conn, func(tx pgx.Tx) error {
+		b, err := StageBatch(ctx, tx, j.spec, r.variant)
+		if err != nil {
+			return err
+		}
+		load := func(ctx context.Context, freeze bool) (int64, error) {
+			st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
+				Query: fullQuery(j.spec), Dest: j.spec.Dest.Sanitize(), Columns: j.spec.ColumnNames(),
+				Binary: j.spec.binaryRows(), Freeze: freeze,
+			})
+			bytes += st.Bytes
+			if err != nil {
+				return st.Rows, fmt.Errorf("pull %s: %w", j.spec.Source, err)
+			}
+			return st.Rows, nil
+		}
+		if counts, err = r.variant.Reload(ctx, b, load); err != nil {
+			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
+		}
+		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: j.state.Stream})
+	})
+	if err != nil {
+		return err
+	}
+	j.state.NeedsPull = false
+	run.Done(ctx, "Pulled %d rows", counts.Inserted)
+	res.Inserted, res.Updated, res.Deleted, res.Bytes = counts.Inserted, counts.Updated, counts.Deleted, bytes
+	return nil
+}
+
+// SlotHealth reports what the job's replication slot retains on the
+// source. It fails for a job with the trigger capture.
+func (r *Replicator) SlotHealth(ctx context.Context) (SlotHealth, error) {
+	row, err := r.catalog.Job(ctx, r.dest, r.Dest())
+	if err != nil {
+		return SlotHealth{}, err
+	}
+	cfg, _, err := decodeJob(row)
+	if err != nil {
+		return SlotHealth{}, err
+	}
+	if cfg.Capture != CaptureLogical {
+		return SlotHealth{}, &replication.TableError{Table: r.Dest(), Err: replication.ErrWrongKind,
+			Fix: "the job captures changes with a trigger; it has no replication slot"}
+	}
+	return slotHealth(ctx, r.source, cfg.Slot)
+}
+
+// checkSlot reports the slot's retained WAL: past the warning threshold
+// as a warning of the refresh (and a WARNING step), past the critical one
+// also as a CRITICAL job "Check Slot" in the job log. A failure to read
+// it is logged and otherwise ignored.
+func (r *Replicator) checkSlot(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) {
+	h, err := slotHealth(ctx, r.source, j.cfg.Slot)
+	if err != nil {
+		if r.cfg.Logger != nil {
+			r.cfg.Logger.Warn("read slot health", "table", r.Dest().String(), "err", err)
+		}
+		return
+	}
+	r.debug("slot health", "slot", h.Slot, "retained", h.RetainedBytes, "lag", h.LagBytes)
+	if h.RetainedBytes <= r.cfg.Logical.warnBytes() {
+		return
+	}
+	msg := fmt.Sprintf("replication slot %s retains %d bytes of WAL on the source (warning at %d, critical at %d)",
+		h.Slot, h.RetainedBytes, r.cfg.Logical.warnBytes(), r.cfg.Logical.criticalBytes())
+	res.Warnings = append(res.Warnings, msg)
+	run.Warn(ctx, msg)
+	if h.RetainedBytes > r.cfg.Logical.criticalBytes() {
+		check := replication.StartJob(ctx, r.cfg.JobLog, r.cfg.Logger, r.jobName("Check Slot"))
+		check.Step(ctx, "Checking retained WAL of replication slot "+h.Slot)
+		_ = check.Finish(ctx, &SlotLagError{Slot: h.Slot, RetainedBytes: h.RetainedBytes, Limit: r.cfg.Logical.criticalBytes()})
+	}
+}
+
+// SlotLagError says a job's slot retains more WAL than the critical
+// threshold.
+type SlotLagError struct {
+	Slot          string
+	RetainedBytes int64
+	Limit         int64
+}
+
+func (e *SlotLagError) Error() string {
+	return fmt.Sprintf("replication slot %s retains %d bytes of WAL, past the critical threshold of %d: refresh the job more often or destroy it",
+		e.Slot, e.RetainedBytes, e.Limit)
+}
+
+// Run refreshes the job until ctx ends, for near-real-time replication:
+// again at once while a batch limit leaves changes to apply, else after
+// Config.Logical.PollInterval. A refresh skipped because another one
+// holds the lock is waited out. It returns nil when ctx ends, or the
+// first refresh error. It works for both captures.
+func (r *Replicator) Run(ctx context.Context) error {
+	for {
+		res, err := r.Refresh(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil && !errors.Is(err, replication.ErrLocked) {
+			return err
+		}
+		if err == nil && res.More {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(r.cfg.Logical.pollInterval()):
+		}
+	}
+}
+
+// destroyLogical drops the job's slot and publication on the source.
+func (r *Replicator) destroyLogical(ctx context.Context, cfg jobConfig) error {
+	if err := dropSlotWhenIdle(ctx, r.source, cfg.Slot); err != nil {
+		return err
+	}
+	return dropPublication(ctx, r.source, cfg.Publication)
+}
