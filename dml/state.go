@@ -14,6 +14,10 @@ type jobConfig struct {
 	QueueID     int64    `json:"queue_id"`
 	Key         []string `json:"key"`
 	Columns     []string `json:"columns"`
+	// Filter is the caller's column filter (nil: every column at setup);
+	// maintenance checks read it to tell a new source column from one
+	// left out on purpose.
+	Filter      []string `json:"filter,omitempty"`
 	Condition   string   `json:"condition,omitempty"`
 	BatchLimit  int      `json:"batch_limit,omitempty"`
 	SkipIndexes bool     `json:"skip_indexes,omitempty"`

@@ -50,10 +50,11 @@ func (j *Job) Settings() (JobSettings, error) {
 	if s.Control == "" {
 		s.Control = f.ControlColumn
 	}
-	// Incremental jobs store the columns they resolved at setup under
+	// Incremental and DML jobs store the columns they resolved at setup under
 	// "columns" and the caller's filter under "filter": the filter is what
 	// says whether a new source column is meant to be left out.
-	if j.Kind.incremental() {
+	switch j.Kind {
+	case KindInserterTime, KindInserterSerial, KindUpdaterTime, KindUpdaterSerial, KindDML, KindLogDel:
 		s.Columns = f.Filter
 	}
 	return s, nil
