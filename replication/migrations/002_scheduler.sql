@@ -1,7 +1,8 @@
 -- Scheduling of catalog jobs by workers (package replication/scheduler).
 --
--- A job with a period is due at the later of next_run and last_run + period
--- (either may be NULL; a job with neither is due at once). A worker claims a
+-- A job with a period is due at next_run, which the scheduler sets after
+-- each run, or a period after last_run when next_run is NULL or the job has
+-- run since next_run (a job with neither is due at once). A worker claims a
 -- due job by taking a session-level advisory lock on its own claim session
 -- (first key 0x6d696d73, "mims"; second key the job id), which the server
 -- releases when that session ends, so a claim never outlives its worker.
