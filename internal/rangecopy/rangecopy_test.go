@@ -57,7 +57,7 @@ func apply(t *testing.T, b *pgtest.Bundle, spec rangecopy.Spec, ranges []rangeco
 
 // Rows in the ranges become the source's (changed, deleted and added
 // ones alike); rows outside them are left as they are. Text keys are
-// bounded in "C" order: 'B' < 'a' < 'ab' < 'b' < 'back\slash' < 'it”s' <
+// bounded in "C" order: 'B' < 'a' < 'ab' < 'b' < 'back\slash' < "it's" <
 // 'Ä' < 'Ö'.
 func TestApplyRepullsExactlyTheRanges(t *testing.T) {
 	t.Parallel()
