@@ -106,12 +106,13 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Connect returns a pool on the source recorded in the catalog as
-	// sourceName. The scheduler calls it once per source and keeps the
-	// pool; it does not close pools it did not open. Default nil: a pool
-	// of the scheduler's own on the source's stored, password-free
-	// connection string (replication.Catalog.Source), with the password,
-	// if any is needed, from PGPASSWORD, a pgpass file or a service file as
-	// pgx reads them.
+	// sourceName, or a nil pool and nil error to leave that source to the
+	// default. The scheduler calls it once per source and keeps the pool;
+	// it does not close pools it did not open. Default nil, and for the
+	// sources it leaves: a pool of the scheduler's own on the source's
+	// stored, password-free connection string (replication.Catalog.Source),
+	// with the password, if any is needed, from PGPASSWORD, a pgpass file
+	// or a service file as pgx reads them.
 	Connect func(ctx context.Context, sourceName string) (*pgxpool.Pool, error)
 
 	// Registry maps kinds to the Openers that rebuild their jobs. Default

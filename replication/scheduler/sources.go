@@ -37,13 +37,11 @@ func (p *sourcePools) get(ctx context.Context, name string) (*pgxpool.Pool, erro
 	var pool *pgxpool.Pool
 	var err error
 	if p.connect != nil {
-		if pool, err = p.connect(ctx, name); err == nil && pool == nil {
-			err = fmt.Errorf("Config.Connect returned no pool")
-		}
-		if err != nil {
+		if pool, err = p.connect(ctx, name); err != nil {
 			return nil, fmt.Errorf("connect to source %q: %w", name, err)
 		}
-	} else {
+	}
+	if pool == nil {
 		if pool, err = p.open(ctx, name); err != nil {
 			return nil, err
 		}
