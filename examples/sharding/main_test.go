@@ -20,10 +20,8 @@ func TestShardingRuns(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
 	args := []string{"-source", b.SourceDSN, "-rows", "4000"}
-	var dbs []string
 	for range shards {
-		name, dsn := b.NewDatabase()
-		dbs = append(dbs, name)
+		_, dsn := b.NewDatabase()
 		args = append(args, "-shard", dsn)
 	}
 	var out bytes.Buffer
@@ -31,7 +29,6 @@ func TestShardingRuns(t *testing.T) {
 	require.Equal(t, 2, strings.Count(out.String(), "equals the source, row by row"), out.String())
 	require.Equal(t, shards, strings.Count(out.String(), "same as the source's rows"), out.String())
 	require.Equal(t, []string{}, pgtest.Rows(t, b.Source, `SELECT relname FROM pg_class WHERE relname LIKE 'sharding%'`))
-	require.Len(t, dbs, shards)
 }
 
 // Four shards or none.
