@@ -123,9 +123,10 @@ type Config struct {
 	// Default "": "host:pid".
 	WorkerID string
 
-	// OnRun, when set, is called after every refresh the scheduler ran,
-	// from the goroutine that ran it (so it must be safe for concurrent
-	// use), before the job is put back.
+	// OnRun, when set, is called after every refresh the scheduler ran
+	// (or deferred, or abandoned), from the goroutine that ran it (so it
+	// must be safe for concurrent use), once the job's next run is
+	// recorded and before its claim is let go.
 	OnRun func(Outcome)
 }
 
