@@ -28,6 +28,9 @@ func (j *job) setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := j.preflight(ctx, p); err != nil {
+		return err
+	}
 	if err := j.checkCondition(ctx, p); err != nil {
 		return err
 	}

@@ -101,10 +101,12 @@ func (l *Lock) Release(ctx context.Context) error {
 	return nil
 }
 
-// IsLocked reports whether some session holds the refresh lock of t.
+// IsLocked reports whether some session holds the refresh lock of t in
+// db's database (advisory locks are per database).
 func IsLocked(ctx context.Context, db Locker, t Table) (bool, error) {
 	var held bool
 	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
 		AND classid = $2::int::oid AND objid = `+lockKeySQL+`::oid AND objsubid = 2 AND granted)`,
 		t.Sanitize(), lockClass).Scan(&held)
 	return held, err

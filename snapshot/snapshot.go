@@ -96,6 +96,9 @@ func (s *Snapshot) Setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := preflight(ctx, srcConn, src, s.cfg.Columns, replication.KindSnapshot); err != nil {
+		return err
+	}
 	if err := src.check(ctx, srcConn); err != nil {
 		return err
 	}

@@ -77,6 +77,9 @@ func (t *Table) Setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := preflight(ctx, srcConn, src, t.cfg.Columns, replication.KindTableReload); err != nil {
+		return err
+	}
 	if err := src.check(ctx, srcConn); err != nil {
 		return err
 	}

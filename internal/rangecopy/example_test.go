@@ -1,0 +1,51 @@
+package rangecopy_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
+)
+
+// Apply replaces the destination's rows of a key range with the source's.
+func ExampleApply() {
+	ctx := context.Background()
+	s, err := pgtest.SharedServer()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	admin, err := s.Connect(ctx, "postgres")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer admin.Close(ctx)
+	for _, db := range []string{"rangecopy_src", "rangecopy_dst"} {
+		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
+		_, _ = admin.Exec(ctx, "CREATE DATABASE "+db)
+	}
+	src, _ := pgx.Connect(ctx, s.AdminDSN("rangecopy_src"))
+	dst, _ := pgx.Connect(ctx, s.AdminDSN("rangecopy_dst"))
+	defer src.Close(ctx)
+	defer dst.Close(ctx)
+	_, _ = src.Exec(ctx, `CREATE TABLE t AS SELECT g AS id, 'row ' || g AS label FROM generate_series(1, 10) g`)
+	_, _ = dst.Exec(ctx, `CREATE TABLE t AS SELECT g AS id, 'stale ' || g AS label FROM generate_series(1, 12) g`)
+
+	tx, _ := dst.Begin(ctx)
+	st, err := rangecopy.Apply(ctx, src.PgConn(), tx, rangecopy.Spec{
+		Source: `"t"`, Target: `"t"`, Columns: []string{"id", "label"},
+		Key: []rangecopy.Key{{Name: "id", Type: "integer"}},
+	}, []rangecopy.Range{{From: []string{"9"}}})
+	fmt.Println(st.Deleted, st.Inserted, err)
+	_ = tx.Commit(ctx)
+	rows, _ := dst.Query(ctx, `SELECT label FROM t WHERE id >= 8 ORDER BY id`)
+	labels, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+	fmt.Println(labels)
+	// Output:
+	// 4 2 <nil>
+	// [stale 8 row 9 row 10]
+}

@@ -1,0 +1,234 @@
+package scheduler_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/scheduler"
+)
+
+// Environment of the worker helper process.
+const (
+	envHelper = "PGMIMEO_SCHED_HELPER"
+	envDest   = "PGMIMEO_SCHED_DEST"
+	envWorker = "PGMIMEO_SCHED_WORKER"
+)
+
+// TestHelperWorker is a worker process started by TestWorkerProcesses: it
+// runs a Scheduler over the destination named by the environment (the
+// password comes from PGPASSWORD, for the destination and, through the
+// catalog, the source), logging to the job log, until its standard input
+// is closed. It is skipped in a normal run.
+func TestHelperWorker(t *testing.T) {
+	if os.Getenv(envHelper) != "1" {
+		t.Skip("helper process of TestWorkerProcesses")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		cancel()
+	}()
+	dsn := os.Getenv(envDest)
+	dest, err := pgxpool.New(ctx, dsn)
+	require.NoError(t, err)
+	defer dest.Close()
+	log, err := jobmon.Open(ctx, dsn, nil)
+	require.NoError(t, err)
+	defer log.Close()
+	s, err := scheduler.New(dest, &scheduler.Config{
+		WorkerID: os.Getenv(envWorker), Concurrency: 2, PollInterval: 100 * time.Millisecond, JobLog: log,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.Run(ctx))
+}
+
+// worker is a running worker process.
+type worker struct {
+	name  string
+	cmd   *exec.Cmd
+	stdin io.WriteCloser
+	out   *lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startWorker starts this test binary as worker name on b's destination.
+func (b *bundle) startWorker(name string) *worker {
+	b.t.Helper()
+	dsn, err := replication.StripPassword(b.DestDSN)
+	require.NoError(b.t, err)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorker$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envHelper+"=1", envDest+"="+dsn, envWorker+"="+name, "PGPASSWORD="+b.Server.Password)
+	w := &worker{name: name, cmd: cmd, out: &lockedBuffer{}}
+	cmd.Stdout, cmd.Stderr = w.out, w.out
+	w.stdin, err = cmd.StdinPipe()
+	require.NoError(b.t, err)
+	require.NoError(b.t, cmd.Start())
+	b.t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if b.t.Failed() {
+			b.t.Logf("worker %s output:\n%s", name, w.out.String())
+		}
+	})
+	return w
+}
+
+// stop closes the worker's input, which makes it shut down, and requires a
+// clean exit.
+func (w *worker) stop(t *testing.T) {
+	t.Helper()
+	require.NoError(t, w.stdin.Close())
+	require.NoError(t, w.cmd.Wait(), "worker %s:\n%s", w.name, w.out.String())
+}
+
+// okRuns counts, per destination, the refresh jobs that ended OK.
+func (b *bundle) okRuns() map[string]int {
+	out := map[string]int{}
+	for dest, statuses := range b.refreshJobs() {
+		for _, s := range statuses {
+			if s == "OK" {
+				out[dest]++
+			}
+		}
+	}
+	return out
+}
+
+// roundDone reports whether every job has had a successful run since
+// start (its state committed) and no worker holds a claim.
+func (b *bundle) roundDone(start time.Time) bool {
+	var pending int
+	require.NoError(b.t, b.Dest.QueryRow(context.Background(), `SELECT count(*) FROM mimeo.jobs
+		WHERE last_ok IS NULL OR last_ok < $1 OR EXISTS (SELECT 1 FROM mimeo.claims)`, start).Scan(&pending))
+	return pending == 0
+}
+
+// dbNow returns the destination's clock.
+func (b *bundle) dbNow() time.Time {
+	var now time.Time
+	require.NoError(b.t, b.Dest.QueryRow(context.Background(), `SELECT clock_timestamp()`).Scan(&now))
+	return now
+}
+
+// The acceptance test of the scheduler: two worker processes over one
+// catalog of 20 jobs of mixed kinds run every due job exactly once per
+// period (the job log shows it), none twice at once; killing one of them
+// (SIGKILL) in the middle of a refresh does not stop the other from
+// completing every job.
+func TestWorkerProcesses(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	tables := map[replication.Table]replication.Kind{}
+	for i := range 20 {
+		k := mixedKinds[i%len(mixedKinds)]
+		name := fmt.Sprintf("p%02d_%s", i, k)
+		cond := ""
+		if k == replication.KindSnapshot || k == replication.KindTableReload {
+			// A pull that takes a while, so that a worker can be killed in
+			// the middle of one.
+			cond = ", pg_sleep(0.4) AS pgmimeo_test_sleep"
+		}
+		tables[b.jobWith(k, name, time.Hour, cond)] = k
+	}
+	for tbl, k := range tables {
+		b.change(tbl, k, 0)
+	}
+	require.Empty(t, b.okRuns())
+
+	// Round 1: A and B share the due jobs; A is killed while one of its
+	// pulls is in the middle of its COPY, so that run cannot have committed.
+	b.makeDue()
+	round1 := b.dbNow()
+	a := b.startWorker("A")
+	bw := b.startWorker("B")
+	var victim string
+	require.Eventually(t, func() bool {
+		err := b.Source.QueryRow(context.Background(), `SELECT substring(query FROM 'FROM "public"\."([a-z0-9_]+)"')
+			FROM pg_stat_activity WHERE application_name = 'pgmimeo scheduler A' AND wait_event = 'PgSleep'
+			AND query LIKE 'COPY %' LIMIT 1`).Scan(&victim)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}, time.Minute, 2*time.Millisecond, "worker A never pulled a table")
+	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
+	require.Error(t, a.cmd.Wait())
+	require.Eventually(t, func() bool { return b.roundDone(round1) }, 2*time.Minute, 50*time.Millisecond,
+		"worker B did not complete round 1 alone")
+	jobs := b.refreshJobs()
+	require.Len(t, jobs, len(tables))
+	for tbl := range tables {
+		if tbl.Name == victim {
+			// The killed run never ended; B ran the job again.
+			require.Equal(t, []string{"RUNNING", "OK"}, jobs[tbl.Name], tbl.Name)
+		} else {
+			// One run, or a run A was killed in and B's run after it. A
+			// job-log entry stays open alone only when A was killed after
+			// its run had committed, which counts as this period's run: no
+			// worker runs it again.
+			require.Contains(t, [][]string{{"OK"}, {"RUNNING", "OK"}, {"RUNNING"}}, jobs[tbl.Name], tbl.Name)
+		}
+		b.same(tbl)
+	}
+
+	// Round 2, a period later: a new A and the same B run each job once more.
+	for tbl, k := range tables {
+		b.change(tbl, k, 1)
+	}
+	before := b.okRuns()
+	a2 := b.startWorker("A2")
+	b.makeDue()
+	round2 := b.dbNow()
+	require.Eventually(t, func() bool { return b.roundDone(round2) }, 2*time.Minute, 50*time.Millisecond,
+		"workers did not complete round 2")
+	a2.stop(t)
+	bw.stop(t)
+	after := b.okRuns()
+	for tbl := range tables {
+		require.Equal(t, before[tbl.Name]+1, after[tbl.Name], tbl.Name)
+		b.same(tbl)
+	}
+	// Nothing was skipped or failed; ended runs of one table never overlap.
+	require.Equal(t, []string{"(OK)"}, pgtest.Rows(t, b.Dest, `SELECT DISTINCT status FROM jobmon.job_log
+		WHERE job_name LIKE 'REFRESH %' AND status IS NOT NULL`))
+	b.noOverlap()
+	require.Equal(t, []string{}, pgtest.Rows(t, b.Dest, `SELECT claimed_by FROM mimeo.jobs WHERE claimed_by NOT IN ('A', 'A2', 'B')`))
+}

@@ -1,0 +1,96 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// ErrCannotRepair is wrapped by Repair's error for a job whose replicator
+// cannot re-pull key ranges (it is not a replication.RangeRepairer).
+var ErrCannotRepair = errors.New("the job's kind cannot repair key ranges")
+
+// RepairConfig configures Repair. A nil or zero RepairConfig compares every
+// replicated column by the source's key, opens the job with
+// DefaultRegistry in the catalog "mimeo", and logs nothing.
+type RepairConfig struct {
+	// Runtime are the run-time settings of the job: catalog, job log,
+	// logger and the wait for its refresh lock. Default: the zero Runtime.
+	Runtime
+
+	// Checksum configures both validations (see
+	// replication.ChecksumJob). Leave its Key empty, so that the ranges are
+	// those of the key the job replicates by. Default nil: the job's
+	// columns, condition and source key.
+	Checksum *replication.ChecksumConfig
+
+	// Registry opens the job. Default nil: DefaultRegistry().
+	Registry Registry
+}
+
+// RepairReport is what Repair found and did.
+type RepairReport struct {
+	// Before is the validation that found the differing ranges.
+	Before *replication.ChecksumResult
+	// Repair is what re-pulling them did; zero when Before matched.
+	Repair replication.Result
+	// After is the validation after the repair; nil when Before matched.
+	After *replication.ChecksumResult
+}
+
+// Repaired reports whether the destination matches the source: at once, or
+// after the repair.
+func (r *RepairReport) Repaired() bool {
+	if r.After != nil {
+		return r.After.Match
+	}
+	return r.Before != nil && r.Before.Match
+}
+
+// Repair validates the catalog job of destTable with a checksum, re-pulls
+// the key ranges that differ in the job's own consistent way (see
+// replication.RangeRepairer: for a snapshot into the table its view shows,
+// for a table or incremental job by key range, deleting and inserting in
+// one destination transaction from one source snapshot) and validates
+// again. A report whose Repaired is false means the source changed while
+// Repair ran (or, for an incremental job, rows the job had not pulled
+// yet differ): run it again, or refresh first. A job whose replicator
+// cannot repair ranges fails with ErrCannotRepair, changing nothing.
+func Repair(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, cfg *RepairConfig) (*RepairReport, error) {
+	var c RepairConfig
+	if cfg != nil {
+		c = *cfg
+	}
+	reg := c.Registry
+	if reg == nil {
+		reg = DefaultRegistry()
+	}
+	rep, err := reg.Open(ctx, source, dest, destTable, c.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	rr, ok := rep.(replication.RangeRepairer)
+	if !ok {
+		return nil, &replication.TableError{Table: destTable, Err: ErrCannotRepair,
+			Fix: fmt.Sprintf("its replicator (%T) has no RepairRanges: refresh it in full instead", rep)}
+	}
+	cat := replication.NewCatalog(c.Catalog)
+	report := &RepairReport{}
+	if report.Before, err = replication.ChecksumJob(ctx, source, dest, cat, destTable, c.Checksum); err != nil {
+		return nil, err
+	}
+	if report.Before.Match {
+		return report, nil
+	}
+	if report.Repair, err = rr.RepairRanges(ctx, report.Before); err != nil {
+		return report, err
+	}
+	if report.After, err = replication.ChecksumJob(ctx, source, dest, cat, destTable, c.Checksum); err != nil {
+		return report, err
+	}
+	return report, nil
+}
