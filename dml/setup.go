@@ -327,8 +327,17 @@ func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx 
 	if err := r.catalog.PutSource(ctx, tx, r.cfg.Source(), r.source.Config().ConnString()); err != nil {
 		return err
 	}
-	return r.catalog.CreateJob(ctx, tx, &replication.Job{Kind: r.variant.Kind(), SourceName: r.cfg.Source(),
-		SourceTable: spec.Source, Dest: spec.Dest, Config: conf, State: state, Period: r.cfg.Period})
+	row := &replication.Job{Kind: r.variant.Kind(), SourceName: r.cfg.Source(),
+		SourceTable: spec.Source, Dest: spec.Dest, Config: conf, State: state, Period: r.cfg.Period}
+	if err := r.catalog.CreateJob(ctx, tx, row); err != nil {
+		return err
+	}
+	if st.NeedsPull {
+		return nil
+	}
+	// The initial copy counts as the job's first run, as it does for the
+	// other kinds: a scheduled worker next runs it a period from now.
+	return r.catalog.SaveState(ctx, tx, row.ID, st)
 }
 
 // makeIndexes builds the destination's indexes after its rows are loaded:

@@ -1,6 +1,8 @@
 package logdel
 
 import (
+	"context"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml"
@@ -20,4 +22,11 @@ type Config = dml.Config
 // Config. The returned replicator is dml's, running this package's variant.
 func New(source, dest *pgxpool.Pool, table replication.Table, cfg *Config) (*dml.Replicator, error) {
 	return dml.NewVariant(source, dest, table, cfg, Variant)
+}
+
+// Open returns the replicator of the catalog's logdel job that replicates
+// into destination table dest, for workers; see dml.Open for what comes
+// from the catalog and what from rt.
+func Open(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, rt *Config) (*dml.Replicator, error) {
+	return dml.OpenVariant(ctx, source, dest, destTable, rt, Variant)
 }

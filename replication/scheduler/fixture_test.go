@@ -11,9 +11,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
 	"github.com/pgmimeo/pgmimeo/snapshot"
@@ -60,7 +62,7 @@ func (b *bundle) config(c scheduler.Config) *scheduler.Config {
 // mixedKinds are the kinds the tests set up, in turn.
 var mixedKinds = []replication.Kind{
 	replication.KindSnapshot, replication.KindTableReload, replication.KindInserterSerial,
-	replication.KindUpdaterSerial, replication.KindUpdaterTime,
+	replication.KindUpdaterSerial, replication.KindUpdaterTime, replication.KindDML, replication.KindLogDel,
 }
 
 // job makes source table public.<name> (id, ctl, payload) with 50 rows and
@@ -105,6 +107,10 @@ func (b *bundle) jobWith(kind replication.Kind, name string, period time.Duratio
 		} else {
 			rep, err = incremental.NewInserter(b.Source, b.Dest, src, c)
 		}
+	case replication.KindDML:
+		rep, err = dml.New(b.Source, b.Dest, src, &dml.Config{Options: opts})
+	case replication.KindLogDel:
+		rep, err = logdel.New(b.Source, b.Dest, src, &logdel.Config{Options: opts})
 	default:
 		b.t.Fatalf("no fixture for kind %s", kind)
 	}

@@ -21,7 +21,12 @@ func TestRepairFixesTamperedDestinations(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
+	repaired := 0
 	for i, k := range mixedKinds {
+		if k == replication.KindDML || k == replication.KindLogDel {
+			continue // no range repair yet: see TestRepairRefusesDML
+		}
+		repaired++
 		tbl := b.job(k, fmt.Sprintf("r%d_%s", i, k), time.Hour)
 		pgtest.MustExec(t, b.Dest, `UPDATE `+tbl.Sanitize()+` SET payload = 'tampered' WHERE id IN (3, 30)`)
 		pgtest.MustExec(t, b.Dest, `DELETE FROM `+tbl.Sanitize()+` WHERE id IN (7, 44)`)
@@ -41,7 +46,7 @@ func TestRepairFixesTamperedDestinations(t *testing.T) {
 		require.True(t, report.Repaired())
 	}
 	// Each repair is in the job log.
-	require.Len(t, pgtest.Rows(t, b.Dest, `SELECT job_id FROM jobmon.job_log WHERE job_name LIKE 'REPAIR %' AND status = 'OK'`), len(mixedKinds))
+	require.Len(t, pgtest.Rows(t, b.Dest, `SELECT job_id FROM jobmon.job_log WHERE job_name LIKE 'REPAIR %' AND status = 'OK'`), repaired)
 }
 
 // plain is a replicator without RepairRanges.
@@ -65,4 +70,23 @@ func TestRepairNeedsARangeRepairer(t *testing.T) {
 
 	_, err = scheduler.Repair(context.Background(), b.Source, b.Dest, replication.T("public", "nothing"), nil)
 	require.ErrorIs(t, err, replication.ErrNotManaged)
+}
+
+// DML and LogDeletes jobs cannot re-pull key ranges yet: Repair says so,
+// by a typed error naming the table, and changes nothing.
+func TestRepairRefusesDML(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	for _, k := range []replication.Kind{replication.KindDML, replication.KindLogDel} {
+		tbl := b.job(k, "n_"+string(k), time.Hour)
+		pgtest.MustExec(t, b.Dest, `UPDATE `+tbl.Sanitize()+` SET payload = 'tampered' WHERE id = 3`)
+		before := pgtest.Rows(t, b.Dest, "SELECT id, ctl, payload FROM "+tbl.Sanitize())
+		_, err := scheduler.Repair(ctx, b.Source, b.Dest, tbl, nil)
+		var te *replication.TableError
+		require.ErrorAs(t, err, &te, "%s", k)
+		require.Equal(t, tbl, te.Table)
+		require.Contains(t, err.Error(), "cannot repair key ranges")
+		require.Equal(t, before, pgtest.Rows(t, b.Dest, "SELECT id, ctl, payload FROM "+tbl.Sanitize()))
+	}
 }
