@@ -95,7 +95,7 @@ func TestCheckSourceColumnsOverCatalog(t *testing.T) {
 		CREATE TABLE dst.other (LIKE "Src"."T-1");`)
 	for _, j := range []*replication.Job{
 		{Kind: replication.KindSnapshot, SourceName: "default", Dest: replication.T("dst", "snap")},
-		{Kind: replication.KindDML, SourceName: "default", Dest: replication.T("dst", "filtered"), Config: json.RawMessage(`{"columns": ["id", "col2"]}`)},
+		{Kind: replication.KindDML, SourceName: "default", Dest: replication.T("dst", "filtered"), Config: json.RawMessage(`{"columns": ["id", "col2"], "filter": ["id", "col2"]}`)},
 		{Kind: replication.KindLogDel, SourceName: "default", Dest: replication.T("dst", "logdel")},
 		{Kind: replication.KindSnapshot, SourceName: "elsewhere", Dest: replication.T("dst", "other")},
 	} {
