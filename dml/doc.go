@@ -79,8 +79,9 @@
 // With Config.Capture = CaptureLogical no trigger or queue is made; the
 // changes are read from the write-ahead log with the built-in pgoutput
 // plugin (package pglogrepl). The source role needs the REPLICATION
-// attribute and must own the table (to publish it), and the server
-// wal_level = logical. Options, destination and results are those of the
+// attribute, must own the table and needs CREATE on the source database
+// (to publish the table; setup checks both first and names the missing
+// grant), and the server wal_level = logical. No superuser is needed. Options, destination and results are those of the
 // trigger capture.
 //
 // Setup creates a publication of the table and a logical replication slot,
