@@ -79,8 +79,9 @@
 // With Config.Capture = CaptureLogical no trigger or queue is made; the
 // changes are read from the write-ahead log with the built-in pgoutput
 // plugin (package pglogrepl). The source role needs the REPLICATION
-// attribute and must own the table (to publish it), and the server
-// wal_level = logical. Options, destination and results are those of the
+// attribute, must own the table and needs CREATE on the source database
+// (to publish the table; setup checks both first and names the missing
+// grant), and the server wal_level = logical. No superuser is needed. Options, destination and results are those of the
 // trigger capture.
 //
 // Setup creates a publication of the table and a logical replication slot,
@@ -94,7 +95,11 @@
 // instead. The replica identity must be the key (the primary key, or
 // REPLICA IDENTITY USING INDEX on the key's unique index, or FULL); logdel
 // needs FULL, so that a deleted row's last values arrive with its
-// deletion, whose time is the deleting transaction's commit time. The
+// deletion, whose time is the deleting transaction's commit time. Set the
+// identity before setup: switching the table to REPLICA IDENTITY FULL
+// while a job made without it exists makes PostgreSQL refuse every update
+// of the table ("column list used by the publication does not cover the
+// replica identity"), since that job's publication has a column list. The
 // initial copy reads the snapshot the slot exports when it is made, so no
 // change falls between the copy and the stream. A setup that fails drops
 // the slot and the publication again; Destroy drops both before it
@@ -169,5 +174,6 @@
 //
 // The destination is created with fillfactor 90 (Config.Fillfactor) so that
 // replayed updates are mostly HOT, and its indexes are built after the
-// initial copy. See BenchmarkDMLRefresh and BenchmarkSourceWriteOverhead.
+// initial copy. See BenchmarkDMLRefresh, BenchmarkCaptureApply (trigger
+// and logical capture) and BenchmarkSourceWriteOverhead.
 package dml

@@ -16,23 +16,23 @@ type identity struct {
 }
 
 // checkLogicalSource checks what logical capture needs of the source: the
-// REPLICATION attribute, wal_level = logical, ownership of the table (for
-// its publication), and a replica identity that carries the key (for
-// logdel, REPLICA IDENTITY FULL, so a deleted row's last values arrive
-// with its deletion).
+// REPLICATION attribute, wal_level = logical, ownership of the table and
+// CREATE on the database (for its publication), and a replica identity
+// that carries the key (for logdel, REPLICA IDENTITY FULL, so a deleted
+// row's last values arrive with its deletion).
 func (r *Replicator) checkLogicalSource(ctx context.Context, spec *TableSpec) (identity, error) {
 	var id identity
-	var role, walLevel, ident string
-	var repl, owner bool
+	var role, db, walLevel, ident string
+	var repl, owner, create bool
 	var identCols []string
-	err := r.source.QueryRow(ctx, `SELECT current_user, r.rolreplication OR r.rolsuper, current_setting('wal_level'),
-		pg_catalog.pg_has_role(c.relowner, 'USAGE'), c.relreplident::text,
+	err := r.source.QueryRow(ctx, `SELECT current_user, current_database(), r.rolreplication OR r.rolsuper, current_setting('wal_level'),
+		pg_catalog.pg_has_role(c.relowner, 'USAGE'), pg_catalog.has_database_privilege(current_database(), 'CREATE'), c.relreplident::text,
 		ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
 		      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
 		      WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END
 		      ORDER BY 1)
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_roles r ON r.rolname = current_user
-		WHERE c.oid = $1::pg_catalog.regclass`, spec.Source.Sanitize()).Scan(&role, &repl, &walLevel, &owner, &ident, &identCols)
+		WHERE c.oid = $1::pg_catalog.regclass`, spec.Source.Sanitize()).Scan(&role, &db, &repl, &walLevel, &owner, &create, &ident, &identCols)
 	if err != nil {
 		return id, fmt.Errorf("check %s for logical capture: %w", spec.Source, err)
 	}
@@ -48,6 +48,10 @@ func (r *Replicator) checkLogicalSource(ctx context.Context, spec *TableSpec) (i
 		return id, &replication.TableError{Table: spec.Source, Err: replication.ErrPrivilege,
 			Fix: fmt.Sprintf("logical capture makes a publication of the table, which needs its owner: ALTER TABLE %s OWNER TO %s, or use the trigger capture",
 				quoted, replication.QuoteIdent(role))}
+	case !create:
+		return id, &replication.TableError{Table: spec.Source, Err: replication.ErrPrivilege,
+			Fix: fmt.Sprintf("logical capture makes a publication, which needs the CREATE privilege on the source database: GRANT CREATE ON DATABASE %s TO %s, or use the trigger capture",
+				replication.QuoteIdent(db), replication.QuoteIdent(role))}
 	}
 	id.full = ident == "f"
 	if r.variant.KeepsDeleted() && !id.full {
