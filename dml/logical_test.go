@@ -198,3 +198,23 @@ func TestLogicalTruncate(t *testing.T) {
 	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
 	require.Equal(t, []string{"(7,back)"}, pgtest.Rows(t, b.Dest, `SELECT id, owner FROM accounts`))
 }
+
+// TestLogicalReplicaIdentityChangedLater: a job that replicates every
+// column publishes no column list, so the source can still update its
+// table after someone sets its replica identity to FULL; a filtered job's
+// list stays, for it must.
+func TestLogicalReplicaIdentityChangedLater(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, accountsDDL)
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (1, 'a', 1, NULL, NULL, NULL), (2, 'b', 2, NULL, NULL, NULL)`)
+	r := newDML(t, b, accounts, logical)
+	require.NoError(t, r.Setup(ctx))
+	require.Equal(t, []string{"(t)"}, pgtest.Rows(t, b.Source, `SELECT prattrs IS NULL FROM pg_publication_rel`))
+	pgtest.MustExec(t, b.Source, `ALTER TABLE accounts REPLICA IDENTITY FULL`)
+	pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = 42 WHERE id = 2`)
+	refresh(t, r)
+	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
+	require.NoError(t, r.Destroy(ctx, nil))
+}

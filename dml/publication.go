@@ -72,9 +72,9 @@ func (r *Replicator) checkLogicalSource(ctx context.Context, spec *TableSpec) (i
 }
 
 // createPublication creates publication name of the source table in
-// db. Without REPLICA IDENTITY FULL it lists the replicated columns
-// (PostgreSQL's column list), so other columns are not decoded; with it no
-// list is allowed. The row condition is not made a row filter: a filter
+// db. Without REPLICA IDENTITY FULL, and when the column filter leaves
+// columns out, it lists the replicated columns (PostgreSQL's column list),
+// so other columns are not decoded; with FULL no list is allowed. The row condition is not made a row filter: a filter
 // on an update or delete may only name replica identity columns, and a
 // mimeo condition may name other tables; the condition is applied on the
 // rows fetched for the changed keys instead.
@@ -84,7 +84,17 @@ func createPublication(ctx context.Context, db replication.DB, name string, spec
 	}
 	target := spec.Source.Sanitize()
 	if !id.full {
-		target += ` (` + List("", spec.ColumnNames()) + `)`
+		// A column list only where the filter leaves columns out: a list,
+		// even one naming every column, makes PostgreSQL refuse updates
+		// of the table once someone sets its replica identity to FULL.
+		var all int
+		if err := db.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_attribute
+			WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped`, target).Scan(&all); err != nil {
+			return fmt.Errorf("count the columns of %s: %w", spec.Source, err)
+		}
+		if len(spec.Columns) < all {
+			target += ` (` + List("", spec.ColumnNames()) + `)`
+		}
 	}
 	_, err := db.Exec(ctx, `CREATE PUBLICATION `+replication.QuoteIdent(name)+` FOR TABLE `+target+
 		` WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`)
