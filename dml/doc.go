@@ -87,19 +87,21 @@
 // Setup creates a publication of the table and a logical replication slot,
 // both named Config.Logical.Slot (default "pgmimeo_" and 16 random hex
 // digits; names are checked against a strict pattern before they reach
-// pglogrepl, which does not quote them). The publication lists the
-// replicated columns (PostgreSQL's column list) unless the table has
-// REPLICA IDENTITY FULL, which allows no list; the row condition is never
+// pglogrepl, which does not quote them). When the column filter leaves
+// columns out, the publication lists the replicated ones (PostgreSQL's
+// column list), unless the table has REPLICA IDENTITY FULL, which allows no
+// list; the row condition is never
 // made a row filter (a filter may only name replica identity columns, a
 // condition may join other tables) and is applied to the fetched rows
 // instead. The replica identity must be the key (the primary key, or
 // REPLICA IDENTITY USING INDEX on the key's unique index, or FULL); logdel
 // needs FULL, so that a deleted row's last values arrive with its
 // deletion, whose time is the deleting transaction's commit time. Set the
-// identity before setup: switching the table to REPLICA IDENTITY FULL
-// while a job made without it exists makes PostgreSQL refuse every update
-// of the table ("column list used by the publication does not cover the
-// replica identity"), since that job's publication has a column list. The
+// identity before setting up a filtered job: switching the table to
+// REPLICA IDENTITY FULL while a job with a column list exists makes
+// PostgreSQL refuse every update of the table ("column list used by the
+// publication does not cover the replica identity"). A job of every column
+// has no list and is not affected. The
 // initial copy reads the snapshot the slot exports when it is made, so no
 // change falls between the copy and the stream. A setup that fails drops
 // the slot and the publication again; Destroy drops both before it
