@@ -12,43 +12,6 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// exampleServer starts a private server with two databases and returns
-// pools on them, and a function that stops everything.
-func exampleServer(ctx context.Context) (source, dest *pgxpool.Pool, stop func(), err error) {
-	srv, err := pgtest.StartServer(ctx, "")
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	conn, err := srv.Connect(ctx, "postgres")
-	if err == nil {
-		_, err = conn.Exec(ctx, `CREATE DATABASE shop`)
-		if err == nil {
-			_, err = conn.Exec(ctx, `CREATE DATABASE warehouse`)
-		}
-		conn.Close(ctx)
-	}
-	if err == nil {
-		source, err = pgxpool.New(ctx, srv.AdminDSN("shop"))
-	}
-	if err == nil {
-		dest, err = pgxpool.New(ctx, srv.AdminDSN("warehouse"))
-	}
-	stop = func() {
-		if source != nil {
-			source.Close()
-		}
-		if dest != nil {
-			dest.Close()
-		}
-		_ = srv.Stop()
-	}
-	if err != nil {
-		stop()
-		return nil, nil, nil, err
-	}
-	return source, dest, stop, nil
-}
-
 func printRows(ctx context.Context, db *pgxpool.Pool, query string) {
 	rows, _ := db.Query(ctx, query)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
@@ -63,12 +26,13 @@ func printRows(ctx context.Context, db *pgxpool.Pool, query string) {
 // Replicate a table's inserts, updates and deletes into another database.
 func Example() {
 	ctx := context.Background()
-	source, dest, stop, err := exampleServer(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer stop()
+	defer cleanup()
+	source, dest := dbs[0], dbs[1]
 	_, err = source.Exec(ctx, `CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int);
 		INSERT INTO orders VALUES (1, 'widget', 3), (2, 'gadget', 1), (3, 'gizmo', 7)`)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pgmimeo/pgmimeo/incremental"
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -15,12 +16,13 @@ import (
 // transactions that commit after a refresh has passed their time.
 func ExampleUpdater() {
 	ctx := context.Background()
-	source, dest, stop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer stop()
+	defer cleanup()
+	source, dest := dbs[0], dbs[1]
 	_, err = source.Exec(ctx, `CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL,
 			updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
 		CREATE INDEX ON accounts (updated_at);

@@ -13,20 +13,15 @@ import (
 // night clears the alert.
 func Example() {
 	ctx := context.Background()
-	srv, err := pgtest.StartServer(ctx, "")
+	dbs, dsns, cleanup, err := pgtest.ExampleDatabases(ctx, 1)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Stop()
-	work, err := srv.Connect(ctx, "postgres")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer work.Close(ctx)
+	defer cleanup()
+	work := dbs[0]
 
-	log, err := jobmon.Open(ctx, srv.AdminDSN("postgres"), nil)
+	log, err := jobmon.Open(ctx, dsns[0], nil)
 	if err != nil {
 		fmt.Println(err)
 		return

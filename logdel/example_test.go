@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/logdel"
@@ -15,36 +14,13 @@ import (
 // Keep rows deleted on the source, stamped with their deletion time.
 func Example() {
 	ctx := context.Background()
-	srv, err := pgtest.StartServer(ctx, "")
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer func() { _ = srv.Stop() }()
-	conn, err := srv.Connect(ctx, "postgres")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	for _, db := range []string{"shop", "warehouse"} {
-		if _, err := conn.Exec(ctx, `CREATE DATABASE `+db); err != nil {
-			fmt.Println(err)
-			return
-		}
-	}
-	conn.Close(ctx)
-	source, err := pgxpool.New(ctx, srv.AdminDSN("shop"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer source.Close()
-	dest, err := pgxpool.New(ctx, srv.AdminDSN("warehouse"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer dest.Close()
+	defer cleanup()
+	source, dest := dbs[0], dbs[1]
 
 	_, err = source.Exec(ctx, `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, tier text);
 		INSERT INTO customers VALUES (1, 'Ada', 'gold'), (2, 'Brian', 'silver'), (3, 'Chen', 'bronze')`)

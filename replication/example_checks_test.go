@@ -3,63 +3,22 @@ package replication_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// exampleDatabases makes a source and a destination database on the test
-// server for an Example, and returns pools on them and a function that
-// drops them.
-func exampleDatabases(ctx context.Context) (src, dest *pgxpool.Pool, drop func(), err error) {
-	s, err := pgtest.SharedServer()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	admin, err := pgx.Connect(ctx, s.AdminDSN("postgres"))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	names := []string{fmt.Sprintf("example_src_%d", rand.Int64()), fmt.Sprintf("example_dst_%d", rand.Int64())}
-	var pools []*pgxpool.Pool
-	drop = func() {
-		for _, p := range pools {
-			p.Close()
-		}
-		for _, n := range names {
-			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+replication.QuoteIdent(n)+" WITH (FORCE)")
-		}
-		admin.Close(ctx)
-	}
-	for _, n := range names {
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+replication.QuoteIdent(n)); err != nil {
-			drop()
-			return nil, nil, nil, err
-		}
-		p, err := pgxpool.New(ctx, s.AdminDSN(n))
-		if err != nil {
-			drop()
-			return nil, nil, nil, err
-		}
-		pools = append(pools, p)
-	}
-	return pools[0], pools[1], drop, nil
-}
-
 // A DBA checks that a copy of a table holds the same rows as its source:
 // the checksum names the key ranges that differ and, in them, the rows.
 func ExampleChecksum() {
 	ctx := context.Background()
-	src, dest, drop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer drop()
+	defer cleanup()
+	src, dest := dbs[0], dbs[1]
 	const orders = `CREATE TABLE orders (id int PRIMARY KEY, customer text, total numeric);
 		INSERT INTO orders SELECT i, 'customer ' || i % 97, i * 1.25 FROM generate_series(1, 10000) i`
 	_, _ = src.Exec(ctx, orders)
@@ -92,12 +51,13 @@ func ExampleChecksum() {
 // table and what each impossible one lacks.
 func ExamplePreflight() {
 	ctx := context.Background()
-	src, _, drop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 1)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer drop()
+	defer cleanup()
+	src := dbs[0]
 	_, _ = src.Exec(ctx, `CREATE TABLE events (at timestamptz, payload jsonb)`)
 
 	rep, err := replication.Preflight(ctx, src, replication.T("public", "events"), nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -13,11 +14,12 @@ import (
 // skipped when nothing changed, and destroyed keeping the last copy.
 func ExampleSnapshot() {
 	ctx := context.Background()
-	source, dest, stop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer stop()
+	defer cleanup()
+	source, dest := dbs[0], dbs[1]
 	if _, err := source.Exec(ctx, `CREATE TABLE public.products (id int PRIMARY KEY, name text, price numeric(8,2));
 		INSERT INTO public.products SELECT g, 'product ' || g, g * 2.5 FROM generate_series(1, 1000) g`); err != nil {
 		log.Fatal(err)

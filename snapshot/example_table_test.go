@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log"
 
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -13,11 +14,12 @@ import (
 // from a sequence and which another table references.
 func ExampleTable() {
 	ctx := context.Background()
-	source, dest, stop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer stop()
+	defer cleanup()
+	source, dest := dbs[0], dbs[1]
 	if _, err := source.Exec(ctx, `CREATE TABLE public.customers (id int PRIMARY KEY, name text);
 		INSERT INTO public.customers SELECT g, 'customer ' || g FROM generate_series(1, 250) g`); err != nil {
 		log.Fatal(err)

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml/export"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
@@ -17,24 +16,13 @@ import (
 // and acknowledge them.
 func Example() {
 	ctx := context.Background()
-	srv, err := pgtest.StartServer(ctx, "")
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer srv.Stop()
-	admin, err := pgx.Connect(ctx, srv.AdminDSN("postgres"))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	_, _ = admin.Exec(ctx, `CREATE DATABASE example_src`)
-	_, _ = admin.Exec(ctx, `CREATE DATABASE example_dst`)
-	admin.Close(ctx)
-	source, _ := pgxpool.New(ctx, srv.AdminDSN("example_src"))
-	defer source.Close()
-	dest, _ := pgxpool.New(ctx, srv.AdminDSN("example_dst"))
-	defer dest.Close()
+	defer cleanup()
+	source, dest := dbs[0], dbs[1]
 	const ddl = `CREATE TABLE public.notes (id serial PRIMARY KEY, body text)`
 	_, _ = source.Exec(ctx, ddl+`; INSERT INTO public.notes (body) VALUES ('one'), ('two'), ('three')`)
 	_, _ = dest.Exec(ctx, ddl)

@@ -14,19 +14,14 @@ import (
 // another, without decoding rows.
 func ExampleCopy() {
 	ctx := context.Background()
-	s, err := pgtest.SharedServer()
+	_, dsns, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	admin, _ := s.Connect(ctx, "postgres")
-	defer admin.Close(ctx)
-	for _, db := range []string{"example_src", "example_dst"} {
-		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db)
-		_, _ = admin.Exec(ctx, "CREATE DATABASE "+db)
-	}
-	src, _ := pgx.Connect(ctx, s.AdminDSN("example_src"))
-	dst, _ := pgx.Connect(ctx, s.AdminDSN("example_dst"))
+	defer cleanup()
+	src, _ := pgx.Connect(ctx, dsns[0])
+	dst, _ := pgx.Connect(ctx, dsns[1])
 	defer src.Close(ctx)
 	defer dst.Close(ctx)
 	_, _ = src.Exec(ctx, `CREATE TABLE t AS SELECT g AS id, 'row ' || g AS label FROM generate_series(1, 1000) g`)

@@ -64,44 +64,68 @@ func Setup(tb testing.TB) *Bundle {
 // Pool opens a pool on dsn that is closed when the test ends.
 func Pool(tb testing.TB, dsn string) *pgxpool.Pool {
 	tb.Helper()
-	cfg, err := pgxpool.ParseConfig(dsn)
+	p, err := openPool(context.Background(), dsn)
 	if err != nil {
-		tb.Fatalf("pgtest: parse dsn: %v", err)
-	}
-	cfg.MaxConns = 8
-	p, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		tb.Fatalf("pgtest: open pool: %v", err)
+		tb.Fatalf("pgtest: %v", err)
 	}
 	tb.Cleanup(p.Close)
 	return p
+}
+
+// openPool opens a pool on dsn with room for the several connections a
+// replicator takes on one database.
+func openPool(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("parse dsn: %w", err)
+	}
+	cfg.MaxConns = 8
+	p, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open pool: %w", err)
+	}
+	return p, nil
 }
 
 // CreateDatabase creates an empty database and returns its name; it is
 // dropped when the test ends, together with any replication slots in it.
 func (s *Server) CreateDatabase(tb testing.TB) string {
 	tb.Helper()
-	name := fmt.Sprintf("%s_db%d", dbPrefix, dbSeq.Add(1))
-	ctx := context.Background()
-	conn, err := s.Connect(ctx, "postgres")
+	name, err := s.createDatabase(context.Background())
 	if err != nil {
-		tb.Fatalf("pgtest: connect: %v", err)
+		tb.Fatalf("pgtest: %v", err)
 	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		tb.Fatalf("pgtest: create database: %v", err)
-	}
-	tb.Cleanup(func() { s.dropDatabase(tb, name) })
+	tb.Cleanup(func() {
+		if err := s.dropDatabase(name); err != nil {
+			tb.Errorf("pgtest: %v", err)
+		}
+	})
 	return name
 }
 
-func (s *Server) dropDatabase(tb testing.TB, name string) {
+// createDatabase creates an empty database with a name unique to this test
+// binary and returns the name.
+func (s *Server) createDatabase(ctx context.Context) (string, error) {
+	name := fmt.Sprintf("%s_db%d", dbPrefix, dbSeq.Add(1))
+	conn, err := s.Connect(ctx, "postgres")
+	if err != nil {
+		return "", fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+		return "", fmt.Errorf("create database: %w", err)
+	}
+	return name, nil
+}
+
+// dropDatabase drops database name, with its replication slots and any
+// sessions still connected to it.
+func (s *Server) dropDatabase(name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	conn, err := s.Connect(ctx, "postgres")
 	if err != nil {
-		tb.Errorf("pgtest: connect to drop %s: %v", name, err)
-		return
+		return fmt.Errorf("connect to drop %s: %w", name, err)
 	}
 	defer conn.Close(ctx)
 	// Slots keep a database alive; a slot in use is freed by terminating
@@ -115,8 +139,9 @@ func (s *Server) dropDatabase(tb testing.TB, name string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-		tb.Errorf("pgtest: drop database %s: %v", name, err)
+		return fmt.Errorf("drop database %s: %w", name, err)
 	}
+	return nil
 }
 
 // NewDatabase creates one more database for the test and returns its name

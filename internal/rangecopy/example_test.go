@@ -13,23 +13,14 @@ import (
 // Apply replaces the destination's rows of a key range with the source's.
 func ExampleApply() {
 	ctx := context.Background()
-	s, err := pgtest.SharedServer()
+	_, dsns, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	admin, err := s.Connect(ctx, "postgres")
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer admin.Close(ctx)
-	for _, db := range []string{"rangecopy_src", "rangecopy_dst"} {
-		_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+db+" WITH (FORCE)")
-		_, _ = admin.Exec(ctx, "CREATE DATABASE "+db)
-	}
-	src, _ := pgx.Connect(ctx, s.AdminDSN("rangecopy_src"))
-	dst, _ := pgx.Connect(ctx, s.AdminDSN("rangecopy_dst"))
+	defer cleanup()
+	src, _ := pgx.Connect(ctx, dsns[0])
+	dst, _ := pgx.Connect(ctx, dsns[1])
 	defer src.Close(ctx)
 	defer dst.Close(ctx)
 	_, _ = src.Exec(ctx, `CREATE TABLE t AS SELECT g AS id, 'row ' || g AS label FROM generate_series(1, 10) g`)

@@ -3,10 +3,8 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
@@ -15,54 +13,17 @@ import (
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
-// exampleDatabases makes a source and a destination database on the test
-// server for an Example, and returns pools on them and a function that
-// drops them.
-func exampleDatabases(ctx context.Context) (src, dest *pgxpool.Pool, drop func(), err error) {
-	s, err := pgtest.SharedServer()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	admin, err := pgx.Connect(ctx, s.AdminDSN("postgres"))
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	names := []string{fmt.Sprintf("example_src_%d", rand.Int64()), fmt.Sprintf("example_dst_%d", rand.Int64())}
-	var pools []*pgxpool.Pool
-	drop = func() {
-		for _, p := range pools {
-			p.Close()
-		}
-		for _, n := range names {
-			_, _ = admin.Exec(ctx, "DROP DATABASE IF EXISTS "+replication.QuoteIdent(n)+" WITH (FORCE)")
-		}
-		admin.Close(ctx)
-	}
-	for _, n := range names {
-		if _, err := admin.Exec(ctx, "CREATE DATABASE "+replication.QuoteIdent(n)); err != nil {
-			drop()
-			return nil, nil, nil, err
-		}
-		p, err := pgxpool.New(ctx, s.AdminDSN(n))
-		if err != nil {
-			drop()
-			return nil, nil, nil, err
-		}
-		pools = append(pools, p)
-	}
-	return pools[0], pools[1], drop, nil
-}
-
 // A cron job runs the catalog's due jobs once and exits, as mimeo's
 // run_refresh.py did; a long-running worker calls Run instead.
 func ExampleScheduler_RunDue() {
 	ctx := context.Background()
-	src, dest, drop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer drop()
+	defer cleanup()
+	src, dest := dbs[0], dbs[1]
 	if _, err := src.Exec(ctx, `CREATE TABLE public.rates (currency text PRIMARY KEY, rate numeric);
 		INSERT INTO public.rates VALUES ('EUR', 1.08), ('GBP', 1.27)`); err != nil {
 		fmt.Println(err)
@@ -121,12 +82,13 @@ func ExampleScheduler_RunDue() {
 // ranges that differ, in the job's own way, then checks again.
 func ExampleRepair() {
 	ctx := context.Background()
-	src, dest, drop, err := exampleDatabases(ctx)
+	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	defer drop()
+	defer cleanup()
+	src, dest := dbs[0], dbs[1]
 	if _, err := src.Exec(ctx, `CREATE TABLE public.accounts AS SELECT g AS id, g * 10 AS balance FROM generate_series(1, 10000) g;
 		ALTER TABLE public.accounts ADD PRIMARY KEY (id)`); err != nil {
 		fmt.Println(err)
