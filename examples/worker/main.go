@@ -160,7 +160,7 @@ func openDest(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, 
 	if err != nil {
 		return nil, fmt.Errorf("destination: %w", err)
 	}
-	cfg.MaxConns = max(cfg.MaxConns, int32(2*concurrency+2))
+	cfg.MaxConns = max(cfg.MaxConns, int32(3*concurrency+2))
 	params := cfg.ConnConfig.RuntimeParams
 	for k, v := range map[string]string{"application_name": "pgmimeo worker",
 		"tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5", "tcp_keepalives_count": "4"} {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
@@ -47,7 +48,10 @@ func TestHelperWorker(t *testing.T) {
 		cancel()
 	}()
 	dsn := os.Getenv(envDest)
-	dest, err := pgxpool.New(ctx, dsn)
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	require.NoError(t, err)
+	pcfg.MaxConns = 8 // two refreshes of up to three connections each, and bookkeeping
+	dest, err := pgxpool.NewWithConfig(ctx, pcfg)
 	require.NoError(t, err)
 	defer dest.Close()
 	log, err := jobmon.Open(ctx, dsn, nil)
@@ -191,8 +195,14 @@ func TestWorkerProcesses(t *testing.T) {
 	}, time.Minute, 2*time.Millisecond, "worker A never pulled a table")
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
 	require.Error(t, a.cmd.Wait())
-	require.Eventually(t, func() bool { return b.roundDone(round1) }, 2*time.Minute, 50*time.Millisecond,
-		"worker B did not complete round 1 alone")
+	if !assert.Eventually(t, func() bool { return b.roundDone(round1) }, 2*time.Minute, 50*time.Millisecond,
+		"worker B did not complete round 1 alone") {
+		t.Logf("pending jobs: %v", pgtest.Rows(t, b.Dest, `SELECT dest_table, last_ok, claimed_by FROM mimeo.jobs WHERE last_ok IS NULL OR last_ok < $1`, round1))
+		t.Logf("claims: %v", pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo.claims`))
+		t.Logf("destination sessions: %v", pgtest.Rows(t, b.Dest, `SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity WHERE datname = current_database()`))
+		t.Logf("source sessions: %v", pgtest.Rows(t, b.Source, `SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity WHERE datname = current_database()`))
+		t.FailNow()
+	}
 	jobs := b.refreshJobs()
 	require.Len(t, jobs, len(tables))
 	for tbl := range tables {

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -27,11 +28,13 @@ type Scheduler struct {
 // database behind dest. A nil cfg is the zero Config. New does not touch
 // the database.
 //
-// The pool is used for the refreshes (each holds a connection, and a
-// failing one may briefly need a second), for the job bookkeeping and, when
-// cfg.Connect is nil, for reading the sources' connection strings: give it
-// at least 2·Concurrency+1 connections. The claims are held on one more
-// session of the scheduler's own, opened with the pool's settings.
+// The pool is used for the refreshes (each holds its lock on one
+// connection, and a dml or logdel refresh applies on two more), for the
+// job bookkeeping and, when cfg.Connect is nil, for reading the sources'
+// connection strings: it needs at least 3·Concurrency+1 connections, or
+// concurrent refreshes could wait on each other for connections for ever;
+// New refuses a smaller pool. The claims are held on one more session of
+// the scheduler's own, opened with the pool's settings.
 func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 	if dest == nil {
 		return nil, &replication.OptionError{Field: "dest", Problem: "is nil: pass a pool on the destination database"}
@@ -40,6 +43,11 @@ func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 		return nil, err
 	}
 	c := withDefaults(cfg)
+	if need := int32(3*c.Concurrency + 1); dest.Config().MaxConns < need {
+		return nil, &replication.OptionError{Field: "dest",
+			Problem: fmt.Sprintf("the pool has %d connections; %d concurrent refreshes need at least %d (set pool_max_conns)",
+				dest.Config().MaxConns, c.Concurrency, need)}
+	}
 	return &Scheduler{dest: dest, cfg: c, catalog: replication.NewCatalog(c.Catalog)}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
@@ -195,7 +196,7 @@ func TestFiltersAndCap(t *testing.T) {
 	}
 	require.Equal(t, []string{"c"}, run(scheduler.Config{Tables: tables[:1]}))
 	require.Equal(t, []string{"a", "b"}, run(scheduler.Config{Kinds: []replication.Kind{replication.KindSnapshot}}))
-	require.Len(t, run(scheduler.Config{MaxJobs: 1, Concurrency: 4}), 1)
+	require.Len(t, run(scheduler.Config{MaxJobs: 1, Concurrency: 2}), 1)
 	require.Equal(t, []string{}, run(scheduler.Config{Tables: snaps}))
 }
 
@@ -245,4 +246,23 @@ func TestConfigValidation(t *testing.T) {
 	s, err := scheduler.New(b.Dest, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, s.WorkerID())
+}
+
+// A destination pool too small for the refreshes asked for is refused: a
+// dml refresh takes up to three connections, and concurrent refreshes that
+// each got part of what they need would wait on each other for ever.
+func TestNewRefusesTooSmallPool(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	cfg, err := pgxpool.ParseConfig(b.DestDSN)
+	require.NoError(t, err)
+	cfg.MaxConns = 6
+	small, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	defer small.Close()
+	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 2})
+	require.ErrorIs(t, err, replication.ErrBadOption)
+	require.ErrorContains(t, err, "need at least 7")
+	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 1})
+	require.NoError(t, err)
 }
