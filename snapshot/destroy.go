@@ -18,16 +18,11 @@ import (
 func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions) (err error) {
 	run := replication.StartJob(ctx, s.cfg.JobLog, s.cfg.Logger, replication.JobName("Snapshot Destroyer", s.dst))
 	defer func() { err = run.Finish(ctx, err) }()
-	conn, err := s.dest.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, s.dst, s.cfg.LockWait)
+	conn, release, err := lockDest(ctx, s.dest, s.dst, &s.cfg.Options, "")
 	if err != nil {
 		return err
 	}
-	defer lock.Release(ctx)
+	defer release()
 	if _, err := jobOf(ctx, s.catalog, conn, s.dst, s.src, replication.KindSnapshot); err != nil {
 		return err
 	}

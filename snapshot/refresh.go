@@ -42,20 +42,14 @@ const SkipLocked = "another refresh of the destination holds its lock"
 func (s *Snapshot) Refresh(ctx context.Context) (res replication.Result, err error) {
 	start := time.Now()
 	name := replication.JobName("Refresh Snap", s.dst)
-	conn, err := s.dest.Acquire(ctx)
-	if err != nil {
-		return res, fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, s.dst, s.cfg.LockWait)
+	conn, release, err := lockDest(ctx, s.dest, s.dst, &s.cfg.Options, name)
 	if errors.Is(err, replication.ErrLocked) {
-		replication.Skipped(ctx, s.cfg.JobLog, s.cfg.Logger, name, err)
-		return replication.Result{Skipped: true, SkipReason: SkipLocked, Duration: time.Since(start)}, err
+		return skippedLocked(start), err
 	}
 	if err != nil {
 		return res, err
 	}
-	defer lock.Release(ctx)
+	defer release()
 
 	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), s.cfg.JobLog, s.cfg.Logger, name)
 	job, err := jobOf(ctx, s.catalog, conn, s.dst, s.src, replication.KindSnapshot)

@@ -117,20 +117,14 @@ func (r *repairer) run(ctx context.Context, diff *replication.ChecksumResult) (r
 	}
 	start := time.Now()
 	name := replication.JobName(r.name, r.dst)
-	conn, err := r.dest.Acquire(ctx)
-	if err != nil {
-		return res, fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, r.dst, r.opts.LockWait)
+	conn, release, err := lockDest(ctx, r.dest, r.dst, &r.opts, name)
 	if errors.Is(err, replication.ErrLocked) {
-		replication.Skipped(ctx, r.opts.JobLog, r.opts.Logger, name, err)
-		return replication.Result{Skipped: true, SkipReason: SkipLocked, Duration: time.Since(start)}, err
+		return skippedLocked(start), err
 	}
 	if err != nil {
 		return res, err
 	}
-	defer lock.Release(ctx)
+	defer release()
 	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), r.opts.JobLog, r.opts.Logger, name)
 	defer func() { err = run.Finish(ctx, err) }()
 

@@ -18,12 +18,8 @@ import (
 // destination transaction that holds the view's lock only for the swap:
 // readers of the view always see one complete copy.
 type Snapshot struct {
-	source  *pgxpool.Pool
-	dest    *pgxpool.Pool
-	src     replication.Table
-	dst     replication.Table
-	cfg     Config
-	catalog *replication.Catalog
+	endpoints
+	cfg Config
 }
 
 var _ replication.Replicator = (*Snapshot)(nil)
@@ -32,36 +28,26 @@ var _ replication.Replicator = (*Snapshot)(nil)
 // source) into the destination database behind pool dest. A nil cfg is the
 // zero Config. New does not touch either database.
 func New(source, dest *pgxpool.Pool, src replication.Table, cfg *Config) (*Snapshot, error) {
-	if source == nil || dest == nil {
-		return nil, &replication.OptionError{Field: "source, dest", Problem: "both pools are required"}
-	}
-	if err := src.Validate(); err != nil {
-		return nil, err
-	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Snapshot{source: source, dest: dest, src: src}
+	s := &Snapshot{}
 	if cfg != nil {
 		s.cfg = *cfg
 	}
-	s.dst = s.cfg.DestFor(src)
+	var err error
+	if s.endpoints, err = newEndpoints(source, dest, src, &s.cfg.Options); err != nil {
+		return nil, err
+	}
 	if len(s.dst.Name)+len("_snap1") > maxNameLen {
 		return nil, &replication.TableError{Table: s.dst, Err: replication.ErrBadName,
 			Fix: fmt.Sprintf("use a destination name of at most %d bytes: its tables are named <name>_snap1 and <name>_snap2", maxNameLen-len("_snap1"))}
 	}
-	s.catalog = replication.NewCatalog(s.cfg.CatalogSchema())
 	return s, nil
 }
 
 // maxNameLen is PostgreSQL's limit on a name, in bytes.
 const maxNameLen = 63
-
-// Dest returns the destination view.
-func (s *Snapshot) Dest() replication.Table { return s.dst }
-
-// Source returns the source table.
-func (s *Snapshot) Source() replication.Table { return s.src }
 
 func (s *Snapshot) jobOptions() jobOptions {
 	return jobOptions{

@@ -19,12 +19,8 @@ import (
 // that may be referenced by foreign keys (see TableConfig.TruncateCascade)
 // and fed by sequences (see TableConfig.Sequences).
 type Table struct {
-	source  *pgxpool.Pool
-	dest    *pgxpool.Pool
-	src     replication.Table
-	dst     replication.Table
-	cfg     TableConfig
-	catalog *replication.Catalog
+	endpoints
+	cfg TableConfig
 }
 
 var _ replication.Replicator = (*Table)(nil)
@@ -33,29 +29,19 @@ var _ replication.Replicator = (*Table)(nil)
 // source) into the destination database behind pool dest. A nil cfg is the
 // zero TableConfig. NewTable does not touch either database.
 func NewTable(source, dest *pgxpool.Pool, src replication.Table, cfg *TableConfig) (*Table, error) {
-	if source == nil || dest == nil {
-		return nil, &replication.OptionError{Field: "source, dest", Problem: "both pools are required"}
-	}
-	if err := src.Validate(); err != nil {
-		return nil, err
-	}
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	t := &Table{source: source, dest: dest, src: src}
+	t := &Table{}
 	if cfg != nil {
 		t.cfg = *cfg
 	}
-	t.dst = t.cfg.DestFor(src)
-	t.catalog = replication.NewCatalog(t.cfg.CatalogSchema())
+	var err error
+	if t.endpoints, err = newEndpoints(source, dest, src, &t.cfg.Options); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
-
-// Dest returns the destination table.
-func (t *Table) Dest() replication.Table { return t.dst }
-
-// Source returns the source table.
-func (t *Table) Source() replication.Table { return t.src }
 
 // Setup checks the source, the options and the destination, creates the
 // destination table (or adopts it, with UseExisting), records the job and

@@ -12,16 +12,11 @@ import (
 func (t *Table) Destroy(ctx context.Context, opts *replication.DestroyOptions) (err error) {
 	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, replication.JobName("Table Destroyer", t.dst))
 	defer func() { err = run.Finish(ctx, err) }()
-	conn, err := t.dest.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
+	conn, release, err := lockDest(ctx, t.dest, t.dst, &t.cfg.Options, "")
 	if err != nil {
 		return err
 	}
-	defer lock.Release(ctx)
+	defer release()
 	if _, err := jobOf(ctx, t.catalog, conn, t.dst, t.src, replication.KindTableReload); err != nil {
 		return err
 	}

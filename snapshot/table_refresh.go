@@ -25,20 +25,14 @@ import (
 func (t *Table) Refresh(ctx context.Context) (res replication.Result, err error) {
 	start := time.Now()
 	name := replication.JobName("Refresh Table", t.dst)
-	conn, err := t.dest.Acquire(ctx)
-	if err != nil {
-		return res, fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
+	conn, release, err := lockDest(ctx, t.dest, t.dst, &t.cfg.Options, name)
 	if errors.Is(err, replication.ErrLocked) {
-		replication.Skipped(ctx, t.cfg.JobLog, t.cfg.Logger, name, err)
-		return replication.Result{Skipped: true, SkipReason: SkipLocked, Duration: time.Since(start)}, err
+		return skippedLocked(start), err
 	}
 	if err != nil {
 		return res, err
 	}
-	defer lock.Release(ctx)
+	defer release()
 
 	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), t.cfg.JobLog, t.cfg.Logger, name)
 	job, err := jobOf(ctx, t.catalog, conn, t.dst, t.src, replication.KindTableReload)
