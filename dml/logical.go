@@ -380,18 +380,7 @@ func (r *Replicator) repullLogical(ctx context.Context, run *replication.JobRun,
 		if err != nil {
 			return err
 		}
-		load := func(ctx context.Context, freeze bool) (int64, error) {
-			st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
-				Query: fullQuery(j.spec), Dest: j.spec.Dest.Sanitize(), Columns: j.spec.ColumnNames(),
-				Binary: j.spec.binaryRows(), Freeze: freeze,
-			})
-			bytes += st.Bytes
-			if err != nil {
-				return st.Rows, fmt.Errorf("pull %s: %w", j.spec.Source, err)
-			}
-			return st.Rows, nil
-		}
-		if counts, err = r.variant.Reload(ctx, b, load); err != nil {
+		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), tx, j.spec, &bytes)); err != nil {
 			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
 		}
 		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: j.state.Stream})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -105,18 +106,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 				return err
 			}
 		}
-		load := func(ctx context.Context, freeze bool) (int64, error) {
-			st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
-				Query: fullQuery(j.spec), Dest: j.spec.Dest.Sanitize(), Columns: j.spec.ColumnNames(),
-				Binary: j.spec.binaryRows(), Freeze: freeze,
-			})
-			bytes += st.Bytes
-			if err != nil {
-				return st.Rows, fmt.Errorf("pull %s: %w", j.spec.Source, err)
-			}
-			return st.Rows, nil
-		}
-		if counts, err = r.variant.Reload(ctx, b, load); err != nil {
+		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), tx, j.spec, &bytes)); err != nil {
 			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
 		}
 		next := jobState{Queue: queueState{Closed: intp(closed), Done: true}}
@@ -137,4 +127,21 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 	run.Done(ctx, "Pulled %d rows", counts.Inserted)
 	res.Inserted, res.Updated, res.Deleted, res.Bytes = counts.Inserted, counts.Updated, counts.Deleted, bytes
 	return r.finishDrained(ctx, run, j, src)
+}
+
+// fullLoad returns the load function of a Variant's Reload: it copies every
+// row the spec selects from the source into the destination table in tx,
+// adding the bytes moved to *bytes.
+func fullLoad(src *pgconn.PgConn, tx pgx.Tx, spec *TableSpec, bytes *int64) func(ctx context.Context, freeze bool) (int64, error) {
+	return func(ctx context.Context, freeze bool) (int64, error) {
+		st, err := copypipe.Copy(ctx, src, tx.Conn().PgConn(), copypipe.Spec{
+			Query: fullQuery(spec), Dest: spec.Dest.Sanitize(), Columns: spec.ColumnNames(),
+			Binary: spec.binaryRows(), Freeze: freeze,
+		})
+		*bytes += st.Bytes
+		if err != nil {
+			return st.Rows, fmt.Errorf("pull %s: %w", spec.Source, err)
+		}
+		return st.Rows, nil
+	}
 }
