@@ -46,20 +46,17 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
-	case *wait <= 0:
-		if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass); err != nil {
-			return nil, fmt.Errorf("lock %s: %w", t, err)
-		}
-		got = true
 	default:
-		ms := wait.Milliseconds()
-		if ms < 1 {
-			ms = 1
+		// lock_timeout bounds the wait (0: none, whatever the session had
+		// set); the session's own value is put back.
+		timeout := "0"
+		if *wait > 0 {
+			timeout = fmt.Sprintf("%dms", max(wait.Milliseconds(), 1))
 		}
 		// lock_timeout bounds the wait; the session's own value is put back.
 		var previous string
 		if err := conn.QueryRow(ctx, `SELECT current_setting('lock_timeout'), set_config('lock_timeout', $1, false)`,
-			fmt.Sprintf("%dms", ms)).Scan(&previous, new(string)); err != nil {
+			timeout).Scan(&previous, new(string)); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
 		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass)
