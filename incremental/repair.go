@@ -86,13 +86,9 @@ func (j *job) repairBody(ctx context.Context, conn *pgxpool.Conn, run *replicati
 		return res, err
 	}
 	run.Step(ctx, fmt.Sprintf("Repairing %d key ranges up to control value %s", len(diff.Ranges), st.last()))
-	ranges := make([]rangecopy.Range, len(diff.Ranges))
-	for i, r := range diff.Ranges {
-		ranges[i] = rangecopy.Range{From: r.From, To: r.To, NullKey: r.NullKey}
-	}
 	spec := rangecopy.Spec{Source: p.info.Table.Sanitize(), From: p.where(), SourceFilter: pulled,
 		Target: j.dst.Sanitize(), Columns: p.colNames(), Key: keys, Binary: copypipe.CanBinary(p.cols, destCols)}
-	cs, err := rangecopy.Apply(ctx, ps.s.tx.Conn().PgConn(), tx, spec, ranges)
+	cs, err := rangecopy.Apply(ctx, ps.s.tx.Conn().PgConn(), tx, spec, rangecopy.FromKeyRanges(diff.Ranges))
 	if err != nil {
 		return res, fmt.Errorf("repair %s: %w", j.dst, err)
 	}

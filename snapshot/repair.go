@@ -200,7 +200,7 @@ func (r *repairer) repull(ctx context.Context, conn, srcConn *pgxpool.Conn, src 
 	run.Step(ctx, fmt.Sprintf("Repairing %d key ranges of %s", len(diff.Ranges), target))
 	spec := rangecopy.Spec{Source: src.table().Sanitize(), From: src.cond, Target: target.Sanitize(),
 		Columns: src.names(), Key: keys, Binary: copypipe.CanBinary(src.cols, dstCols)}
-	if st, err = rangecopy.Apply(ctx, srcTx.Conn().PgConn(), tx, spec, keyRanges(diff.Ranges)); err != nil {
+	if st, err = rangecopy.Apply(ctx, srcTx.Conn().PgConn(), tx, spec, rangecopy.FromKeyRanges(diff.Ranges)); err != nil {
 		return st, fmt.Errorf("repair %s: %w", r.dst, err)
 	}
 	run.Done(ctx, "Deleted %d rows, inserted %d rows", st.Deleted, st.Inserted)
@@ -225,12 +225,4 @@ func checkDiff(diff *replication.ChecksumResult, src, dst replication.Table) err
 			diff.Source, diff.Dest, src, dst)}
 	}
 	return nil
-}
-
-func keyRanges(rs []replication.KeyRange) []rangecopy.Range {
-	out := make([]rangecopy.Range, len(rs))
-	for i, r := range rs {
-		out[i] = rangecopy.Range{From: r.From, To: r.To, NullKey: r.NullKey}
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // Key is one key column.
@@ -27,6 +28,16 @@ type Key struct {
 type Range struct {
 	From, To []string
 	NullKey  bool
+}
+
+// FromKeyRanges returns the ranges a checksum validation found to differ
+// (replication.ChecksumResult.Ranges) as ranges to re-pull.
+func FromKeyRanges(rs []replication.KeyRange) []Range {
+	out := make([]Range, len(rs))
+	for i, r := range rs {
+		out[i] = Range{From: r.From, To: r.To, NullKey: r.NullKey}
+	}
+	return out
 }
 
 // Spec says what a range is re-pulled from and into.
@@ -65,13 +76,13 @@ func Apply(ctx context.Context, src *pgconn.PgConn, dst pgx.Tx, spec Spec, range
 		return st, fmt.Errorf("re-pull key ranges of %s: no key columns", spec.Target)
 	}
 	for _, r := range ranges {
-		tag, err := dst.Exec(ctx, "DELETE FROM "+spec.Target+" WHERE "+spec.rangeSQL(r, spec.destKey))
+		tag, err := dst.Exec(ctx, "DELETE FROM "+spec.Target+" WHERE "+spec.TargetCondition(r, ""))
 		if err != nil {
 			return st, fmt.Errorf("delete key range %s of %s: %w", describe(r), spec.Target, err)
 		}
 		st.Deleted += tag.RowsAffected()
 		cs, err := copypipe.Copy(ctx, src, dst.Conn().PgConn(), copypipe.Spec{
-			Query: spec.sourceSQL(r), Dest: spec.Target, Columns: spec.Columns, Binary: spec.Binary,
+			Query: spec.SourceQuery(r), Dest: spec.Target, Columns: spec.Columns, Binary: spec.Binary,
 		})
 		st.Bytes += cs.Bytes
 		if err != nil {
@@ -82,8 +93,9 @@ func Apply(ctx context.Context, src *pgconn.PgConn, dst pgx.Tx, spec Spec, range
 	return st, nil
 }
 
-// sourceSQL selects the replicated columns of the source rows in range r.
-func (s Spec) sourceSQL(r Range) string {
+// SourceQuery selects the replicated columns of the source rows in range r
+// that meet the row condition (From) and SourceFilter.
+func (s Spec) SourceQuery(r Range) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, c := range s.Columns {
@@ -110,8 +122,15 @@ func (s Spec) sourceSQL(r Range) string {
 	return b.String()
 }
 
-// destKey is key column i of the target, under "C" when collatable.
-func (s Spec) destKey(i int) string { return ident(s.Key[i].Name) + collate(s.Key[i]) }
+// TargetCondition is the condition "the target row's key is in r", with
+// the key columns qualified by qualifier (a quoted alias of the target, or
+// "" for none) and compared under "C" when collatable.
+func (s Spec) TargetCondition(r Range, qualifier string) string {
+	if qualifier != "" {
+		qualifier += "."
+	}
+	return s.rangeSQL(r, func(i int) string { return qualifier + ident(s.Key[i].Name) + collate(s.Key[i]) })
+}
 
 // rangeSQL is the condition "the key is in r", with key column i written
 // as col(i).
