@@ -6,9 +6,10 @@ import "context"
 // destTable: it reads the job from cat on dest and fills what cfg leaves
 // empty from the job (see Job.Settings): the source table, the column
 // filter, the row condition, for incremental jobs the control column (so
-// rows not pulled yet are not reported), and for LogDeletes jobs a
-// destination condition that leaves out rows deleted on the source. src
-// must be the job's source.
+// rows not pulled yet are not reported), for DML and LogDeletes jobs the
+// key they replicate by (so that the ranges are those a range repair
+// re-pulls by key), and for LogDeletes jobs a destination condition that
+// leaves out rows deleted on the source. src must be the job's source.
 func ChecksumJob(ctx context.Context, src, dest DB, cat *Catalog, destTable Table, cfg *ChecksumConfig) (*ChecksumResult, error) {
 	var c ChecksumConfig
 	if cfg != nil {
@@ -27,6 +28,9 @@ func ChecksumJob(ctx context.Context, src, dest DB, cat *Catalog, destTable Tabl
 	}
 	if c.Condition == "" {
 		c.Condition = set.Condition
+	}
+	if len(c.Key) == 0 {
+		c.Key = set.Key
 	}
 	if job.Kind.incremental() && c.Control == "" {
 		if c.Control = set.Control; c.Control == "" {

@@ -23,6 +23,7 @@ func TestChecksumJob(t *testing.T) {
 		CREATE VIEW copies.snap_view AS SELECT * FROM copies.snap;
 		CREATE TABLE copies.incr AS SELECT * FROM accounts WHERE aid <= 1500;
 		CREATE TABLE copies.logdel AS SELECT *, NULL::timestamptz AS mimeo_source_deleted FROM accounts;
+		CREATE TABLE copies.dml AS SELECT * FROM accounts;
 		INSERT INTO copies.logdel VALUES (3000, 1, 0, 'deleted on the source', now(), now());
 		DROP TABLE accounts;`)
 	for _, j := range []*replication.Job{
@@ -30,11 +31,12 @@ func TestChecksumJob(t *testing.T) {
 			Config: json.RawMessage(`{"columns": ["aid", "abalance"], "condition": "aid % 3 = 0"}`)},
 		{Kind: replication.KindUpdaterTime, Dest: replication.T("copies", "incr"), Config: json.RawMessage(`{"control": "at"}`)},
 		{Kind: replication.KindLogDel, Dest: replication.T("copies", "logdel")},
+		{Kind: replication.KindDML, Dest: replication.T("copies", "dml"), Config: json.RawMessage(`{"key": ["bid", "aid"]}`)},
 	} {
 		j.SourceName, j.SourceTable = "default", accounts
 		require.NoError(t, cat.CreateJob(ctx, b.Dest, j))
 	}
-	for _, dest := range []string{"snap_view", "incr", "logdel"} {
+	for _, dest := range []string{"snap_view", "incr", "logdel", "dml"} {
 		res, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", dest), nil)
 		require.NoError(t, err, dest)
 		require.True(t, res.Match, "%s: %v", dest, res.Ranges)
@@ -43,6 +45,11 @@ func TestChecksumJob(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"aid", "abalance"}, res.Columns)
 	require.Equal(t, int64(666), res.SourceRows)
+	require.Equal(t, []string{"aid"}, res.Key)
+	// A DML job's ranges are by the key it replicates by.
+	res, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "dml"), nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"bid", "aid"}, res.Key)
 
 	pgtest.MustExec(t, b.Dest, `UPDATE copies.snap SET abalance = -1 WHERE aid = 300;
 		UPDATE copies.incr SET filler = 'x' WHERE aid = 1499;

@@ -16,6 +16,9 @@ type JobSettings struct {
 	Condition string
 	// Control is the control column of an incremental job; empty otherwise.
 	Control string
+	// Key is the key a DML or LogDeletes job replicates by, in key order;
+	// empty for other kinds, whose rows are identified by the source's key.
+	Key []string
 }
 
 // jobConfigFields are the keys read from Job.Config. encoding/json matches
@@ -28,11 +31,14 @@ type jobConfigFields struct {
 	Condition     string   `json:"condition"`
 	Control       string   `json:"control"`
 	ControlColumn string   `json:"control_column"`
+	Key           []string `json:"key"`
 }
 
 // Settings reads the job's settings from its Config: the keys "columns"
-// (an array of column names; for incremental jobs "filter"), "condition" (text) and "control" or
-// "control_column" (text), matched without regard to case; absent keys
+// (an array of column names; for incremental, DML and LogDeletes jobs
+// "filter"), "condition" (text), "control" or "control_column" (text) and,
+// for DML and LogDeletes jobs, "key" (an array of column names), matched
+// without regard to case; absent keys
 // leave the zero value. Replication kinds store these options under these
 // keys (a config embedding Options as encoding/json writes it does), so
 // that maintenance checks and workers need not know the kind's package. A
@@ -56,6 +62,10 @@ func (j *Job) Settings() (JobSettings, error) {
 	switch j.Kind {
 	case KindInserterTime, KindInserterSerial, KindUpdaterTime, KindUpdaterSerial, KindDML, KindLogDel:
 		s.Columns = f.Filter
+	}
+	// DML and LogDeletes jobs store the key they replicate by under "key".
+	if j.Kind == KindDML || j.Kind == KindLogDel {
+		s.Key = f.Key
 	}
 	return s, nil
 }

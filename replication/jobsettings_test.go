@@ -45,6 +45,18 @@ func TestJobSettings(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"id", "at"}, got.Columns)
 
+	// DML jobs name the key they replicate by; other kinds' "key" means
+	// nothing to the checks.
+	dml := &replication.Job{Kind: replication.KindDML, Dest: replication.T("public", "d"),
+		Config: json.RawMessage(`{"key": ["b", "a"], "columns": ["a", "b", "c"], "filter": ["a", "b"]}`)}
+	got, err = dml.Settings()
+	require.NoError(t, err)
+	require.Equal(t, replication.JobSettings{Columns: []string{"a", "b"}, Key: []string{"b", "a"}}, got)
+	dml.Kind = replication.KindSnapshot
+	got, err = dml.Settings()
+	require.NoError(t, err)
+	require.Empty(t, got.Key)
+
 	_, err = (&replication.Job{Dest: replication.T("public", "d"), Config: json.RawMessage(`["not", "an", "object"]`)}).Settings()
 	var tabErr *replication.TableError
 	require.ErrorAs(t, err, &tabErr)
