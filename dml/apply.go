@@ -71,6 +71,39 @@ func (plain) Reload(ctx context.Context, b *Batch, load func(ctx context.Context
 	return Counts{Inserted: n}, err
 }
 
+// Repair deletes every destination row of the ranges and inserts the
+// source's rows of the ranges.
+func (plain) Repair(ctx context.Context, b *Batch, inRanges string) (Counts, error) {
+	return ReplaceRanges(ctx, b, inRanges, "")
+}
+
+// ReplaceRanges deletes the destination rows d for which inRanges is true,
+// except, when keep is not empty, those for which keep is also true and
+// whose key has no row in b; then it inserts b's rows (RowsTable), with the
+// destination's other columns at their defaults. It returns the rows
+// deleted and inserted.
+func ReplaceRanges(ctx context.Context, b *Batch, inRanges, keep string) (Counts, error) {
+	s := b.Spec()
+	dest := s.Dest.Sanitize()
+	where := `(` + inRanges + `)`
+	if keep != "" {
+		where += ` AND (NOT (` + keep + `) OR EXISTS (SELECT 1 FROM ` + b.RowsTable() + ` r WHERE ` + s.KeyMatch("d", "r") + `))`
+	}
+	var c Counts
+	tag, err := b.Tx().Exec(ctx, `DELETE FROM `+dest+` d WHERE `+where)
+	if err != nil {
+		return c, fmt.Errorf("delete rows of the key ranges: %w", err)
+	}
+	c.Deleted = tag.RowsAffected()
+	cols := List("", s.ColumnNames())
+	tag, err = b.Tx().Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+cols+` FROM `+b.RowsTable()+` r`)
+	if err != nil {
+		return c, fmt.Errorf("insert rows of the key ranges: %w", err)
+	}
+	c.Inserted = tag.RowsAffected()
+	return c, nil
+}
+
 // MergeRows merges the rows of staging table rows into the destination by
 // key: a matched row whose image differs is updated, a missing row is
 // inserted. rows holds the replicated columns and the destination columns

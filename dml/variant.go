@@ -32,8 +32,8 @@ type ExtraColumn struct {
 
 // Variant is what a replication kind built on this package's machinery
 // changes: what the queue keeps of a deleted row, what the destination table
-// has besides the replicated columns, and how a batch and a repull are
-// applied. Plain DML replay is this package's own variant; package logdel
+// has besides the replicated columns, and how a batch, a repull and a range
+// repair are applied. Plain DML replay is this package's own variant; package logdel
 // is the other. The capture, fetch, pipeline, state and lifecycle are
 // shared.
 type Variant interface {
@@ -63,4 +63,11 @@ type Variant interface {
 	// replaces, in the same transaction. b holds what the queue keeps of
 	// deleted rows (for variants that keep them).
 	Reload(ctx context.Context, b *Batch, load func(ctx context.Context, freeze bool) (int64, error)) (Counts, error)
+	// Repair makes the destination's rows in the key ranges a range repair
+	// re-pulls match the source's (Replicator.RepairRanges), in the batch's
+	// transaction: b holds the source rows of the ranges as current rows
+	// (RowsTable), and inRanges is SQL that is true when the key of
+	// destination row d lies in one of the ranges. A key of the ranges has
+	// at most one row in b, and every key of b lies in the ranges.
+	Repair(ctx context.Context, b *Batch, inRanges string) (Counts, error)
 }

@@ -150,3 +150,11 @@ func (variant) Reload(ctx context.Context, b *dml.Batch, load func(ctx context.C
 	}
 	return dml.Counts{Inserted: n, Deleted: tag.RowsAffected()}, nil
 }
+
+// Repair replaces the live destination rows of the ranges by the source's
+// rows of the ranges and keeps the rows marked deleted, except those whose
+// key is live on the source again: the live row replaces the mark, as when
+// a key is re-used.
+func (variant) Repair(ctx context.Context, b *dml.Batch, inRanges string) (dml.Counts, error) {
+	return dml.ReplaceRanges(ctx, b, inRanges, `d.`+deletedCol+` IS NOT NULL`)
+}
