@@ -9,10 +9,11 @@
 // # Use
 //
 //	r, err := dml.New(sourcePool, destPool, replication.T("public", "orders"), &dml.Config{})
-//	err = r.Setup(ctx)            // queue and trigger on the source, table and rows on the destination
-//	res, err := r.Refresh(ctx)    // apply what was queued since
-//	res, err = r.Repull(ctx)      // reload every row, keeping the queue consistent
-//	err = r.Destroy(ctx, nil)     // remove trigger, function, queue, job and table
+//	err = r.Setup(ctx)                   // queue and trigger on the source, table and rows on the destination
+//	res, err := r.Refresh(ctx)           // apply what was queued since
+//	res, err = r.Repull(ctx)             // reload every row, keeping the queue consistent
+//	res, err = r.RepairRanges(ctx, diff) // re-pull the key ranges a checksum found different
+//	err = r.Destroy(ctx, nil)            // remove trigger, function, queue, job and table
 //
 // [Replicator] implements replication.Replicator. Config embeds
 // replication.Options (column filter, row condition, destination name,
@@ -137,6 +138,20 @@
 // error (a column in a publication's column list cannot be dropped
 // without CASCADE); new source columns are not replicated. Follow the
 // same steps to change the columns.
+//
+// # Range repair
+//
+// [Replicator.RepairRanges] re-pulls the key ranges in which a checksum
+// validation (replication.ChecksumJob, which checks a DML job by the key it
+// replicates by) found the destination different, as the scheduler's
+// Repair does for every kind: under the refresh lock, the source rows of
+// the ranges are read in one snapshot and staged with COPY in one
+// destination transaction, where the variant replaces the destination's
+// rows of the ranges by them ([Variant].Repair; logdel keeps its rows
+// marked deleted unless their key is live again). The queue, or the slot,
+// is not touched: changes queued before or after the repair's snapshot
+// are applied by the next refresh, which converges because replay by key
+// is idempotent.
 //
 // # Crash safety
 //

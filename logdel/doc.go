@@ -27,6 +27,11 @@
 // rows marked deleted, except those whose key is live again; deletions
 // still queued are kept too.
 //
+// A range repair (dml.Replicator.RepairRanges, scheduler.Repair) compares
+// and replaces only live rows: the rows marked deleted in the repaired
+// ranges stay, except those whose key is live on the source again, whose
+// live row replaces the mark as a re-used key does.
+//
 // Unique indexes of the source other than the key are made on the
 // destination unique among live rows only (partial, WHERE
 // mimeo_source_deleted IS NULL), since a kept row may share values with a

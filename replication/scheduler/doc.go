@@ -47,10 +47,17 @@
 // # Kinds
 //
 // A [Registry] maps each replication kind to an [Opener], which rebuilds a
-// job's replicator from the catalog. [DefaultRegistry] has the snapshot,
-// table and incremental kinds. The dml and logdel kinds are not wired yet:
-// their jobs fail with [ErrNoOpener] until an Opener for them is added (see
-// DefaultRegistry), never skipped in silence.
+// job's replicator from the catalog. [DefaultRegistry] has every kind of
+// this module: snapshot, table, the incremental kinds, dml and logdel. A
+// job of a kind without an Opener fails with [ErrNoOpener], never skipped
+// in silence.
+//
+// # Repair
+//
+// [Repair] checks a job with replication.ChecksumJob, re-pulls the key
+// ranges that differ through the replicator's RepairRanges
+// (replication.RangeRepairer; every kind of DefaultRegistry has it) and
+// checks again.
 //
 // # Sources
 //

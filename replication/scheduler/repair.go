@@ -54,12 +54,16 @@ func (r *RepairReport) Repaired() bool {
 // Repair validates the catalog job of destTable with a checksum, re-pulls
 // the key ranges that differ in the job's own consistent way (see
 // replication.RangeRepairer: for a snapshot into the table its view shows,
-// for a table or incremental job by key range, deleting and inserting in
-// one destination transaction from one source snapshot) and validates
-// again. A report whose Repaired is false means the source changed while
-// Repair ran (or, for an incremental job, rows the job had not pulled
-// yet differ): run it again, or refresh first. A job whose replicator
-// cannot repair ranges fails with ErrCannotRepair, changing nothing.
+// for a table, incremental, dml or logdel job by key range, deleting and
+// inserting in one destination transaction from one source snapshot) and
+// validates again. A dml or logdel job is checked and repaired by the key
+// it replicates by; its queued changes are left for its next refresh, and
+// a logdel destination keeps its rows marked deleted (see
+// dml.Replicator.RepairRanges). A report whose Repaired is false means the
+// source changed while Repair ran (or, for an incremental job, rows the
+// job had not pulled yet differ): run it again, or refresh first. A job
+// whose replicator cannot repair ranges (a kind added to the Registry
+// without RepairRanges) fails with ErrCannotRepair, changing nothing.
 func Repair(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, cfg *RepairConfig) (*RepairReport, error) {
 	var c RepairConfig
 	if cfg != nil {
