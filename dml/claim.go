@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // tid is a row position in a queue table. Queue tables are only appended to
@@ -46,36 +49,82 @@ type queryRower interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// filling returns the queue table (0 or 1) the trigger is filling.
+// filling returns the queue table (0 or 1) the trigger functions fill.
 func (q *Queue) filling(ctx context.Context, db queryRower) (int, error) {
 	var v int
-	if err := db.QueryRow(ctx, `SELECT last_value FROM `+q.Slot().Sanitize()).Scan(&v); err != nil {
-		return 0, fmt.Errorf("read the queue slot of %s: %w", q.Source, err)
+	if err := db.QueryRow(ctx, `SELECT filling FROM `+q.registry()+` WHERE queue_id = $1`, q.ID).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read which queue table of %s is filled: %w", q.Source, err)
 	}
 	return v, nil
 }
 
-// switchTo makes the trigger fill table i from now on. Sequences are not
-// transactional: the switch is seen at once by every session.
-func (q *Queue) switchTo(ctx context.Context, db queryRower, i int) error {
-	var v int64
-	if err := db.QueryRow(ctx, `SELECT pg_catalog.setval($1::pg_catalog.regclass, $2, true)`, q.Slot().Sanitize(), i).Scan(&v); err != nil {
-		return fmt.Errorf("switch the queue of %s: %w", q.Source, err)
+// switchTo makes the trigger functions fill table i: it replaces them, and
+// records i in the registry, in one transaction. A transaction that takes
+// its lock on the source table after the commit runs the new functions
+// (taking a lock makes a session catch up with catalog changes); one that
+// held it before may go on running the old ones until it ends, which
+// closeTable waits for.
+func (q *Queue) switchTo(ctx context.Context, db beginner, spec *TableSpec, i int) error {
+	err := inTx(ctx, db, func(tx pgx.Tx) error {
+		for _, stmt := range functionsSQL(q, spec, i) {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `UPDATE `+q.registry()+` SET filling = $2 WHERE queue_id = $1`, q.ID, i)
+		return err
+	})
+	if err != nil {
+		return queueError(q.Source, q.Schema, fmt.Sprintf("switch the queue to table %d", i), err)
 	}
 	return nil
 }
 
-// closeTable waits until no transaction can still add an entry to table i
-// (which the trigger no longer fills) that is not also in the other table:
-// it takes, and at once lets go of, a lock that conflicts with every
-// writer's, which waits for the writers holding theirs to end.
-func (q *Queue) closeTable(ctx context.Context, db beginner, cfg *Config, i int) error {
-	err := withLockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `LOCK TABLE `+q.Table(i).Sanitize()+` IN SHARE MODE`)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("close queue table %s: %w", q.Table(i), err)
+// writersOf selects the locks that the transactions writing to table $1
+// (regclass text), or to one of its partitions, hold on it, other than
+// this session's.
+const writersOf = `FROM pg_catalog.pg_locks l
+	WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock' AND l.granted
+	  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+	  AND l.relation IN (SELECT $1::pg_catalog.regclass UNION ALL SELECT relid FROM pg_catalog.pg_partition_tree($1::pg_catalog.regclass))
+	  AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()`
+
+// closeTable waits until no transaction can still add an entry to table i,
+// which the trigger functions no longer fill: until every transaction that
+// held a write lock on the source table (or one of its partitions) when it
+// looked has ended. Only those can still run functions that fill table i;
+// their entries are committed, or gone, when they end. It waits at most
+// the DDL lock timeout times one more than the retries, as long as the
+// lock waits of other queue statements may take, then fails with
+// ErrWritersOpen.
+func (q *Queue) closeTable(ctx context.Context, db queryRower, cfg *Config, i int) error {
+	var open []string
+	if err := db.QueryRow(ctx, `SELECT COALESCE(pg_catalog.array_agg(DISTINCT l.virtualtransaction), '{}') `+writersOf,
+		q.Source.Sanitize()).Scan(&open); err != nil {
+		return fmt.Errorf("close queue table %s: list writers of %s: %w", q.Table(i), q.Source, err)
+	}
+	deadline := time.Now().Add(cfg.ddlLockTimeout() * time.Duration(cfg.ddlRetries()+1))
+	pause := time.Millisecond
+	for len(open) > 0 {
+		var pids []int32
+		if err := db.QueryRow(ctx, `SELECT COALESCE(pg_catalog.array_agg(DISTINCT COALESCE(l.pid, 0)), '{}') `+writersOf+
+			` AND l.virtualtransaction = ANY ($2)`, q.Source.Sanitize(), open).Scan(&pids); err != nil {
+			return fmt.Errorf("close queue table %s: list writers of %s: %w", q.Table(i), q.Source, err)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return &replication.TableError{Table: q.Source, Err: fmt.Errorf("close queue table %s: %w", q.Table(i), ErrWritersOpen),
+				Fix: fmt.Sprintf("transactions that were writing to the table when the refresh switched queue tables are still open "+
+					"(backend pids %v; 0 is a prepared transaction): end them, or raise Config.DDLLockTimeout or Config.DDLRetries", pids)}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("close queue table %s: %w", q.Table(i), ctx.Err())
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, 100*time.Millisecond)
 	}
 	return nil
 }

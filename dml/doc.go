@@ -25,30 +25,34 @@
 //
 // Capture ([Queue]): in a schema of the source that the replication role
 // owns (Config.QueueSchema, default "mimeo_queue"), each destination has
-// two queue tables, a one-row sequence (the slot) naming the table being
-// filled, and a trigger function, SECURITY DEFINER with a fixed
-// search_path, so that every writer of the table can queue without any
-// right on the queue schema. Its trigger fires after each insert, delete,
-// and update of a replicated column, and appends the key (the primary key,
-// else the first unique index on NOT NULL columns, else Config.Key; for an
-// update that changes the key, the old key too). A registry table in the
-// same schema lists the queues; it is made by numbered migrations.
+// two queue tables and trigger functions, SECURITY DEFINER so that every
+// writer of the table can queue without any right on the queue schema.
+// Each function is one INSERT into the queue table being filled, which its
+// body names. Triggers fire after each insert, delete, and update of a
+// replicated column, and append the key (the primary key, else the first
+// unique index on NOT NULL columns, else Config.Key; for an update that
+// changes the key, the old key too, by a trigger whose WHEN clause tests
+// that). A registry table in the same schema lists the queues and which
+// table each fills; it is made by numbered migrations.
 //
-// The trigger is installed before the snapshot of the initial copy is
+// The triggers are installed before the snapshot of the initial copy is
 // taken, so a change made during setup is both copied and queued, never
 // lost; replaying a key is idempotent.
 //
-// A refresh switches the slot to the other table, then "closes" the one it
-// left: it waits (under a lock timeout, retried) for every transaction that
-// holds a lock on it. The trigger reads the slot a second time after its
-// insert, and inserts again into the new table when the slot moved, so a
-// writer that read the old slot but locked the table only after the wait
-// also queued its change in the new table. The closed table is then
+// A refresh switches tables by replacing the functions with ones that fill
+// the other table (and recording that, in the same transaction), then
+// "closes" the one it left: it waits until every transaction that held a
+// write lock on the source table at that moment has ended. A transaction
+// that takes its lock later runs the new functions, since taking a lock
+// makes a session catch up with catalog changes; so once those have ended,
+// no entry can reach the closed table any more. The closed table is then
 // drained and, once every entry is applied and committed on the
 // destination, truncated. Queue tables are only ever appended to and
 // truncated: they hold no dead rows, their size follows the backlog, and
 // autovacuum never needs to visit them. The other table fills meanwhile; a
-// change made while a refresh runs waits for the next one.
+// change made while a refresh runs waits for the next one. The price of
+// this cheap trigger is a dead catalog row per switch (pg_proc), which
+// autovacuum reclaims as it does for any DDL.
 //
 // Fetch: entries of the closed table are claimed by position (ctid ranges
 // read with a TID range scan). For a claim, one source statement streams,

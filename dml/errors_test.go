@@ -118,7 +118,7 @@ func TestSetupTwice(t *testing.T) {
 	require.ErrorIs(t, err, replication.ErrExists)
 	// the first job's queue is the only one
 	require.Len(t, pgtest.Rows(t, b.Source, `SELECT 1 FROM mimeo_queue.queues`), 1)
-	require.Len(t, pgtest.Rows(t, b.Source, `SELECT 1 FROM pg_trigger WHERE tgrelid = 'accounts'::regclass`), 1)
+	require.Len(t, pgtest.Rows(t, b.Source, `SELECT 1 FROM pg_trigger WHERE tgrelid = 'accounts'::regclass`), 3)
 }
 
 func TestRefreshErrors(t *testing.T) {

@@ -125,7 +125,7 @@ func TestDestroyByAnotherRole(t *testing.T) {
 	require.ErrorContains(t, err, "belong to role")
 	require.ErrorContains(t, err, "run Destroy connected to the source as that role")
 	require.Len(t, pgtest.Rows(t, b.Dest, `SELECT 1 FROM mimeo.jobs`), 1)
-	require.Len(t, pgtest.Rows(t, b.Source, `SELECT 1 FROM pg_trigger WHERE tgrelid = 'accounts'::regclass`), 1)
+	require.Len(t, pgtest.Rows(t, b.Source, `SELECT 1 FROM pg_trigger WHERE tgrelid = 'accounts'::regclass`), 3)
 	require.NoError(t, r.Destroy(ctx, &replication.DestroyOptions{KeepTable: true}))
 	require.Len(t, pgtest.Rows(t, b.Dest, `SELECT 1 FROM pg_class WHERE relname = 'accounts'`), 1)
 }

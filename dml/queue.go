@@ -21,12 +21,12 @@ var queueMigrations embed.FS
 const lockClass = 0x6d646d6c
 
 // Queue is the capture side of one destination in the source database: two
-// queue tables that the trigger fills in turn, the slot sequence whose value
-// names the table being filled, the SECURITY DEFINER trigger function and
-// its two triggers on the source table. A refresh switches the slot to the
-// other table, waits until no writer can still add to the one it left
-// ("closes" it), drains it and truncates it, so a queue never accumulates
-// dead rows.
+// queue tables that the triggers fill in turn, and the SECURITY DEFINER
+// trigger functions and triggers that fill them (see Functions and
+// Triggers). The registry row of the queue records which table the
+// functions fill. A refresh switches the functions to the other table,
+// waits until no writer can still add to the one it left ("closes" it),
+// drains it and truncates it, so a queue never accumulates dead rows.
 type Queue struct {
 	// Schema is the source schema of the queue objects.
 	Schema string
@@ -43,19 +43,6 @@ type Queue struct {
 func (q *Queue) Table(i int) replication.Table {
 	return replication.T(q.Schema, fmt.Sprintf("q%d_%d", q.ID, i))
 }
-
-// Slot returns the sequence naming the table being filled.
-func (q *Queue) Slot() replication.Table {
-	return replication.T(q.Schema, fmt.Sprintf("q%d_slot", q.ID))
-}
-
-// Function returns the trigger function.
-func (q *Queue) Function() replication.Table {
-	return replication.T(q.Schema, fmt.Sprintf("q%d_capture", q.ID))
-}
-
-// Trigger returns the name of the trigger on the source table.
-func (q *Queue) Trigger() string { return fmt.Sprintf("mimeo_q%d", q.ID) }
 
 func (q *Queue) registry() string { return pgx.Identifier{q.Schema, "queues"}.Sanitize() }
 
@@ -133,27 +120,16 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 	for i := 0; i < 2; i++ {
 		out = append(out, `CREATE TABLE `+q.Table(i).Sanitize()+` (`+cols+`)`+opts)
 	}
-	slot := q.Slot().Sanitize()
-	out = append(out,
-		`CREATE SEQUENCE `+slot+` AS smallint MINVALUE 0 MAXVALUE 1 NO CYCLE`,
-		`SELECT pg_catalog.setval(`+quoteLiteral(slot)+`, 0, true)`,
-		captureFunctionSQL(q, spec),
-	)
-	// Updates fire only when they name a replicated column; those that leave
-	// it as it was are queued all the same (comparing whole rows would cost
-	// every update, and detoast large values): the apply finds nothing to
-	// write.
-	fn := q.Function().Sanitize()
-	trig := `CREATE TRIGGER ` + replication.QuoteIdent(q.Trigger()) + ` AFTER INSERT OR DELETE OR UPDATE OF ` +
-		List("", spec.ColumnNames()) + ` ON ` + spec.Source.Sanitize() + ` FOR EACH ROW EXECUTE FUNCTION ` + fn + `()`
-	out = append(out, trig,
-		`COMMENT ON FUNCTION `+fn+`() IS `+quoteLiteral("pgmimeo: queues changes of "+spec.Source.Sanitize()+" for one destination"),
-	)
+	out = append(out, functionsSQL(q, spec, 0)...)
+	out = append(out, triggersSQL(q, spec)...)
+	for _, fn := range q.Functions() {
+		out = append(out, `COMMENT ON FUNCTION `+fn.Sanitize()+`() IS `+quoteLiteral("pgmimeo: queues changes of "+spec.Source.Sanitize()+" for one destination"))
+	}
 	return out
 }
 
 // dropQueue removes the queue's objects and registry row. The triggers go
-// with the function (DROP … CASCADE): dropping a trigger by name would need
+// with the functions (DROP … CASCADE): dropping a trigger by name would need
 // ownership of the source table, which the replication role need not have.
 func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
 	err := withLockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
@@ -164,11 +140,11 @@ func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
 		if !exists {
 			return nil
 		}
-		stmts := []string{
-			`DROP FUNCTION IF EXISTS ` + q.Function().Sanitize() + `() CASCADE`,
-			`DROP TABLE IF EXISTS ` + q.Table(0).Sanitize() + `, ` + q.Table(1).Sanitize(),
-			`DROP SEQUENCE IF EXISTS ` + q.Slot().Sanitize(),
+		var stmts []string
+		for _, fn := range q.Functions() {
+			stmts = append(stmts, `DROP FUNCTION IF EXISTS `+fn.Sanitize()+`() CASCADE`)
 		}
+		stmts = append(stmts, `DROP TABLE IF EXISTS `+q.Table(0).Sanitize()+`, `+q.Table(1).Sanitize())
 		for _, s := range stmts {
 			if _, err := tx.Exec(ctx, s); err != nil {
 				return err
@@ -198,13 +174,13 @@ func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
 	return nil
 }
 
-// owner returns the role that owns the queue's trigger function, "" when
+// owner returns the role that owns the queue's trigger functions, "" when
 // it cannot be told.
 func (q *Queue) owner(ctx context.Context, db beginner) string {
 	var owner string
 	_ = inTx(context.WithoutCancel(ctx), db, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(proowner) FROM pg_catalog.pg_proc WHERE oid = to_regprocedure($1)`,
-			q.Function().Sanitize()+"()").Scan(&owner)
+			q.Functions()[0].Sanitize()+"()").Scan(&owner)
 	})
 	return owner
 }

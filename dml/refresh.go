@@ -108,7 +108,7 @@ func (r *Replicator) refresh(ctx context.Context, run *replication.JobRun, j *jo
 				if empty {
 					return r.finish(ctx, run, res, ds, limit)
 				}
-				if err := q.switchTo(ctx, src, other); err != nil {
+				if err := q.switchTo(ctx, src, j.spec, other); err != nil {
 					return err
 				}
 				switched = true

@@ -63,7 +63,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 			return err
 		}
 		if empty {
-			if err := q.switchTo(ctx, src, 1-cur); err != nil {
+			if err := q.switchTo(ctx, src, j.spec, 1-cur); err != nil {
 				return err
 			}
 			j.state.Queue = queueState{Closed: intp(cur)}

@@ -7,75 +7,99 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// captureFunctionSQL returns the CREATE FUNCTION statement of the queue's
-// trigger function.
+// The capture is one trigger function per kind of entry, each a single
+// INSERT into the queue table being filled, named in its body, and up to
+// three triggers on the source table:
 //
-// The function runs as its owner, the replication role (SECURITY DEFINER),
-// so every writer of the source table can queue without any right on the
-// queue schema; its search_path is fixed and every name in it qualified, so
-// a writer cannot make it run other code.
+//   - mimeo_q<id>, after an insert or an update of a replicated column,
+//     runs q<id>_new, which queues the new key;
+//   - mimeo_q<id>_key, after an update of a key column that changed the
+//     key (its WHEN clause, evaluated by the executor), runs q<id>_old,
+//     which queues the old key, whose row is gone from the source;
+//   - mimeo_q<id>_del, after a delete, runs q<id>_old, or q<id>_gone for a
+//     queue that keeps deleted rows (the whole row and its deletion time).
 //
-// It reads the slot sequence (non-transactional, so every transaction sees
-// the latest value whatever its isolation level), appends the change to the
-// table the slot names, then reads the slot again: when a refresh switched
-// tables in between, the change is appended to the new table as well. A
-// refresh closes the table it left by waiting for every transaction holding
-// a lock on it; a writer that read the old slot value but took that lock
-// only after the wait necessarily read the new value on its second read, so
-// its change is in the new table too. Replaying a key twice is harmless.
-func captureFunctionSQL(q *Queue, spec *TableSpec) string {
-	slot := quoteLiteral(q.Slot().Sanitize()) + `::pg_catalog.regclass`
-	var b strings.Builder
-	b.WriteString("DECLARE\n")
-	b.WriteString("  s pg_catalog.int8 := pg_catalog.pg_sequence_last_value(" + slot + ");\n")
-	b.WriteString("  s2 pg_catalog.int8;\n")
-	b.WriteString("BEGIN\n")
-	writeQueueing(&b, q, spec, "s")
-	b.WriteString("  s2 := pg_catalog.pg_sequence_last_value(" + slot + ");\n")
-	b.WriteString("  IF s2 IS DISTINCT FROM s THEN\n")
-	writeQueueing(&b, q, spec, "s2")
-	b.WriteString("  END IF;\n")
-	b.WriteString("  RETURN NULL;\n")
-	b.WriteString("END\n")
-	body := b.String()
+// A trigger that runs one INSERT and nothing else costs a writer the least
+// a PL/pgSQL trigger can: no branch on the operation, no lookup of the table
+// to fill. A refresh switches tables by replacing the functions (see
+// Queue.switchTo).
+
+// Functions returns the queue's trigger functions.
+func (q *Queue) Functions() []replication.Table {
+	fs := []replication.Table{q.function("new"), q.function("old")}
+	if q.KeepsDeleted {
+		fs = append(fs, q.function("gone"))
+	}
+	return fs
+}
+
+func (q *Queue) function(what string) replication.Table {
+	return replication.T(q.Schema, fmt.Sprintf("q%d_%s", q.ID, what))
+}
+
+// Triggers returns the names of the queue's triggers on the source table.
+func (q *Queue) Triggers() []string {
+	return []string{fmt.Sprintf("mimeo_q%d", q.ID), fmt.Sprintf("mimeo_q%d_key", q.ID), fmt.Sprintf("mimeo_q%d_del", q.ID)}
+}
+
+// functionsSQL returns the statements that make (or replace) the queue's
+// trigger functions so that they fill queue table i.
+//
+// The functions run as their owner, the replication role (SECURITY
+// DEFINER), so every writer of the source table can queue without any
+// right on the queue schema. They have no fixed search_path, which would
+// cost every call a configuration change, because nothing in them is
+// looked up by it: the table is schema-qualified, the columns are its own,
+// the values are fields of NEW or OLD of the column's own type (no cast, no
+// operator), and the one function called, for the deletion time, is
+// qualified with pg_catalog. A writer's search_path cannot make them run
+// other code.
+func functionsSQL(q *Queue, spec *TableSpec, i int) []string {
+	keys := List("", spec.Key)
+	out := []string{
+		functionSQL(q.function("new"), q.Table(i), keys, List("NEW", spec.Key)),
+		functionSQL(q.function("old"), q.Table(i), keys, List("OLD", spec.Key)),
+	}
+	if q.KeepsDeleted {
+		cols := List("", spec.ColumnNames()) + ", " + replication.QuoteIdent(DeletedAtColumn)
+		vals := List("OLD", spec.ColumnNames()) + ", pg_catalog.clock_timestamp()"
+		out = append(out, functionSQL(q.function("gone"), q.Table(i), cols, vals))
+	}
+	return out
+}
+
+// functionSQL returns the statement that makes or replaces trigger
+// function fn, which appends vals as cols to table.
+func functionSQL(fn, table replication.Table, cols, vals string) string {
+	body := "BEGIN\n  INSERT INTO " + table.Sanitize() + " (" + cols + ") VALUES (" + vals + ");\n  RETURN NULL;\nEND\n"
 	tag := "$mimeo$"
 	for i := 0; strings.Contains(body, tag); i++ {
 		tag = fmt.Sprintf("$mimeo%d$", i)
 	}
-	return `CREATE FUNCTION ` + q.Function().Sanitize() + `() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER` +
-		` SET search_path = pg_catalog, pg_temp AS ` + tag + "\n" + body + tag
+	return `CREATE OR REPLACE FUNCTION ` + fn.Sanitize() + `() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS ` +
+		tag + "\n" + body + tag
 }
 
-// writeQueueing writes the statements that queue the change into the table
-// named by slot variable v.
-func writeQueueing(b *strings.Builder, q *Queue, spec *TableSpec, v string) {
-	keys := List("", spec.Key)
-	newKey := List("NEW", spec.Key)
-	oldKey := List("OLD", spec.Key)
-	ins := func(i int, cols, vals string) string {
-		return "INSERT INTO " + q.Table(i).Sanitize() + " (" + cols + ") VALUES (" + vals + ");"
-	}
-	both := func(indent, cols, vals string) {
-		b.WriteString(indent + "IF " + v + " = 0 THEN " + ins(0, cols, vals) + "\n")
-		b.WriteString(indent + "ELSE " + ins(1, cols, vals) + "\n")
-		b.WriteString(indent + "END IF;\n")
-	}
-	b.WriteString("  IF TG_OP = 'DELETE' THEN\n")
+// triggersSQL returns the statements that make the queue's triggers on
+// the source table. Updates fire only when they name a replicated column;
+// those that leave it as it was are queued all the same (comparing whole
+// rows would cost every update, and detoast large values): the apply finds
+// nothing to write.
+func triggersSQL(q *Queue, spec *TableSpec) []string {
+	src := spec.Source.Sanitize()
+	names := q.Triggers()
+	del := q.function("old")
 	if q.KeepsDeleted {
-		cols := List("", spec.ColumnNames()) + ", " + replication.QuoteIdent(DeletedAtColumn)
-		vals := List("OLD", spec.ColumnNames()) + ", pg_catalog.clock_timestamp()"
-		both("    ", cols, vals)
-	} else {
-		both("    ", keys, oldKey)
+		del = q.function("gone")
 	}
-	b.WriteString("  ELSE\n")
-	both("    ", keys, newKey)
-	// An update that changed the key also queues the old key, whose row
-	// is gone from the source.
-	b.WriteString("    IF TG_OP = 'UPDATE' AND (" + keyChanged(spec) + ") THEN\n")
-	both("      ", keys, oldKey)
-	b.WriteString("    END IF;\n")
-	b.WriteString("  END IF;\n")
+	return []string{
+		`CREATE TRIGGER ` + replication.QuoteIdent(names[0]) + ` AFTER INSERT OR UPDATE OF ` + List("", spec.ColumnNames()) +
+			` ON ` + src + ` FOR EACH ROW EXECUTE FUNCTION ` + q.function("new").Sanitize() + `()`,
+		`CREATE TRIGGER ` + replication.QuoteIdent(names[1]) + ` AFTER UPDATE OF ` + List("", spec.Key) + ` ON ` + src +
+			` FOR EACH ROW WHEN (` + keyChanged(spec) + `) EXECUTE FUNCTION ` + q.function("old").Sanitize() + `()`,
+		`CREATE TRIGGER ` + replication.QuoteIdent(names[2]) + ` AFTER DELETE ON ` + src +
+			` FOR EACH ROW EXECUTE FUNCTION ` + del.Sanitize() + `()`,
+	}
 }
 
 // keyChanged returns the test of whether an update changed the key: each
@@ -83,6 +107,8 @@ func writeQueueing(b *strings.Builder, q *Queue, spec *TableSpec, v string) {
 // in pg_catalog), or, for other types, by binary image. The image test may
 // also fire for equal values (then the old key is queued needlessly, which
 // does no harm); equality is the same test the destination matches keys by.
+// The test is part of the trigger definition, resolved when the trigger is
+// made.
 func keyChanged(spec *TableSpec) string {
 	var parts []string
 	for _, c := range spec.KeyColumns() {
