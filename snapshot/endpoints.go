@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -60,45 +59,6 @@ func lockDest(ctx context.Context, dest *pgxpool.Pool, dst replication.Table, op
 		return nil, nil, err
 	}
 	return conn, func() { _ = lock.Release(ctx); conn.Release() }, nil
-}
-
-// destroyJob is what both Destroys share: it logs a job called name, takes
-// the destination's lock, checks that the catalog holds a job of kind for
-// this source, and then, in one destination transaction, lets drop remove
-// what the job made and deletes the job's catalog row. Nothing changes
-// when drop fails.
-func (e *endpoints) destroyJob(ctx context.Context, opts *replication.Options, name string, kind replication.Kind,
-	drop func(ctx context.Context, run *replication.JobRun, tx pgx.Tx) error) (err error) {
-	run := replication.StartJob(ctx, opts.JobLog, opts.Logger, replication.JobName(name, e.dst))
-	defer func() { err = run.Finish(ctx, err) }()
-	conn, release, err := lockDest(ctx, e.dest, e.dst, opts, "")
-	if err != nil {
-		return err
-	}
-	defer release()
-	if _, err := jobOf(ctx, e.catalog, conn, e.dst, e.src, kind); err != nil {
-		return err
-	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin destination transaction: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
-	if err := drop(ctx, run, tx); err != nil {
-		return err
-	}
-	if err := e.catalog.DeleteJob(ctx, tx, e.dst); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit destroy of %s: %w", e.dst, err)
-	}
-	run.Done(ctx, "Done")
-	return nil
 }
 
 // skippedLocked is the result of a run that found the lock taken.
