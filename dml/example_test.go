@@ -26,14 +26,10 @@ func printRows(ctx context.Context, db *pgxpool.Pool, query string) {
 // Replicate a table's inserts, updates and deletes into another database.
 func Example() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
-	_, err = source.Exec(ctx, `CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int);
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
+	_, err := source.Exec(ctx, `CREATE TABLE orders (id int PRIMARY KEY, item text NOT NULL, qty int);
 		INSERT INTO orders VALUES (1, 'widget', 3), (2, 'gadget', 1), (3, 'gizmo', 7)`)
 	if err != nil {
 		fmt.Println(err)

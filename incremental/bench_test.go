@@ -3,8 +3,6 @@ package incremental_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
@@ -15,36 +13,34 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// psqlPipe runs "psql -c COPY (…) TO STDOUT | psql -c COPY … FROM STDIN"
-// between the bundle's databases and returns its wall time. The password
-// goes through PGPASSWORD, never the command line.
+// psqlPipe times "psql COPY out | psql COPY in" from the bundle's source
+// to its destination.
 func psqlPipe(b *testing.B, bn *pgtest.Bundle, out, in string) time.Duration {
 	b.Helper()
-	src, err := replication.StripPassword(bn.SourceDSN)
-	require.NoError(b, err)
-	dst, err := replication.StripPassword(bn.DestDSN)
-	require.NoError(b, err)
-	cmd := exec.Command("bash", "-c", `set -o pipefail; psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "$OUT" | psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "$IN"`)
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+bn.Server.Password, "SRC="+src, "DST="+dst, "OUT="+out, "IN="+in)
 	start := time.Now()
-	msg, err := cmd.CombinedOutput()
-	d := time.Since(start)
-	require.NoError(b, err, "%s", msg)
-	return d
+	bn.Server.PSQLPipe(b, bn.SourceDB, out, bn.DestDB, in)
+	return time.Since(start)
 }
 
-// psqlDest runs sql on the destination with psql and returns its wall time.
+// psqlDest times sql run by psql on the destination.
 func psqlDest(b *testing.B, bn *pgtest.Bundle, sql string) time.Duration {
 	b.Helper()
-	dst, err := replication.StripPassword(bn.DestDSN)
-	require.NoError(b, err)
-	cmd := exec.Command("psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dst, "-c", sql)
-	cmd.Env = append(os.Environ(), "PGPASSWORD="+bn.Server.Password)
 	start := time.Now()
-	msg, err := cmd.CombinedOutput()
+	bn.Server.PSQL(b, bn.DestDB, sql)
+	return time.Since(start)
+}
+
+// timedRefresh runs refresh with the benchmark's timer on and returns its
+// result and wall time; it fails the benchmark on an error.
+func timedRefresh(b *testing.B, refresh func(context.Context) (replication.Result, error)) (replication.Result, time.Duration) {
+	b.Helper()
+	b.StartTimer()
+	start := time.Now()
+	res, err := refresh(context.Background())
 	d := time.Since(start)
-	require.NoError(b, err, "%s", msg)
-	return d
+	b.StopTimer()
+	require.NoError(b, err)
+	return res, d
 }
 
 // accountsSQL makes a pgbench_accounts-like table (about 100 bytes a row).
@@ -80,12 +76,8 @@ func BenchmarkInserterRefresh(b *testing.B) {
 		_ = ins.Destroy(ctx, nil)
 		require.NoError(b, ins.Setup(ctx))
 		pgtest.MustExec(b, bn.Dest, `CHECKPOINT`)
-		b.StartTimer()
-		start := time.Now()
-		res, err := ins.Refresh(ctx)
-		ours += time.Since(start)
-		b.StopTimer()
-		require.NoError(b, err)
+		res, d := timedRefresh(b, ins.Refresh)
+		ours += d
 		require.EqualValues(b, rows, res.Inserted)
 		bytes += res.Bytes
 
@@ -141,12 +133,8 @@ func BenchmarkUpdaterRefresh(b *testing.B) {
 		require.NoError(b, bn.Source.QueryRow(ctx, `SELECT last_value FROM mtime_seq`).Scan(&hi))
 		pgtest.MustExec(b, bn.Source, `VACUUM ANALYZE accounts`)
 		pgtest.MustExec(b, bn.Dest, `CHECKPOINT`)
-		b.StartTimer()
-		start := time.Now()
-		res, err := upd.Refresh(ctx)
-		ours += time.Since(start)
-		b.StopTimer()
-		require.NoError(b, err)
+		res, d := timedRefresh(b, upd.Refresh)
+		ours += d
 		require.EqualValues(b, changed, res.Updated)
 		bytes += res.Bytes
 

@@ -13,14 +13,10 @@ import (
 // each refresh appends the rows above the last one pulled.
 func Example() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
-	_, err = source.Exec(ctx, `CREATE TABLE events (id bigserial PRIMARY KEY, what text NOT NULL);
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
+	_, err := source.Exec(ctx, `CREATE TABLE events (id bigserial PRIMARY KEY, what text NOT NULL);
 		INSERT INTO events (what) VALUES ('signup'), ('login'), ('logout')`)
 	if err != nil {
 		fmt.Println(err)

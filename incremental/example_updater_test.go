@@ -16,14 +16,10 @@ import (
 // transactions that commit after a refresh has passed their time.
 func ExampleUpdater() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
-	_, err = source.Exec(ctx, `CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL,
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
+	_, err := source.Exec(ctx, `CREATE TABLE accounts (id int PRIMARY KEY, balance numeric NOT NULL,
 			updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
 		CREATE INDEX ON accounts (updated_at);
 		INSERT INTO accounts (id, balance) VALUES (1, 100), (2, 200), (3, 300)`)

@@ -63,20 +63,34 @@ func (j *job) begin(ctx context.Context, conn *pgxpool.Conn, run *replication.Jo
 	return ps, false, nil
 }
 
+// passRun runs body under the destination's lock (see lockedRun), logged
+// as the job "<action> Inserter|Updater: schema.table", in a pass begun on
+// the locked connection; a pass that begin skips ends there. Warnings from
+// begin come first in the result.
+func (j *job) passRun(ctx context.Context, action string,
+	body func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error)) (replication.Result, error) {
+	return j.lockedRun(ctx, replication.JobName(action+" "+j.noun(), j.dst),
+		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (res replication.Result, err error) {
+			ps, skip, err := j.begin(ctx, conn, run, &res)
+			if err != nil || skip {
+				return res, err
+			}
+			defer ps.s.close(ctx)
+			out, err := body(ctx, conn, run, ps)
+			out.Warnings = append(res.Warnings, out.Warnings...)
+			return out, err
+		})
+}
+
 // refresh pulls the rows above the last value up to the upper bound (cut by
 // the batch limit), and in late-commit mode the late rows of the look-back
 // window, and commits them with the new state in one destination
 // transaction.
 func (j *job) refresh(ctx context.Context) (replication.Result, error) {
-	return j.lockedRun(ctx, replication.JobName("Refresh "+j.noun(), j.dst), j.refreshBody)
+	return j.passRun(ctx, "Refresh", j.refreshBody)
 }
 
-func (j *job) refreshBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (res replication.Result, err error) {
-	ps, skip, err := j.begin(ctx, conn, run, &res)
-	if err != nil || skip {
-		return res, err
-	}
-	defer ps.s.close(ctx)
+func (j *job) refreshBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (res replication.Result, err error) {
 	p, st := ps.p, ps.l.state
 
 	run.Step(ctx, "Pulling new rows")

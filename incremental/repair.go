@@ -53,18 +53,12 @@ func (j *job) repairRanges(ctx context.Context, diff *replication.ChecksumResult
 	if len(diff.Ranges) == 0 {
 		return replication.Result{}, nil
 	}
-	return j.lockedRun(ctx, replication.JobName("Repair "+j.noun(), j.dst),
-		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (replication.Result, error) {
-			return j.repairBody(ctx, conn, run, diff)
-		})
+	return j.passRun(ctx, "Repair", func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error) {
+		return j.repairBody(ctx, conn, run, ps, diff)
+	})
 }
 
-func (j *job) repairBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, diff *replication.ChecksumResult) (res replication.Result, err error) {
-	ps, skip, err := j.begin(ctx, conn, run, &res)
-	if err != nil || skip {
-		return res, err
-	}
-	defer ps.s.close(ctx)
+func (j *job) repairBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass, diff *replication.ChecksumResult) (res replication.Result, err error) {
 	p, st := ps.p, ps.l.state
 	keys, err := rangecopy.Keys(ctx, ps.s.tx, p.cols, diff.Key)
 	if err != nil {

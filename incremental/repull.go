@@ -23,15 +23,10 @@ func startValue(p *plan, upper string, ok bool) *string {
 // repullAll empties the destination and pulls every source row up to the
 // upper bound, in one destination transaction with the new state.
 func (j *job) repullAll(ctx context.Context) (replication.Result, error) {
-	return j.lockedRun(ctx, replication.JobName("Refresh "+j.noun(), j.dst), j.repullAllBody)
+	return j.passRun(ctx, "Refresh", j.repullAllBody)
 }
 
-func (j *job) repullAllBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (res replication.Result, err error) {
-	ps, skip, err := j.begin(ctx, conn, run, &res)
-	if err != nil || skip {
-		return res, err
-	}
-	defer ps.s.close(ctx)
+func (j *job) repullAllBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (res replication.Result, err error) {
 	p := ps.p
 
 	run.Step(ctx, "Request to repull ALL data from source")
@@ -94,18 +89,12 @@ func (j *job) repullRange(ctx context.Context, start, end Value) (replication.Re
 	if !start.IsZero() && !end.IsZero() && start.typ != end.typ {
 		return replication.Result{}, &replication.OptionError{Field: "end", Problem: "is of another type than start"}
 	}
-	return j.lockedRun(ctx, replication.JobName("Refresh "+j.noun(), j.dst),
-		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (replication.Result, error) {
-			return j.repullRangeBody(ctx, conn, run, start, end)
-		})
+	return j.passRun(ctx, "Refresh", func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error) {
+		return j.repullRangeBody(ctx, conn, run, ps, start, end)
+	})
 }
 
-func (j *job) repullRangeBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, start, end Value) (res replication.Result, err error) {
-	ps, skip, err := j.begin(ctx, conn, run, &res)
-	if err != nil || skip {
-		return res, err
-	}
-	defer ps.s.close(ctx)
+func (j *job) repullRangeBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass, start, end Value) (res replication.Result, err error) {
 	p, st := ps.p, ps.l.state
 
 	var preds []string

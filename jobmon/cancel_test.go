@@ -20,10 +20,7 @@ func TestCancelJobStopsItsBackendAndRecordsIt(t *testing.T) {
 	ctx := context.Background()
 	l := tb.log
 
-	conn, err := tb.Dest.Acquire(ctx)
-	require.NoError(t, err)
-	defer conn.Release()
-	pid := conn.Conn().PgConn().PID()
+	conn, pid := tb.backend(t)
 	id, err := l.AddJob(jobmon.WithPID(ctx, pid), "sleeper")
 	require.NoError(t, err)
 	step, err := l.AddStep(ctx, id, "sleeping")
@@ -127,10 +124,8 @@ func TestCancelJobNeedsSignalPrivilege(t *testing.T) {
 	require.NoError(t, err)
 	defer weak.Close()
 
-	conn, err := tb.Dest.Acquire(ctx) // a superuser backend
-	require.NoError(t, err)
-	defer conn.Release()
-	id, err := tb.log.AddJob(jobmon.WithPID(ctx, conn.Conn().PgConn().PID()), "protected")
+	_, pid := tb.backend(t) // a superuser backend
+	id, err := tb.log.AddJob(jobmon.WithPID(ctx, pid), "protected")
 	require.NoError(t, err)
 	_, err = weak.CancelJob(ctx, id)
 	var pe *pgconn.PgError

@@ -151,10 +151,7 @@ func TestCheckRunningTooLong(t *testing.T) {
 	tb := setup(t)
 	ctx := context.Background()
 	l := tb.log
-	conn, err := tb.Dest.Acquire(ctx)
-	require.NoError(t, err)
-	defer conn.Release()
-	pid := conn.Conn().PgConn().PID()
+	_, pid := tb.backend(t)
 
 	// Within its thresholds a running job is fine.
 	setConfig(t, l, jobmon.CheckConfig{JobName: "long", Warn: time.Hour, Error: 2 * time.Hour, Active: true})
@@ -207,10 +204,8 @@ func TestCheckBlocked(t *testing.T) {
 	var holderPID uint32
 	require.NoError(t, holder.QueryRow(ctx, `SELECT pg_backend_pid() FROM t WHERE id = 1 FOR UPDATE`).Scan(&holderPID))
 
-	conn, err := tb.Dest.Acquire(ctx)
-	require.NoError(t, err)
-	defer conn.Release()
-	id, err := l.AddJob(jobmon.WithPID(ctx, conn.Conn().PgConn().PID()), "blocked job")
+	conn, pid := tb.backend(t)
+	id, err := l.AddJob(jobmon.WithPID(ctx, pid), "blocked job")
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() {

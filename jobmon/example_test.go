@@ -13,15 +13,11 @@ import (
 // night clears the alert.
 func Example() {
 	ctx := context.Background()
-	dbs, dsns, cleanup, err := pgtest.ExampleDatabases(ctx, 1)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	work := dbs[0]
+	dbs := pgtest.MustExample(ctx, 1)
+	defer dbs.Close()
+	work := dbs.Pools[0]
 
-	log, err := jobmon.Open(ctx, dsns[0], nil)
+	log, err := jobmon.Open(ctx, dbs.DSNs[0], nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
@@ -50,6 +51,16 @@ func (tb *testBundle) stepRows(t *testing.T) []string {
 // checkLog returns job_check_log as text rows.
 func (tb *testBundle) checkLog(t *testing.T) []string {
 	return pgtest.Rows(t, tb.Dest, `SELECT job_id, job_name, alert_code FROM jobmon.job_check_log`)
+}
+
+// backend holds a destination connection until the test ends and returns
+// it with its backend's pid, for a job that runs in that backend.
+func (tb *testBundle) backend(t *testing.T) (*pgxpool.Conn, uint32) {
+	t.Helper()
+	conn, err := tb.Dest.Acquire(context.Background())
+	require.NoError(t, err)
+	t.Cleanup(conn.Release)
+	return conn, conn.Conn().PgConn().PID()
 }
 
 // pgtestRows is pgtest.Rows on the destination database.

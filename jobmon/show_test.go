@@ -18,10 +18,7 @@ func TestShowJobsAndSteps(t *testing.T) {
 	ctx := context.Background()
 	l := tb.log
 
-	conn, err := tb.Dest.Acquire(ctx)
-	require.NoError(t, err)
-	defer conn.Release()
-	pid := conn.Conn().PgConn().PID()
+	_, pid := tb.backend(t)
 
 	add := func(ctx context.Context, name string, level int, steps ...string) int64 {
 		id, err := l.AddJob(ctx, name)
@@ -63,7 +60,7 @@ func TestShowJobsAndSteps(t *testing.T) {
 	require.Equal(t, []int64{a1}, ids(l.ShowJobStatus(ctx, "alpha", "OK", 0)))
 	require.Equal(t, []int64{b1}, ids(l.ShowJobStatus(ctx, "", "WARNING", 0)))
 	require.Equal(t, []int64{a3}, ids(l.ShowRunning(ctx, 0)))
-	_, err = l.ShowJobLike(ctx, "(", 0)
+	_, err := l.ShowJobLike(ctx, "(", 0)
 	require.ErrorContains(t, err, "regular expression")
 
 	jobs, err := l.ShowJob(ctx, "alpha", 1)

@@ -14,15 +14,11 @@ import (
 // Keep rows deleted on the source, stamped with their deletion time.
 func Example() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
 
-	_, err = source.Exec(ctx, `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, tier text);
+	_, err := source.Exec(ctx, `CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL, tier text);
 		INSERT INTO customers VALUES (1, 'Ada', 'gold'), (2, 'Brian', 'silver'), (3, 'Chen', 'bronze')`)
 	if err != nil {
 		fmt.Println(err)

@@ -37,10 +37,8 @@ func TestCatalogMigratesConcurrentlyAndOnce(t *testing.T) {
 
 func TestCatalogJobLifecycle(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	dest := replication.T("public", "Orders-Copy")
 
 	_, err := cat.Job(ctx, b.Dest, dest)
@@ -94,10 +92,8 @@ func TestCatalogJobLifecycle(t *testing.T) {
 
 func TestCatalogStoresSourcesWithoutSecrets(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	require.NoError(t, cat.PutSource(ctx, b.Dest, "prod", "postgres://repl:s3cr3t@db.example:5432/app?sslmode=verify-full"))
 	require.NoError(t, cat.PutSource(ctx, b.Dest, "kv", "host=db user=repl password='s3 cr3t' dbname=app"))
 	dump := pgtest.Rows(t, b.Dest, `SELECT name, conninfo FROM mimeo.sources`)

@@ -13,10 +13,8 @@ import (
 
 func TestChecksumJob(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 2000))
 	pgtest.MustExec(t, b.Dest, accountsDDL("accounts", 2000)+`CREATE SCHEMA copies;
 		CREATE TABLE copies.snap AS SELECT aid, abalance FROM accounts WHERE bid = 1 AND aid % 3 = 0;

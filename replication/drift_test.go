@@ -81,10 +81,8 @@ func TestSourceColumnDrift(t *testing.T) {
 
 func TestCheckSourceColumnsOverCatalog(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	src := replication.T("Src", "T-1")
 	pgtest.MustExec(t, b.Source, driftDDL)
 	pgtest.MustExec(t, b.Dest, driftDDL+`

@@ -12,13 +12,9 @@ import (
 // the checksum names the key ranges that differ and, in them, the rows.
 func ExampleChecksum() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	src, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	src, dest := dbs.Pools[0], dbs.Pools[1]
 	const orders = `CREATE TABLE orders (id int PRIMARY KEY, customer text, total numeric);
 		INSERT INTO orders SELECT i, 'customer ' || i % 97, i * 1.25 FROM generate_series(1, 10000) i`
 	_, _ = src.Exec(ctx, orders)
@@ -51,13 +47,9 @@ func ExampleChecksum() {
 // table and what each impossible one lacks.
 func ExamplePreflight() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 1)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	src := dbs[0]
+	dbs := pgtest.MustExample(ctx, 1)
+	defer dbs.Close()
+	src := dbs.Pools[0]
 	_, _ = src.Exec(ctx, `CREATE TABLE events (at timestamptz, payload jsonb)`)
 
 	rep, err := replication.Preflight(ctx, src, replication.T("public", "events"), nil)

@@ -26,13 +26,10 @@ func ExampleTable_Sanitize() {
 // at once, as it did not ask to wait.
 func ExampleAcquireLock() {
 	ctx := context.Background()
-	s, err := pgtest.SharedServer()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	a, _ := pgx.Connect(ctx, s.AdminDSN("postgres"))
-	b, _ := pgx.Connect(ctx, s.AdminDSN("postgres"))
+	dbs := pgtest.MustExample(ctx, 1)
+	defer dbs.Close()
+	a, _ := pgx.Connect(ctx, dbs.DSNs[0])
+	b, _ := pgx.Connect(ctx, dbs.DSNs[0])
 	defer a.Close(ctx)
 	defer b.Close(ctx)
 
@@ -54,12 +51,9 @@ func ExampleAcquireLock() {
 // Describe finds a table's columns and the key that identifies its rows.
 func ExampleDescribe() {
 	ctx := context.Background()
-	s, err := pgtest.SharedServer()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	conn, _ := pgx.Connect(ctx, s.AdminDSN("postgres"))
+	dbs := pgtest.MustExample(ctx, 1)
+	defer dbs.Close()
+	conn, _ := pgx.Connect(ctx, dbs.DSNs[0])
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, `CREATE TEMP TABLE lines (order_id int, line int, sku text, PRIMARY KEY (order_id, line))`)
 	var schema string

@@ -192,10 +192,8 @@ func TestRowCountBadInput(t *testing.T) {
 
 func TestValidateJobRowCount(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	pgtest.MustExec(t, b.Source, ordersDDL)
 	pgtest.MustExec(t, b.Dest, ordersDDL+`CREATE SCHEMA copies;
 		CREATE TABLE copies.snap (LIKE "Sales Dept"."Order-Lines");

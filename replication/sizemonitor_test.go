@@ -12,10 +12,8 @@ import (
 
 func TestMonitorSnapshots(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	pgtest.MustExec(t, b.Source, `CREATE SCHEMA "Src";
 		CREATE TABLE "Src".small (id int PRIMARY KEY, pad text);
 		CREATE TABLE "Src"."Big" (id int PRIMARY KEY, pad text);

@@ -14,10 +14,8 @@ import (
 // a job replicates it.
 func TestUnreplicatedTables(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
+	b, cat := setupCatalog(t)
 	ctx := context.Background()
-	cat := replication.NewCatalog("")
-	require.NoError(t, cat.Migrate(ctx, b.Dest))
 	pgtest.MustExec(t, b.Source, `CREATE SCHEMA "Src";
 		CREATE TABLE "Src"."A" (id int PRIMARY KEY);
 		CREATE TABLE "Src".b (id int PRIMARY KEY);

@@ -2,9 +2,7 @@ package snapshot_test
 
 import (
 	"context"
-	"os"
 	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -25,8 +23,7 @@ const benchRows = 1_000_000
 // then the same primary key built. It reports rows/s, MB/s of the COPY
 // stream, and x_baseline, the ratio of the refresh's time to the baseline's.
 func BenchmarkSnapshotRefresh(b *testing.B) {
-	psql, err := exec.LookPath("psql")
-	if err != nil {
+	if _, err := exec.LookPath("psql"); err != nil {
 		b.Skip("psql is needed for the baseline")
 	}
 	bb := pgtest.Setup(b)
@@ -40,32 +37,12 @@ func BenchmarkSnapshotRefresh(b *testing.B) {
 	require.NoError(b, s.Setup(ctx))
 
 	server := bb.Server
-	env := append(os.Environ(), "PGPASSWORD="+server.Password)
-	psqlArgs := func(db, sql string) []string {
-		return []string{"-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", server.Host, "-p", server.Port, "-U", server.User, "-d", db, "-c", sql}
-	}
-	run := func(db, sql string) {
-		cmd := exec.Command(psql, psqlArgs(db, sql)...)
-		cmd.Env = env
-		out, err := cmd.CombinedOutput()
-		require.NoError(b, err, "%s: %s", sql, out)
-	}
 	baseline := func() time.Duration {
-		run(bb.DestDB, `DROP TABLE IF EXISTS public.baseline`)
+		server.PSQL(b, bb.DestDB, `DROP TABLE IF EXISTS public.baseline`)
 		start := time.Now()
-		run(bb.DestDB, `CREATE TABLE public.baseline (aid int NOT NULL, bid int, abalance int, filler char(84))`)
-		out := exec.Command(psql, psqlArgs(bb.SourceDB, `COPY (SELECT * FROM public.pgbench_accounts) TO STDOUT`)...)
-		in := exec.Command(psql, psqlArgs(bb.DestDB, `COPY public.baseline FROM STDIN`)...)
-		out.Env, in.Env = env, env
-		pipe, err := out.StdoutPipe()
-		require.NoError(b, err)
-		in.Stdin = pipe
-		var inErr strings.Builder
-		in.Stderr = &inErr
-		require.NoError(b, out.Start())
-		require.NoError(b, in.Run(), inErr.String())
-		require.NoError(b, out.Wait())
-		run(bb.DestDB, `ALTER TABLE public.baseline ADD PRIMARY KEY (aid)`)
+		server.PSQL(b, bb.DestDB, `CREATE TABLE public.baseline (aid int NOT NULL, bid int, abalance int, filler char(84))`)
+		server.PSQLPipe(b, bb.SourceDB, `COPY (SELECT * FROM public.pgbench_accounts) TO STDOUT`, bb.DestDB, `COPY public.baseline FROM STDIN`)
+		server.PSQL(b, bb.DestDB, `ALTER TABLE public.baseline ADD PRIMARY KEY (aid)`)
 		return time.Since(start)
 	}
 	refresh := func() (replication.Result, time.Duration) {

@@ -96,11 +96,21 @@ func bigSource(t *testing.T, b *bundle) {
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.big SELECT g, g % 100, repeat(md5(g::text), 4) FROM generate_series(1, 400000) g`)
 }
 
-// terminateCopy waits until a COPY of the given command ("COPY TO" on the
-// source, "COPY FROM" on the destination) in database db has moved rows, and
-// terminates its backend.
-func terminateCopy(t *testing.T, b *bundle, db, command string, done <-chan struct{}) {
+// refreshCutMidCopy runs refresh and, once its COPY on side ("source":
+// the COPY TO there, "dest": the COPY FROM) has moved rows, terminates
+// that COPY's backend; it returns what refresh returned.
+func refreshCutMidCopy(t *testing.T, b *bundle, side string, refresh func() error) error {
 	t.Helper()
+	done := make(chan struct{})
+	var refreshErr error
+	go func() {
+		defer close(done)
+		refreshErr = refresh()
+	}()
+	db, command := b.SourceDB, "COPY TO"
+	if side == "dest" {
+		db, command = b.DestDB, "COPY FROM"
+	}
 	ctx := context.Background()
 	for {
 		select {
@@ -115,7 +125,8 @@ func terminateCopy(t *testing.T, b *bundle, db, command string, done <-chan stru
 			var ok bool
 			require.NoError(t, b.Dest.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok))
 			require.True(t, ok)
-			return
+			<-done
+			return refreshErr
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -142,18 +153,10 @@ func TestSnapshotCrashMidCopy(t *testing.T) {
 			ixBefore := indexes()
 			b.change(`UPDATE public.big SET grp = -grp WHERE id % 7 = 0`)
 
-			done := make(chan struct{})
-			var refreshErr error
-			go func() {
-				defer close(done)
-				_, refreshErr = s.Refresh(ctx)
-			}()
-			db, command := b.SourceDB, "COPY TO"
-			if side == "dest" {
-				db, command = b.DestDB, "COPY FROM"
-			}
-			terminateCopy(t, b, db, command, done)
-			<-done
+			refreshErr := refreshCutMidCopy(t, b, side, func() error {
+				_, err := s.Refresh(ctx)
+				return err
+			})
 			require.Error(t, refreshErr)
 			t.Logf("refresh failed as expected: %v", refreshErr)
 

@@ -15,18 +15,15 @@ import (
 // opts.KeepTable the view is replaced by a real table of the same name
 // holding the last copy (the table the view showed, renamed, with its
 // indexes), which also gets the privileges that were granted on the view.
-func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions) (err error) {
-	run := replication.StartJob(ctx, s.cfg.JobLog, s.cfg.Logger, replication.JobName("Snapshot Destroyer", s.dst))
-	defer func() { err = run.Finish(ctx, err) }()
-	conn, release, err := lockDest(ctx, s.dest, s.dst, &s.cfg.Options, "")
-	if err != nil {
-		return err
-	}
-	defer release()
-	if _, err := jobOf(ctx, s.catalog, conn, s.dst, s.src, replication.KindSnapshot); err != nil {
-		return err
-	}
-	dst, err := inspectDest(ctx, conn, s.dst)
+func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions) error {
+	return s.destroyJob(ctx, &s.cfg.Options, "Snapshot Destroyer", replication.KindSnapshot,
+		func(ctx context.Context, run *replication.JobRun, tx pgx.Tx) error { return s.drop(ctx, run, tx, opts) })
+}
+
+// drop removes the view and both tables in tx, or with opts.KeepTable
+// turns the view into the table it showed.
+func (s *Snapshot) drop(ctx context.Context, run *replication.JobRun, tx pgx.Tx, opts *replication.DestroyOptions) error {
+	dst, err := inspectDest(ctx, tx, s.dst)
 	if err != nil {
 		return err
 	}
@@ -38,15 +35,6 @@ func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions
 		return &replication.TableError{Table: s.dst, Err: replication.ErrNotManaged,
 			Fix: "the view no longer shows one of the snapshot tables, so there is no copy to keep; destroy without KeepTable"}
 	}
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("begin destination transaction: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = tx.Rollback(context.WithoutCancel(ctx))
-		}
-	}()
 	var locks []replication.Table
 	if dst.kind == "v" {
 		locks = append(locks, s.dst)
@@ -83,30 +71,22 @@ func (s *Snapshot) Destroy(ctx context.Context, opts *replication.DestroyOptions
 			return fmt.Errorf("drop %s: %w", snapTable(s.dst, n), err)
 		}
 	}
-	if keep != 0 {
-		kept := snapTable(s.dst, keep)
-		if _, err := tx.Exec(ctx, "ALTER TABLE "+kept.Sanitize()+" RENAME TO "+replication.QuoteIdent(s.dst.Name)); err != nil {
-			return fmt.Errorf("rename %s to %s: %w", kept, s.dst, err)
-		}
-		if err := renameIndexes(ctx, tx, kept, s.dst); err != nil {
-			return err
-		}
-		if viewPriv != nil {
-			// The view's options (security_barrier…) do not apply to a table.
-			viewPriv.options = nil
-			if err := viewPriv.apply(ctx, tx, "TABLE", s.dst); err != nil {
-				return err
-			}
-		}
+	if keep == 0 {
+		return nil
 	}
-	if err := s.catalog.DeleteJob(ctx, tx, s.dst); err != nil {
+	kept := snapTable(s.dst, keep)
+	if _, err := tx.Exec(ctx, "ALTER TABLE "+kept.Sanitize()+" RENAME TO "+replication.QuoteIdent(s.dst.Name)); err != nil {
+		return fmt.Errorf("rename %s to %s: %w", kept, s.dst, err)
+	}
+	if err := renameIndexes(ctx, tx, kept, s.dst); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit destroy of %s: %w", s.dst, err)
+	if viewPriv == nil {
+		return nil
 	}
-	run.Done(ctx, "Done")
-	return nil
+	// The view's options (security_barrier…) do not apply to a table.
+	viewPriv.options = nil
+	return viewPriv.apply(ctx, tx, "TABLE", s.dst)
 }
 
 // renameIndexes renames the indexes of table t (now named as dest) whose

@@ -14,12 +14,9 @@ import (
 // skipped when nothing changed, and destroyed keeping the last copy.
 func ExampleSnapshot() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
 	if _, err := source.Exec(ctx, `CREATE TABLE public.products (id int PRIMARY KEY, name text, price numeric(8,2));
 		INSERT INTO public.products SELECT g, 'product ' || g, g * 2.5 FROM generate_series(1, 1000) g`); err != nil {
 		log.Fatal(err)

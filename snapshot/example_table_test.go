@@ -14,12 +14,9 @@ import (
 // from a sequence and which another table references.
 func ExampleTable() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
 	if _, err := source.Exec(ctx, `CREATE TABLE public.customers (id int PRIMARY KEY, name text);
 		INSERT INTO public.customers SELECT g, 'customer ' || g FROM generate_series(1, 250) g`); err != nil {
 		log.Fatal(err)

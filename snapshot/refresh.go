@@ -2,9 +2,7 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -39,35 +37,8 @@ const SkipLocked = "another refresh of the destination holds its lock"
 // wrapping ErrLocked and a Result with Skipped set (SkipReason SkipLocked),
 // and logs a WARNING job. A failed refresh changes nothing on the
 // destination but the job's failure count.
-func (s *Snapshot) Refresh(ctx context.Context) (res replication.Result, err error) {
-	start := time.Now()
-	name := replication.JobName("Refresh Snap", s.dst)
-	conn, release, err := lockDest(ctx, s.dest, s.dst, &s.cfg.Options, name)
-	if errors.Is(err, replication.ErrLocked) {
-		return skippedLocked(start), err
-	}
-	if err != nil {
-		return res, err
-	}
-	defer release()
-
-	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), s.cfg.JobLog, s.cfg.Logger, name)
-	job, err := jobOf(ctx, s.catalog, conn, s.dst, s.src, replication.KindSnapshot)
-	if err != nil {
-		return res, run.Finish(ctx, err)
-	}
-	res, err = s.refresh(ctx, conn, job, run)
-	res.Duration = time.Since(start)
-	if err != nil {
-		recordFailure(ctx, s.catalog, s.dest, job.ID, err, s.cfg.Logger)
-		return res, run.Finish(ctx, err)
-	}
-	if res.Skipped {
-		s.logInfo("refresh skipped", "reason", res.SkipReason)
-	} else {
-		s.logInfo("refreshed", "rows", res.Inserted, "bytes", res.Bytes, "duration", res.Duration)
-	}
-	return res, run.Finish(ctx, nil)
+func (s *Snapshot) Refresh(ctx context.Context) (replication.Result, error) {
+	return s.refreshJob(ctx, &s.cfg.Options, "Refresh Snap", replication.KindSnapshot, s.refresh)
 }
 
 func (s *Snapshot) refresh(ctx context.Context, conn *pgxpool.Conn, job *replication.Job, run *replication.JobRun) (res replication.Result, err error) {

@@ -2,10 +2,8 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
@@ -22,33 +20,8 @@ import (
 // analyses the table, all in one destination transaction under the
 // destination's advisory lock. The job's state is saved in that
 // transaction. Lock contention is reported as for Snapshot.Refresh.
-func (t *Table) Refresh(ctx context.Context) (res replication.Result, err error) {
-	start := time.Now()
-	name := replication.JobName("Refresh Table", t.dst)
-	conn, release, err := lockDest(ctx, t.dest, t.dst, &t.cfg.Options, name)
-	if errors.Is(err, replication.ErrLocked) {
-		return skippedLocked(start), err
-	}
-	if err != nil {
-		return res, err
-	}
-	defer release()
-
-	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), t.cfg.JobLog, t.cfg.Logger, name)
-	job, err := jobOf(ctx, t.catalog, conn, t.dst, t.src, replication.KindTableReload)
-	if err != nil {
-		return res, run.Finish(ctx, err)
-	}
-	res, err = t.refresh(ctx, conn, job, run)
-	res.Duration = time.Since(start)
-	if err != nil {
-		recordFailure(ctx, t.catalog, t.dest, job.ID, err, t.cfg.Logger)
-		return res, run.Finish(ctx, err)
-	}
-	if t.cfg.Logger != nil {
-		t.cfg.Logger.Info("refreshed", "dest", t.dst.String(), "rows", res.Inserted, "bytes", res.Bytes, "duration", res.Duration)
-	}
-	return res, run.Finish(ctx, nil)
+func (t *Table) Refresh(ctx context.Context) (replication.Result, error) {
+	return t.refreshJob(ctx, &t.cfg.Options, "Refresh Table", replication.KindTableReload, t.refresh)
 }
 
 func (t *Table) refresh(ctx context.Context, conn *pgxpool.Conn, job *replication.Job, run *replication.JobRun) (res replication.Result, err error) {

@@ -215,18 +215,10 @@ func TestTableCrashMidCopy(t *testing.T) {
 			catBefore := scalar[string](t, b.Dest, `SELECT config::text || ' ' || state::text FROM mimeo.jobs`)
 			pgtest.MustExec(t, b.Source, `DELETE FROM public.big WHERE id % 3 = 0`)
 
-			done := make(chan struct{})
-			var refreshErr error
-			go func() {
-				defer close(done)
-				_, refreshErr = tb.Refresh(ctx)
-			}()
-			db, command := b.SourceDB, "COPY TO"
-			if side == "dest" {
-				db, command = b.DestDB, "COPY FROM"
-			}
-			terminateCopy(t, b, db, command, done)
-			<-done
+			refreshErr := refreshCutMidCopy(t, b, side, func() error {
+				_, err := tb.Refresh(ctx)
+				return err
+			})
 			require.Error(t, refreshErr)
 			require.Equal(t, before, scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big")))
 			require.Equal(t, catBefore, scalar[string](t, b.Dest, `SELECT config::text || ' ' || state::text FROM mimeo.jobs`))

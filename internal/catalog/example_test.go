@@ -16,12 +16,9 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // FindKey prefers the primary key, else a unique index on NOT NULL columns.
 func ExampleFindKey() {
 	ctx := context.Background()
-	s, err := pgtest.SharedServer()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	conn, _ := pgx.Connect(ctx, s.AdminDSN("postgres"))
+	dbs := pgtest.MustExample(ctx, 1)
+	defer dbs.Close()
+	conn, _ := pgx.Connect(ctx, dbs.DSNs[0])
 	defer conn.Close(ctx)
 	_, _ = conn.Exec(ctx, `CREATE TEMP TABLE u (a int NOT NULL, b int NOT NULL, c int);
 		CREATE UNIQUE INDEX u_c ON u (c); CREATE UNIQUE INDEX u_ba ON u (b, a)`)

@@ -13,14 +13,10 @@ import (
 
 func ExampleApply() {
 	ctx := context.Background()
-	s, err := pgtest.SharedServer()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	conn, _ := pgx.Connect(ctx, s.AdminDSN("postgres"))
+	dbs := pgtest.MustExample(ctx, 1)
+	defer dbs.Close()
+	conn, _ := pgx.Connect(ctx, dbs.DSNs[0])
 	defer conn.Close(ctx)
-	_, _ = conn.Exec(ctx, `DROP SCHEMA IF EXISTS example_schema CASCADE`)
 	ms, _ := migrate.Load(fstest.MapFS{
 		"migrations/001_jobs.sql":  {Data: []byte(`CREATE TABLE jobs (id int PRIMARY KEY);`)},
 		"migrations/002_state.sql": {Data: []byte(`ALTER TABLE jobs ADD COLUMN state jsonb;`)},

@@ -22,6 +22,6 @@
 //
 // Setup gives a test a source and a destination database of its own, each
 // dropped when the test ends, so tests may run with t.Parallel.
-// ExampleDatabases does the same for runnable Examples, which have no
+// MustExample does the same for runnable Examples, which have no
 // testing.TB.
 package pgtest

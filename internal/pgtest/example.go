@@ -9,48 +9,85 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-// ExampleDatabases gives an Example n fresh, empty databases on the test
-// binary's shared server (see SharedServer; Main stops it). It returns a
-// superuser pool and DSN for each, and a cleanup that closes the pools and
-// drops the databases together with any replication slots in them. Each
-// pool allows 8 connections.
+// Example is what a runnable Example works on: fresh, empty databases on
+// the test binary's shared server (see SharedServer; Main stops it).
+type Example struct {
+	// Pools holds a superuser pool for each database, in order; each
+	// allows 8 connections.
+	Pools []*pgxpool.Pool
+	// DSNs holds the superuser DSN of each database, in the same order.
+	DSNs []string
+
+	server *Server
+	names  []string
+}
+
+// MustExample gives an Example n fresh, empty databases. Examples have no
+// testing.TB, so it panics when there is no server or a database cannot be
+// made; the Example fails and Main still stops the server. Call Close when
+// done:
 //
-// Examples have no testing.TB, so errors come back to the caller; cleanup
-// reports its own on standard error, which Examples do not compare.
+//	dbs := pgtest.MustExample(ctx, 2)
+//	defer dbs.Close()
+//	source, dest := dbs.Pools[0], dbs.Pools[1]
+func MustExample(ctx context.Context, n int) *Example {
+	ex, err := newExample(ctx, n)
+	if err != nil {
+		panic(err)
+	}
+	return ex
+}
+
+// ExampleDatabases is MustExample returning its error instead of
+// panicking, with the Example's parts and Close as cleanup.
+//
+// Deprecated: use MustExample.
 func ExampleDatabases(ctx context.Context, n int) (pools []*pgxpool.Pool, dsns []string, cleanup func(), err error) {
+	ex, err := newExample(ctx, n)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return ex.Pools, ex.DSNs, ex.Close, nil
+}
+
+func newExample(ctx context.Context, n int) (*Example, error) {
 	if n < 1 {
-		return nil, nil, nil, errors.New("pgtest: ExampleDatabases wants at least one database")
+		return nil, errors.New("pgtest: an Example wants at least one database")
 	}
 	s, err := SharedServer()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("pgtest: no PostgreSQL server: %w", err)
+		return nil, fmt.Errorf("pgtest: no PostgreSQL server: %w", err)
 	}
-	var names []string
-	cleanup = func() {
-		for _, p := range pools {
-			p.Close()
-		}
-		for _, name := range names {
-			if err := s.dropDatabase(name); err != nil {
-				fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
-			}
-		}
-	}
+	ex := &Example{server: s}
 	for i := 0; i < n; i++ {
 		name, err := s.createDatabase(ctx)
 		if err != nil {
-			cleanup()
-			return nil, nil, nil, fmt.Errorf("pgtest: %w", err)
+			ex.Close()
+			return nil, fmt.Errorf("pgtest: %w", err)
 		}
-		names = append(names, name)
+		ex.names = append(ex.names, name)
 		dsn := s.AdminDSN(name)
 		p, err := openPool(ctx, dsn)
 		if err != nil {
-			cleanup()
-			return nil, nil, nil, fmt.Errorf("pgtest: %w", err)
+			ex.Close()
+			return nil, fmt.Errorf("pgtest: %w", err)
 		}
-		pools = append(pools, p)
-		dsns = append(dsns, dsn)
+		ex.Pools = append(ex.Pools, p)
+		ex.DSNs = append(ex.DSNs, dsn)
 	}
-	return pools, dsns, cleanup, nil
+	return ex, nil
+}
+
+// Close closes the pools and drops the databases together with any
+// replication slots in them. It reports its own errors on standard error,
+// which Examples do not compare.
+func (ex *Example) Close() {
+	for _, p := range ex.Pools {
+		p.Close()
+	}
+	for _, name := range ex.names {
+		if err := ex.server.dropDatabase(name); err != nil {
+			fmt.Fprintf(os.Stderr, "pgtest: %v\n", err)
+		}
+	}
 }

@@ -108,9 +108,14 @@ func Main(m *testing.M) {
 		stopShared()
 		os.Exit(130)
 	}()
-	code := m.Run()
-	stopShared()
-	os.Exit(code)
+	os.Exit(runAndStop(m))
+}
+
+// runAndStop runs the tests and stops the shared server, also when an
+// Example panics (Examples run on this goroutine; see MustExample).
+func runAndStop(m *testing.M) int {
+	defer stopShared()
+	return m.Run()
 }
 
 func stopShared() {

@@ -13,14 +13,10 @@ import (
 // Apply replaces the destination's rows of a key range with the source's.
 func ExampleApply() {
 	ctx := context.Background()
-	_, dsns, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	src, _ := pgx.Connect(ctx, dsns[0])
-	dst, _ := pgx.Connect(ctx, dsns[1])
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	src, _ := pgx.Connect(ctx, dbs.DSNs[0])
+	dst, _ := pgx.Connect(ctx, dbs.DSNs[1])
 	defer src.Close(ctx)
 	defer dst.Close(ctx)
 	_, _ = src.Exec(ctx, `CREATE TABLE t AS SELECT g AS id, 'row ' || g AS label FROM generate_series(1, 10) g`)

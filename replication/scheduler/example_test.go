@@ -17,13 +17,9 @@ import (
 // run_refresh.py did; a long-running worker calls Run instead.
 func ExampleScheduler_RunDue() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	src, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	src, dest := dbs.Pools[0], dbs.Pools[1]
 	if _, err := src.Exec(ctx, `CREATE TABLE public.rates (currency text PRIMARY KEY, rate numeric);
 		INSERT INTO public.rates VALUES ('EUR', 1.08), ('GBP', 1.27)`); err != nil {
 		fmt.Println(err)
@@ -82,13 +78,9 @@ func ExampleScheduler_RunDue() {
 // ranges that differ, in the job's own way, then checks again.
 func ExampleRepair() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	src, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	src, dest := dbs.Pools[0], dbs.Pools[1]
 	if _, err := src.Exec(ctx, `CREATE TABLE public.accounts AS SELECT g AS id, g * 10 AS balance FROM generate_series(1, 10000) g;
 		ALTER TABLE public.accounts ADD PRIMARY KEY (id)`); err != nil {
 		fmt.Println(err)
