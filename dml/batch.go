@@ -204,11 +204,13 @@ func (b *Batch) AddDeleted(ctx context.Context, rows pgx.CopyFromSource) (int64,
 func (b *Batch) Apply(ctx context.Context) (Counts, error) {
 	if b.spec.destLookups(b.stats.Changes) {
 		// A batch that is small next to the table is best applied by index
-		// lookups. The default random_page_cost (4) makes the planner read
-		// the whole table for a hash or merge join instead; the cost of a
-		// cached page is used for these statements, which also need no JIT.
-		if _, err := b.tx.Exec(ctx, `SELECT pg_catalog.set_config('random_page_cost', '1.1', true),
-			pg_catalog.set_config('jit', 'off', true)`); err != nil {
+		// lookups, in the order the rows were staged, which is key order:
+		// each destination page is visited once, in order. A hash join
+		// would read the whole table; a merge join reads every row of the
+		// key range the batch spans and first sorts the staged rows (wide
+		// rows spill to disk). These statements need no JIT either.
+		if _, err := b.tx.Exec(ctx, `SELECT pg_catalog.set_config('enable_hashjoin', 'off', true),
+			pg_catalog.set_config('enable_mergejoin', 'off', true), pg_catalog.set_config('jit', 'off', true)`); err != nil {
 			return Counts{}, fmt.Errorf("apply changes to %s: %w", b.spec.Dest, err)
 		}
 	}

@@ -40,13 +40,16 @@ func keysQuery(e entries, spec *TableSpec, ordered bool) string {
 // changesQuery returns one staged change per distinct key of the claim
 // (see Batch.CopyChanges): the key's current source row when it exists and
 // matches the condition; else, for variants that keep deleted rows, the
-// last values of its last deletion; else just the key.
+// last values of its last deletion when they match the condition; else
+// just the key.
 //
 // When the claim is small next to the table and an index leads with the
 // key, each key is looked up through the index, in key order, so that
 // every page of both tables is visited once and in order; a hash join
 // would read the whole source table for every claim. Otherwise the planner
-// joins as it sees fit.
+// joins as it sees fit. The entries are read once: for variants that keep
+// deleted rows, one pass picks per key its last deletion, or any entry
+// when it has none.
 func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string {
 	return changesFrom(claimEntries(q, c), spec, keepsDeleted)
 }
@@ -77,7 +80,11 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 	} else {
 		b.WriteString("mimeo$r." + presentColumn + " IS TRUE, NULL::timestamptz")
 	}
-	b.WriteString(" FROM (" + keysQuery(e, spec, lookups) + ") mimeo$k")
+	if keepsDeleted {
+		b.WriteString(" FROM (" + lastEntryQuery(e, spec) + ") mimeo$k")
+	} else {
+		b.WriteString(" FROM (" + keysQuery(e, spec, lookups) + ") mimeo$k")
+	}
 	row := List(alias, spec.ColumnNames()) + ", true AS " + presentColumn
 	if lookups {
 		// OFFSET 0 keeps the lateral subquery from being flattened into a
@@ -89,9 +96,25 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 			spec.KeyMatch("mimeo$r", "mimeo$k"))
 	}
 	if keepsDeleted {
-		b.WriteString(" LEFT JOIN (" + deletedQuery(e, spec, true) + ") mimeo$d ON " + spec.KeyMatch("mimeo$d", "mimeo$k"))
+		// The deleted values of the entry, when it is a deletion whose
+		// values match the condition.
+		cols := append(spec.ColumnNames(), DeletedAtColumn)
+		b.WriteString(" LEFT JOIN LATERAL (SELECT " + List(alias, cols) + ", true AS " + presentColumn + " FROM (SELECT " +
+			List("mimeo$k", cols) + ") AS " + alias + spec.conditionSQL() + ") mimeo$d ON mimeo$k." +
+			replication.QuoteIdent(DeletedAtColumn) + " IS NOT NULL")
 	}
 	return b.String()
+}
+
+// lastEntryQuery returns, per distinct key of the entries of a queue that
+// keeps deleted rows, in key order, its last deletion (the replicated
+// columns and DeletedAtColumn), or an entry of the key alone when it has
+// none.
+func lastEntryQuery(e entries, spec *TableSpec) string {
+	keys := List("", spec.Key)
+	deleted := replication.QuoteIdent(DeletedAtColumn)
+	return `SELECT DISTINCT ON (` + keys + `) ` + List("", append(spec.ColumnNames(), DeletedAtColumn)) + ` FROM ` + e.from +
+		` ORDER BY ` + keys + `, ` + deleted + ` DESC NULLS LAST`
 }
 
 // deletedQuery returns, per deleted key of the claim, the last values of
