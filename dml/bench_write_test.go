@@ -124,7 +124,7 @@ func BenchmarkSourceWriteOverhead(b *testing.B) {
 	if _, err := exec.LookPath("pgbench"); err != nil {
 		b.Skip("pgbench is not installed")
 	}
-	const clients, seconds, rounds = 8, 5, 3
+	const clients, seconds, rounds = 8, 5, 5
 	ctx := context.Background()
 	bd := pgtest.Setup(b)
 	makeAccounts(b, bd, 1000000)
