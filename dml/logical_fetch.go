@@ -7,9 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/jackc/pgx/v5"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -24,27 +22,17 @@ func streamEntries(n int64) entries {
 	return entries{from: streamTable + ` WHERE true`, n: n}
 }
 
-// stageChanges loads cs into b: in a transaction of source connection src
-// it copies the changed keys into a temporary table, then streams per key
-// the current source row (or the kept deleted row, or just the key) into
-// the batch with COPY. Every row is fetched as it is now, so unchanged
-// TOASTed values, which the stream does not carry, are never needed; a row
-// changed again after the stream position is fetched in its newer state
-// and fetched again by the refresh that reads that change, which does no
-// harm.
-func stageChanges(ctx context.Context, src *pgxpool.Conn, b *Batch, cs *changeSet, keeps bool) error {
-	spec := b.Spec()
-	tx, err := src.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("fetch changed rows of %s: %w", spec.Source, err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+// streamFetch returns how the changed rows of cs are fetched: the
+// changed keys (and, for variants that keep deleted rows, the last deleted
+// rows) are copied into the stream table in the source transaction that
+// then streams per key the current source row (or the kept deleted row,
+// or just the key), with the trigger capture's query. Every row is fetched
+// as it is now, so unchanged TOASTed values, which the stream does not
+// carry, are never needed; a row changed again after the stream position
+// is fetched in its newer state and fetched again by the refresh that
+// reads that change, which does no harm.
+func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 	cols := append(spec.ColumnNames(), DeletedAtColumn)
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT `+List("", spec.ColumnNames())+
-		`, NULL::timestamptz AS `+replication.QuoteIdent(DeletedAtColumn)+` FROM `+spec.Source.Sanitize()+` WITH NO DATA`); err != nil {
-		return fmt.Errorf("fetch changed rows of %s: %w", spec.Source, err)
-	}
-	var buf bytes.Buffer
 	keyPos := make([]int, len(spec.Key))
 	for i, k := range spec.Key {
 		for j, c := range spec.Columns {
@@ -53,6 +41,7 @@ func stageChanges(ctx context.Context, src *pgxpool.Conn, b *Batch, cs *changeSe
 			}
 		}
 	}
+	var buf bytes.Buffer
 	row := make([]*string, len(cols))
 	var n int64
 	for _, c := range cs.keys {
@@ -72,18 +61,21 @@ func stageChanges(ctx context.Context, src *pgxpool.Conn, b *Batch, cs *changeSe
 			n++
 		}
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, &buf, `COPY `+streamTable+` (`+List("", cols)+`) FROM STDIN`); err != nil {
-		return fmt.Errorf("fetch changed rows of %s: load keys: %w", spec.Source, err)
+	create := `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT ` + List("", spec.ColumnNames()) +
+		`, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) + ` FROM ` + spec.Source.Sanitize() + ` WITH NO DATA`
+	load := `COPY ` + streamTable + ` (` + List("", cols) + `) FROM STDIN`
+	return fetch{
+		query: changesFrom(streamEntries(n), spec, keeps),
+		prepare: func(ctx context.Context, tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, create); err != nil {
+				return fmt.Errorf("stage changed keys of %s: %w", spec.Source, err)
+			}
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf.Bytes()), load); err != nil {
+				return fmt.Errorf("stage changed keys of %s: %w", spec.Source, err)
+			}
+			return nil
+		},
 	}
-	st, err := copypipe.Copy(ctx, tx.Conn().PgConn(), b.Tx().Conn().PgConn(), copypipe.Spec{
-		Query: changesFrom(streamEntries(n), spec, keeps), Dest: stagedTable, Columns: b.stagedColumns(), Binary: spec.binaryRows(),
-	})
-	b.stats.Changes += st.Rows
-	b.stats.Bytes += st.Bytes
-	if err != nil {
-		return fmt.Errorf("fetch changed rows of %s: %w", spec.Source, err)
-	}
-	return tx.Commit(ctx)
 }
 
 // writeCopyRow writes one row of COPY text format; nil is NULL.
