@@ -183,9 +183,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 	}
 	defer func() {
 		if err != nil {
-			// The session may be the cause (terminated, or cut off in the
-			// middle of a result): close it rather than pool it.
-			_ = src.Conn().Close(context.WithoutCancel(ctx))
+			r.dropSession(ctx, src, j.cfg.Slot)
 		}
 		src.Release()
 	}()
@@ -228,6 +226,19 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 	return r.finish(ctx, run, res, ds, r.batchLimit(j))
 }
 
+// dropSession closes the source session of a failed refresh rather than
+// pool it, for it may be the cause (terminated, or cut off in the middle
+// of a result). A statement that ctx cut short may still run on the
+// server and hold the slot: it is cancelled, and the slot waited for (ten
+// seconds at most), so that the slot is free when the refresh returns.
+func (r *Replicator) dropSession(ctx context.Context, src *pgxpool.Conn, slot string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = src.Conn().PgConn().CancelRequest(ctx)
+	_ = src.Conn().Close(ctx)
+	_ = waitSlotIdle(ctx, r.source, slot)
+}
+
 // applyChanges fetches and applies a change set as the trigger capture
 // applies a claim: in pieces of Config.ChunkSize keys, one destination
 // transaction each, the next fetched while the previous one is applied
@@ -262,6 +273,7 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 		}
 	}
 	var counts Counts
+	start := time.Now()
 	if !truncatedAt.IsZero() {
 		c, err := applyTruncate(ctx, s.batch, truncatedAt)
 		if err != nil {
@@ -274,6 +286,7 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 		return err
 	}
 	counts.Add(c)
+	applied := time.Now()
 	if h := r.hooks.midApply; h != nil {
 		if err := h(ctx, p); err != nil {
 			return err
@@ -287,6 +300,8 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 	if err := s.tx.Commit(ctx); err != nil {
 		return fmt.Errorf("commit changes to %s: %w", j.spec.Dest, err)
 	}
+	r.debug("applied piece", "inserted", counts.Inserted, "updated", counts.Updated, "deleted", counts.Deleted,
+		"apply_time", applied.Sub(start), "commit_time", time.Since(applied))
 	st := s.batch.Stats()
 	ds.Add(counts)
 	ds.keys += st.Changes

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,31 +34,38 @@ func streamEntries(n int64) entries {
 // reads that change, which does no harm.
 func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 	cols := append(spec.ColumnNames(), DeletedAtColumn)
-	keyPos := make([]int, len(spec.Key))
-	for i, k := range spec.Key {
-		for j, c := range spec.Columns {
-			if c.Name == k {
-				keyPos[i] = j
-			}
-		}
+	// keyOf[i] is the position in the key of column i, -1 for none.
+	keyOf := make([]int, len(spec.Columns))
+	for i, c := range spec.Columns {
+		keyOf[i] = slices.Index(spec.Key, c.Name)
 	}
 	var buf bytes.Buffer
-	row := make([]*string, len(cols))
+	fields := make([]string, 0, len(spec.Key))
 	var n int64
-	for _, c := range cs.keys {
-		for i := range row {
-			row[i] = nil
+	for k, c := range cs.keys {
+		fields = fields[:0]
+		for rest, more := k, true; more; {
+			var f string
+			f, rest, more = strings.Cut(rest, "\t")
+			fields = append(fields, f)
 		}
-		for i, p := range keyPos {
-			row[p] = c.key[i]
+		for i := range spec.Columns {
+			if i > 0 {
+				buf.WriteByte('\t')
+			}
+			if keyOf[i] < 0 {
+				buf.WriteString(`\N`)
+			} else {
+				buf.WriteString(fields[keyOf[i]])
+			}
 		}
-		writeCopyRow(&buf, row)
+		buf.WriteString("\t\\N\n")
 		n++
-		if keeps && c.image != nil {
-			copy(row, c.image)
-			ts := c.deletedAt.UTC().Format("2006-01-02 15:04:05.999999+00")
-			row[len(row)-1] = &ts
-			writeCopyRow(&buf, row)
+		if keeps && c.deleted {
+			buf.WriteString(c.image)
+			buf.WriteByte('\t')
+			buf.WriteString(c.deletedAt.UTC().Format("2006-01-02 15:04:05.999999+00"))
+			buf.WriteByte('\n')
 			n++
 		}
 	}
@@ -77,23 +85,6 @@ func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 		},
 	}
 }
-
-// writeCopyRow writes one row of COPY text format; nil is NULL.
-func writeCopyRow(buf *bytes.Buffer, row []*string) {
-	for i, v := range row {
-		if i > 0 {
-			buf.WriteByte('\t')
-		}
-		if v == nil {
-			buf.WriteString(`\N`)
-			continue
-		}
-		buf.WriteString(copyEscaper.Replace(*v))
-	}
-	buf.WriteByte('\n')
-}
-
-var copyEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`)
 
 // applyTruncate makes the destination reflect a TRUNCATE of the source
 // read in the stream: plain DML empties it; a variant that keeps deleted

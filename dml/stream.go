@@ -1,10 +1,10 @@
 package dml
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pglogrepl"
@@ -31,20 +31,23 @@ func (s streamState) lsn() (pglogrepl.LSN, error) {
 	return l, nil
 }
 
-// change is what the stream says of one key since the last applied
-// position.
+// change is what the stream says of a changed key besides that it
+// changed.
 type change struct {
-	// key are the key values in text form.
-	key []*string
 	// image is, for variants that keep deleted rows, the replicated
-	// columns of the key's last deleted row (text form), nil when none.
-	image     []*string
+	// columns of the key's last deleted row as fields of a COPY text row;
+	// deleted says whether there is one.
+	image     string
+	deleted   bool
 	deletedAt time.Time
 }
 
 // changeSet is the stream read by one refresh, folded by key.
 type changeSet struct {
-	keys map[string]*change
+	// keys maps each changed key to its change. A key is its values as
+	// COPY text fields joined by tabs, which tells all keys apart (NULL is
+	// \N; backslashes, tabs and line ends in values are escaped).
+	keys map[string]change
 	// changes is the number of changes of the table read.
 	changes int64
 	// truncatedAt is the commit time of the last TRUNCATE read, zero when
@@ -54,8 +57,6 @@ type changeSet struct {
 	next streamState
 	// more: a limit ended the read before the end of the WAL.
 	more bool
-	// scratch builds map keys without an allocation per lookup.
-	scratch []byte
 }
 
 // relation maps the stream's columns of the source table.
@@ -66,28 +67,6 @@ type relation struct {
 	key, cols []int
 }
 
-// entry returns the change of the key whose text values are vals, made
-// when the key is first seen.
-func (cs *changeSet) entry(vals []*string) *change {
-	b := cs.scratch[:0]
-	for _, v := range vals {
-		if v == nil {
-			b = append(b, 'N')
-		} else {
-			b = strconv.AppendInt(b, int64(len(*v)), 10)
-			b = append(b, ':')
-			b = append(b, *v...)
-		}
-	}
-	cs.scratch = b
-	if c := cs.keys[string(b)]; c != nil {
-		return c
-	}
-	c := &change{key: vals}
-	cs.keys[string(b)] = c
-	return c
-}
-
 // folder folds the pgoutput messages of one read of a slot into a change
 // set, for one table.
 type folder struct {
@@ -96,12 +75,12 @@ type folder struct {
 	keeps bool
 	// limit is the batch limit in changes of the table, 0 for none.
 	limit int64
-	// applied is the LSN the read starts from; partial, when not zero, is
-	// a transaction of which the first partialDone changes are applied.
-	applied, partial pglogrepl.LSN
-	partialDone      int64
-	start            streamState
-	cs               *changeSet
+	// from is the LSN the read starts from; partial, when not zero, is a
+	// transaction of which the first partialDone changes are applied.
+	from, partial pglogrepl.LSN
+	partialDone   int64
+	start         streamState
+	cs            *changeSet
 	// committed is the end of the last transaction read; zero when none.
 	committed pglogrepl.LSN
 	// full: the batch limit is reached.
@@ -113,18 +92,20 @@ type folder struct {
 	// idx counts the table's changes of the current transaction, of
 	// which the first skip were applied already.
 	idx, skip int64
-	// oldCols and newCols are reused by the row decoder.
+	// oldCols and newCols are reused by the row decoder, scratch to
+	// build keys.
 	oldCols, newCols []tupleColumn
+	scratch          []byte
 }
 
 // newFolder starts folding a read from state.
 func newFolder(spec *TableSpec, slot string, keeps bool, state streamState, limit int64) (*folder, error) {
-	applied, err := state.lsn()
+	from, err := state.lsn()
 	if err != nil {
 		return nil, err
 	}
-	f := &folder{spec: spec, slot: slot, keeps: keeps, limit: limit, start: state, applied: applied,
-		cs: &changeSet{keys: map[string]*change{}}}
+	f := &folder{spec: spec, slot: slot, keeps: keeps, limit: limit, start: state, from: from,
+		cs: &changeSet{keys: map[string]change{}}}
 	if state.Xact != "" {
 		if f.partial, err = pglogrepl.ParseLSN(state.Xact); err != nil {
 			return nil, fmt.Errorf("stream position %q: %w", state.Xact, err)
@@ -138,19 +119,34 @@ func newFolder(spec *TableSpec, slot string, keeps bool, state streamState, limi
 // reached: the read ends there, and the position records how many changes
 // of the current transaction were read.
 func (f *folder) add(data []byte) (full bool, err error) {
-	if isRowMessage(data) {
+	switch {
+	case isRowMessage(data):
 		m, err := decodeRow(data, f.oldCols, f.newCols)
 		if err != nil {
 			return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
 		}
 		f.oldCols, f.newCols = m.old, m.new
-		if f.rel == nil || m.relation != f.rel.id {
+		if f.rel == nil || m.relation != f.rel.id || f.applied() {
 			return false, nil
 		}
 		if err := f.foldRow(m); err != nil {
 			return false, err
 		}
 		return f.counted(), nil
+	case len(data) > 0 && data[0] == 'B':
+		final, at, err := decodeBegin(data)
+		if err != nil {
+			return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
+		}
+		f.begin(final, at)
+		return false, nil
+	case len(data) > 0 && data[0] == 'C':
+		end, err := decodeCommit(data)
+		if err != nil {
+			return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
+		}
+		f.committed = end
+		return false, nil
 	}
 	lm, err := pglogrepl.Parse(data)
 	if err != nil {
@@ -165,21 +161,8 @@ func (f *folder) add(data []byte) (full bool, err error) {
 		}
 		f.rel, err = f.relation(m)
 		return false, err
-	case *pglogrepl.BeginMessage:
-		f.xact, f.xactTime, f.idx, f.skip = m.FinalLSN, m.CommitTime, 0, 0
-		switch {
-		case f.partial != 0 && f.xact == f.partial:
-			f.skip = f.partialDone
-		case f.xact < f.applied:
-			// applied already (the slot's confirmed position is older
-			// when a refresh ended between the destination commit and
-			// the confirmation)
-			f.skip = 1 << 62
-		}
-	case *pglogrepl.CommitMessage:
-		f.committed = m.TransactionEndLSN
 	case *pglogrepl.TruncateMessage:
-		if f.rel == nil || !slices.Contains(m.RelationIDs, f.rel.id) {
+		if f.rel == nil || !slices.Contains(m.RelationIDs, f.rel.id) || f.applied() {
 			return false, nil
 		}
 		f.cs.truncatedAt = f.xactTime
@@ -188,13 +171,30 @@ func (f *folder) add(data []byte) (full bool, err error) {
 	return false, nil
 }
 
-// counted counts a change of the table, unless it was applied already,
-// and reports whether the batch limit is reached.
-func (f *folder) counted() bool {
-	f.idx++
-	if f.idx <= f.skip {
-		return false
+// begin starts a transaction whose commit record is at final.
+func (f *folder) begin(final pglogrepl.LSN, at time.Time) {
+	f.xact, f.xactTime, f.idx, f.skip = final, at, 0, 0
+	switch {
+	case f.partial != 0 && f.xact == f.partial:
+		f.skip = f.partialDone
+	case f.xact < f.from:
+		// applied already (the slot's confirmed position is older when a
+		// refresh ended between the destination commit and the
+		// confirmation)
+		f.skip = 1 << 62
 	}
+}
+
+// applied numbers a change of the table in its transaction and reports
+// whether an earlier refresh applied it.
+func (f *folder) applied() bool {
+	f.idx++
+	return f.idx <= f.skip
+}
+
+// counted counts a change of the table folded, and reports whether the
+// batch limit is reached.
+func (f *folder) counted() bool {
 	f.cs.changes++
 	f.full = f.limit > 0 && f.cs.changes >= f.limit
 	return f.full
@@ -241,52 +241,77 @@ func (f *folder) relation(m *pglogrepl.RelationMessage) (*relation, error) {
 
 // foldRow adds a row message of the source table to the change set.
 func (f *folder) foldRow(m rowMessage) error {
-	cs, rel := f.cs, f.rel
-	if m.old != nil {
-		key, err := f.values(m.old, rel.key)
+	for _, t := range [][]tupleColumn{m.old, m.new} {
+		if t == nil {
+			continue
+		}
+		key, err := f.fields(f.scratch[:0], t, f.rel.key)
+		f.scratch = key
 		if err != nil {
 			return err
 		}
-		c := cs.entry(key)
 		if m.kind == 'D' && f.keeps {
 			// A delete: keep the row's last values (REPLICA IDENTITY FULL
 			// sends them whole, detoasted).
-			img, err := f.values(m.old, rel.cols)
+			img, err := f.fields(nil, t, f.rel.cols)
 			if err != nil {
 				return err
 			}
-			c.image, c.deletedAt = img, f.xactTime
+			f.cs.keys[string(key)] = change{image: string(img), deleted: true, deletedAt: f.xactTime}
+			continue
 		}
-	}
-	if m.new != nil {
-		key, err := f.values(m.new, rel.key)
-		if err != nil {
-			return err
+		if _, seen := f.cs.keys[string(key)]; !seen {
+			f.cs.keys[string(key)] = change{}
 		}
-		cs.entry(key)
 	}
 	return nil
 }
 
 var errUnchangedToast = errors.New("a value the stream did not carry (unchanged TOAST)")
 
-// values returns the text values of tuple columns pos.
-func (f *folder) values(t []tupleColumn, pos []int) ([]*string, error) {
-	out := make([]*string, len(pos))
+// fields appends tuple columns pos to dst as COPY text fields joined by
+// tabs.
+func (f *folder) fields(dst []byte, t []tupleColumn, pos []int) ([]byte, error) {
 	for i, p := range pos {
 		if p >= len(t) {
-			return nil, fmt.Errorf("decode slot %s: tuple has %d columns, want column %d", f.slot, len(t), p)
+			return dst, fmt.Errorf("decode slot %s: tuple has %d columns, want column %d", f.slot, len(t), p)
+		}
+		if i > 0 {
+			dst = append(dst, '\t')
 		}
 		switch c := t[p]; c.kind {
 		case 'n':
+			dst = append(dst, `\N`...)
 		case 't':
-			v := string(c.data)
-			out[i] = &v
+			dst = appendCopyText(dst, c.data)
 		case 'u':
-			return nil, fmt.Errorf("decode slot %s: %w", f.slot, errUnchangedToast)
+			return dst, fmt.Errorf("decode slot %s: %w", f.slot, errUnchangedToast)
 		default:
-			return nil, fmt.Errorf("decode slot %s: unexpected column kind %q", f.slot, c.kind)
+			return dst, fmt.Errorf("decode slot %s: unexpected column kind %q", f.slot, c.kind)
 		}
 	}
-	return out, nil
+	return dst, nil
+}
+
+// appendCopyText appends a text value to dst escaped for COPY text
+// format.
+func appendCopyText(dst, v []byte) []byte {
+	if bytes.IndexAny(v, "\\\t\n\r") < 0 {
+		return append(dst, v...)
+	}
+	for _, c := range v {
+		switch c {
+		case '\\':
+			dst = append(dst, `\\`...)
+		case '\t':
+			dst = append(dst, `\t`...)
+		case '\n':
+			dst = append(dst, `\n`...)
+		case '\r':
+			dst = append(dst, `\r`...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }

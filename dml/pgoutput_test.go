@@ -142,3 +142,59 @@ func requireSameAsPglogrepl(t *testing.T, data []byte, m rowMessage) {
 	}
 	require.Equal(t, norm(want), norm(m))
 }
+
+// encodeXact makes a begin message, or with end > 0 a commit message.
+func encodeXact(lsn, end uint64, micros int64) []byte {
+	if end == 0 {
+		b := binary.BigEndian.AppendUint64([]byte{'B'}, lsn)
+		b = binary.BigEndian.AppendUint64(b, uint64(micros))
+		return binary.BigEndian.AppendUint32(b, 7)
+	}
+	b := binary.BigEndian.AppendUint64([]byte{'C', 0}, lsn)
+	b = binary.BigEndian.AppendUint64(b, end)
+	return binary.BigEndian.AppendUint64(b, uint64(micros))
+}
+
+// FuzzDecodeXact: what decodeBegin and decodeCommit accept, pglogrepl
+// decodes alike.
+func FuzzDecodeXact(f *testing.F) {
+	f.Add(encodeXact(0x16AFD550, 0, 817000000123456))
+	f.Add(encodeXact(0x16AFD550, 0x16AFD580, 817000000123456))
+	f.Add([]byte("B"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		final, at, berr := decodeBegin(data)
+		end, cerr := decodeCommit(data)
+		if berr != nil && cerr != nil {
+			require.ErrorIs(t, berr, errXactMessage)
+			require.ErrorIs(t, cerr, errXactMessage)
+			return
+		}
+		lm, err := pglogrepl.Parse(data)
+		require.NoError(t, err)
+		switch m := lm.(type) {
+		case *pglogrepl.BeginMessage:
+			require.NoError(t, berr)
+			require.Equal(t, m.FinalLSN, final)
+			if micros := int64(binary.BigEndian.Uint64(data[9:])); micros > -1e15 && micros < 1e15 {
+				require.True(t, m.CommitTime.Equal(at), "%v %v", m.CommitTime, at)
+			}
+		case *pglogrepl.CommitMessage:
+			require.NoError(t, cerr)
+			require.Equal(t, m.TransactionEndLSN, end)
+		default:
+			t.Fatalf("pglogrepl decodes %T", lm)
+		}
+	})
+}
+
+func TestAppendCopyText(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                   "",
+		"plain":              "plain",
+		`\N`:                 `\\N`,
+		"a\tb\nc\rd\\e":      `a\tb\nc\rd\\e`,
+		"é\x00\x01 \\\\ end": "é\x00\x01 \\\\\\\\ end",
+	} {
+		require.Equal(t, want, string(appendCopyText([]byte("x"), []byte(in)))[1:], "%q", in)
+	}
+}

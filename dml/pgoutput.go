@@ -4,13 +4,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/jackc/pglogrepl"
 )
 
-// The row messages of pgoutput (insert, update, delete) are most of what
-// a slot holds, and a refresh needs only their relation and a few column
-// values. They are decoded here in place, without the copies and the
-// allocations per column of pglogrepl.Parse, which decodes every other
-// message.
+// The row messages of pgoutput (insert, update, delete) and the begin and
+// commit messages around them are nearly all of what a slot holds, and a
+// refresh needs little of them. They are decoded here in place, without
+// the copies and the allocations (one per column) of pglogrepl.Parse,
+// which decodes every other message.
 
 // rowMessage is an insert ('I'), update ('U') or delete ('D') message of
 // pgoutput, protocol version 1. Its tuples refer to the message's bytes.
@@ -31,6 +34,32 @@ type tupleColumn struct {
 }
 
 var errRowMessage = errors.New("malformed row message")
+
+var errXactMessage = errors.New("malformed begin or commit message")
+
+// pgEpochMicros is the origin of PostgreSQL timestamps, 2000-01-01 UTC,
+// in microseconds since the Unix epoch.
+const pgEpochMicros = 946684800 * 1000000
+
+// decodeBegin decodes a begin message ('B'): the LSN of the transaction's
+// commit record and its commit time.
+func decodeBegin(data []byte) (final pglogrepl.LSN, commitTime time.Time, err error) {
+	if len(data) != 21 || data[0] != 'B' {
+		return 0, time.Time{}, fmt.Errorf("%w: %d bytes", errXactMessage, len(data))
+	}
+	final = pglogrepl.LSN(binary.BigEndian.Uint64(data[1:]))
+	micros := int64(binary.BigEndian.Uint64(data[9:]))
+	return final, time.UnixMicro(pgEpochMicros + micros), nil
+}
+
+// decodeCommit decodes a commit message ('C'): the end of the
+// transaction's commit record.
+func decodeCommit(data []byte) (end pglogrepl.LSN, err error) {
+	if len(data) != 26 || data[0] != 'C' {
+		return 0, fmt.Errorf("%w: %d bytes", errXactMessage, len(data))
+	}
+	return pglogrepl.LSN(binary.BigEndian.Uint64(data[10:])), nil
+}
 
 // isRowMessage reports whether a pgoutput message is a row message.
 func isRowMessage(data []byte) bool {
