@@ -112,7 +112,7 @@ const (
 // exists in every mode and is caught up after every run, so an unread
 // slot (the none mode) costs a writer nothing: the server runs with
 // wal_level = logical throughout, and decoding happens only when the slot
-// is read. What logical capture adds is reading the slot (the walsender
+// is read. What logical capture adds is reading the slot (the source
 // decodes the WAL, the refresh fetches the changed rows from the source),
 // measured in the logical mode with the job's Run going, and the larger
 // WAL of REPLICA IDENTITY FULL, measured in logical_full. The trigger_run

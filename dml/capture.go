@@ -45,8 +45,6 @@ const (
 	DefaultSlotCriticalBytes = 10 << 30
 	// DefaultPollInterval is LogicalConfig.PollInterval when zero.
 	DefaultPollInterval = time.Second
-	// DefaultStatusInterval is LogicalConfig.StatusInterval when zero.
-	DefaultStatusInterval = 10 * time.Second
 )
 
 // LogicalConfig configures logical capture (Config.Capture = CaptureLogical).
@@ -69,11 +67,6 @@ type LogicalConfig struct {
 	// PollInterval is how long Run waits after a refresh that found
 	// nothing more to apply. Default 1s.
 	PollInterval time.Duration
-
-	// StatusInterval is how often a standby status update (a keep-alive)
-	// is sent to the source while a refresh applies changes. Default 10s;
-	// it must stay well below the source's wal_sender_timeout.
-	StatusInterval time.Duration
 }
 
 // slotName matches the slot and publication names this package accepts.
@@ -95,8 +88,8 @@ func (l *LogicalConfig) validate() error {
 	if l.WarnRetainedBytes < 0 || l.CriticalRetainedBytes < 0 {
 		return &replication.OptionError{Field: "Config.Logical.WarnRetainedBytes/CriticalRetainedBytes", Problem: "must be 0 (the default) or positive"}
 	}
-	if l.PollInterval < 0 || l.StatusInterval < 0 {
-		return &replication.OptionError{Field: "Config.Logical.PollInterval/StatusInterval", Problem: "must be 0 (the default) or positive"}
+	if l.PollInterval < 0 {
+		return &replication.OptionError{Field: "Config.Logical.PollInterval", Problem: "must be 0 (the default) or positive"}
 	}
 	return nil
 }
@@ -120,11 +113,4 @@ func (l *LogicalConfig) pollInterval() time.Duration {
 		return DefaultPollInterval
 	}
 	return l.PollInterval
-}
-
-func (l *LogicalConfig) statusInterval() time.Duration {
-	if l.StatusInterval == 0 {
-		return DefaultStatusInterval
-	}
-	return l.StatusInterval
 }

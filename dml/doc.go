@@ -74,10 +74,10 @@
 // Config.FetchFirst (mimeo's insert_on_fetch = false) a claim is fetched
 // whole before it is applied, which ends the source statement sooner.
 //
-// A capture other than the trigger queue (logical decoding, files) feeds
-// the same apply through [Replicator.Target]: it stages a [Batch] in its
-// own destination transaction with keys and rows it holds, applies it,
-// saves its own progress with the catalog and commits.
+// Logical capture feeds the same pieces (see below). A capture of its own
+// (files, say) feeds the same apply through [Replicator.Target]: it stages
+// a [Batch] in its own destination transaction with keys and rows it
+// holds, applies it, saves its own progress with the catalog and commits.
 //
 // # Logical capture
 //
@@ -112,23 +112,32 @@
 // the slot and the publication again; Destroy drops both before it
 // removes the job.
 //
-// A refresh starts the stream at the position saved with the job and
-// emits a non-transactional logical message (pg_logical_emit_message) as a
-// heartbeat: it reads until that message, which marks the WAL end, or
-// until Options.BatchLimit changes (a limit may end the read inside a
+// A refresh reads the slot through logical decoding's SQL interface
+// (pg_logical_slot_peek_binary_changes, pgoutput messages decoded with
+// pglogrepl) on an ordinary source session, from the position saved with
+// the job up to the WAL flushed when the read starts
+// (pg_current_wal_flush_lsn), so it never waits for more; or until
+// Options.BatchLimit changes (a limit may end the read inside a
 // transaction; the position then records how many of its changes were
 // applied, and the next refresh reads that transaction again and skips
-// them). The changes are folded by key, and the current source rows of
-// the changed keys are fetched (through a temporary table of keys, in the
-// same query as the trigger capture's) and applied set-wise in one
-// destination transaction that also saves the new position. Only after
-// that commit is the position confirmed to the source (a standby status
-// update); keep-alives are sent while the destination works. Since rows
+// them). The server hands over the whole read at once and keeps it in
+// memory up to work_mem, in a temporary file beyond: set a batch limit for
+// large backlogs. The changes are folded by key, and the current source
+// rows of the changed keys are fetched (through a temporary table of keys,
+// in the same query as the trigger capture's) and applied set-wise as the
+// trigger capture applies a claim: in destination transactions of
+// Config.ChunkSize keys, the next fetched while one is applied, or in one
+// with Config.FetchFirst. The transaction of the last piece also saves the
+// new position; an earlier piece committed without it is applied again
+// after a crash, which does no harm. Only after that commit is the
+// position confirmed to the slot (pg_replication_slot_advance). Since rows
 // are fetched as they are now, unchanged TOASTed values, which the stream
 // does not carry, are never needed. A TRUNCATE empties the destination
-// (logdel marks its live rows deleted). Changes of other tables are not
-// published; the heartbeat moves the slot on even when the table is idle,
-// so an idle table does not hold WAL back.
+// (logdel marks its live rows deleted) in the first piece's transaction.
+// Changes of other tables are not published; the position still moves to
+// the WAL end read, so an idle table does not hold WAL back. Only setup
+// opens a replication connection (to create the slot and export its
+// snapshot).
 //
 // Each refresh checks the WAL the slot retains (Replicator.SlotHealth):
 // past Config.Logical.WarnRetainedBytes it is a warning of the refresh

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -140,7 +139,7 @@ func waitSlotIdle(ctx context.Context, db replication.DB, name string) error {
 }
 
 // dropSlotWhenIdle drops a slot, waiting up to ten seconds for a session
-// that still reads it (a refresh cut short, whose walsender has not
+// that still reads it (a refresh cut short, whose source session has not
 // noticed yet) to end.
 func dropSlotWhenIdle(ctx context.Context, db replication.DB, name string) error {
 	deadline := time.Now().Add(10 * time.Second)
@@ -166,47 +165,38 @@ func (r *Replicator) refreshLogical(ctx context.Context, run *replication.JobRun
 	return r.readAndApply(ctx, run, j, res)
 }
 
-// readAndApply reads the stream from the job's position and applies what
+// readAndApply reads the slot from the job's position and applies what
 // it read.
-func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) (err error) {
 	state := *j.state.Stream
 	from, err := state.lsn()
 	if err != nil {
 		return err
 	}
 	run.Step(ctx, "Reading changes from replication slot "+j.cfg.Slot)
-	rc, err := replicationConn(ctx, r.source)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = rc.Close(context.WithoutCancel(ctx)) }()
-	sr := &streamReader{conn: rc, spec: j.spec, slot: j.cfg.Slot, pub: j.cfg.Publication, keeps: r.variant.KeepsDeleted(), confirmed: from}
 	if err := waitSlotIdle(ctx, r.source, j.cfg.Slot); err != nil {
 		return err
 	}
-	if err := sr.start(ctx, from); err != nil {
-		return err
+	src, err := acquire(ctx, r.source)
+	if err != nil {
+		return fmt.Errorf("connect to source: %w", err)
 	}
-	defer sr.end(ctx)
-	nonce, err := newNonce()
+	defer func() {
+		if err != nil {
+			r.dropSession(ctx, src, j.cfg.Slot)
+		}
+		src.Release()
+	}()
+	cs, err := readSlot(ctx, src.Conn().PgConn(), j.spec, j.cfg.Slot, j.cfg.Publication, r.variant.KeepsDeleted(), state, r.batchLimit(j))
 	if err != nil {
 		return err
 	}
-	// The heartbeat marks the WAL end: everything before it is read in
-	// this refresh. It also lets an idle table's slot advance.
-	if _, err := r.source.Exec(ctx, `SELECT pg_catalog.pg_logical_emit_message(false, $1, $2)`, heartbeatPrefix, nonce); err != nil {
-		return fmt.Errorf("emit heartbeat on the source: %w", err)
-	}
-	cs, err := sr.read(ctx, state, nonce, r.batchLimit(j))
-	if err != nil {
-		return err
-	}
-	r.debug("read stream", "changes", cs.changes, "keys", len(cs.keys), "next", cs.next.LSN)
+	r.debug("read slot", "changes", cs.changes, "keys", len(cs.keys), "next", cs.next.LSN)
 	var ds drainStats
 	ds.entries = cs.changes
 	if cs.changes > 0 {
 		run.Step(ctx, "Fetching and applying changes")
-		if err := r.applyChanges(ctx, j, sr, cs, &ds); err != nil {
+		if err := r.applyChanges(ctx, j, src, cs, &ds); err != nil {
 			return err
 		}
 		run.Done(ctx, "Applied %d changes (%d keys): %d inserted, %d updated, %d deleted",
@@ -228,7 +218,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 	j.state.Stream = &cs.next
 	// Confirmed only now that the destination committed.
 	if next, err := cs.next.lsn(); err == nil && next > from {
-		if err := sr.status(ctx, next); err != nil {
+		if err := confirmSlot(ctx, src.Conn().PgConn(), j.cfg.Slot, next); err != nil {
 			return err
 		}
 	}
@@ -236,63 +226,83 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 	return r.finish(ctx, run, res, ds, r.batchLimit(j))
 }
 
-// applyChanges stages and applies a change set in one destination
-// transaction, which also saves the next stream position. Keep-alives go
-// to the source meanwhile.
-func (r *Replicator) applyChanges(ctx context.Context, j *job, sr *streamReader, cs *changeSet, ds *drainStats) error {
-	src, err := acquire(ctx, r.source)
-	if err != nil {
-		return fmt.Errorf("connect to source: %w", err)
+// dropSession closes the source session of a failed refresh rather than
+// pool it, for it may be the cause (terminated, or cut off in the middle
+// of a result). A statement that ctx cut short may still run on the
+// server and hold the slot: it is cancelled, and the slot waited for (ten
+// seconds at most), so that the slot is free when the refresh returns.
+func (r *Replicator) dropSession(ctx context.Context, src *pgxpool.Conn, slot string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = src.Conn().PgConn().CancelRequest(ctx)
+	_ = src.Conn().Close(ctx)
+	_ = waitSlotIdle(ctx, r.source, slot)
+}
+
+// applyChanges fetches and applies a change set as the trigger capture
+// applies a claim: in pieces of Config.ChunkSize keys, one destination
+// transaction each, the next fetched while the previous one is applied
+// (one piece with FetchFirst). A TRUNCATE read is applied in the first
+// piece's transaction, before its rows; the last piece's transaction
+// saves the next stream position. src is the source session that read
+// the slot; it fetches the rows.
+func (r *Replicator) applyChanges(ctx context.Context, j *job, src *pgxpool.Conn, cs *changeSet, ds *drainStats) error {
+	chunk, sessions := r.pieces(j)
+	f := streamFetch(j.spec, cs, r.variant.KeepsDeleted())
+	c := claim{entries: cs.changes, last: true}
+	first := true
+	return r.runPieces(ctx, sessions, func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged) {
+		r.streamClaim(ctx, j, src, c, f, chunk, free, out)
+	}, func(ctx context.Context, s staged) error {
+		var truncatedAt time.Time
+		if first {
+			truncatedAt, first = cs.truncatedAt, false
+		}
+		return r.applyStreamPiece(ctx, j, src, s, truncatedAt, cs.next, ds)
+	})
+}
+
+// applyStreamPiece applies a loaded piece of a change set, after a
+// TRUNCATE read when truncatedAt is not zero; the last piece also saves
+// the next stream position.
+func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.Conn, s staged, truncatedAt time.Time, next streamState, ds *drainStats) error {
+	p := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
+	if h := r.hooks.afterFetch; h != nil {
+		if err := h(ctx, p); err != nil {
+			return err
+		}
 	}
-	defer src.Release()
-	conn, err := acquire(ctx, r.dest)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	stop := r.keepAlive(ctx, sr)
-	p := phase{SourcePID: sr.conn.PID(), DestPID: conn.Conn().PgConn().PID()}
 	var counts Counts
-	var st BatchStats
-	err = inTx(ctx, conn, func(tx pgx.Tx) error {
-		b, err := StageBatch(ctx, tx, j.spec, r.variant)
-		if err != nil {
-			return err
-		}
-		if !cs.truncatedAt.IsZero() {
-			c, err := applyTruncate(ctx, b, cs.truncatedAt)
-			if err != nil {
-				return err
-			}
-			counts.Add(c)
-		}
-		if err := stageChanges(ctx, src, b, cs, r.variant.KeepsDeleted()); err != nil {
-			return err
-		}
-		if h := r.hooks.afterFetch; h != nil {
-			if err := h(ctx, p); err != nil {
-				return err
-			}
-		}
-		c, err := b.Apply(ctx)
+	start := time.Now()
+	if !truncatedAt.IsZero() {
+		c, err := applyTruncate(ctx, s.batch, truncatedAt)
 		if err != nil {
 			return err
 		}
 		counts.Add(c)
-		if h := r.hooks.midApply; h != nil {
-			if err := h(ctx, p); err != nil {
-				return err
-			}
-		}
-		st = b.Stats()
-		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
-	})
-	if serr := stop(); err == nil && serr != nil {
-		err = serr
 	}
+	c, err := s.batch.Apply(ctx)
 	if err != nil {
 		return err
 	}
+	counts.Add(c)
+	applied := time.Now()
+	if h := r.hooks.midApply; h != nil {
+		if err := h(ctx, p); err != nil {
+			return err
+		}
+	}
+	if s.last {
+		if err := r.catalog.SaveState(ctx, s.tx, j.row.ID, jobState{Stream: &next, NeedsPull: j.state.NeedsPull}); err != nil {
+			return err
+		}
+	}
+	if err := s.tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit changes to %s: %w", j.spec.Dest, err)
+	}
+	r.debug("applied piece", "inserted", counts.Inserted, "updated", counts.Updated, "deleted", counts.Deleted,
+		"apply_time", applied.Sub(start), "commit_time", time.Since(applied))
+	st := s.batch.Stats()
 	ds.Add(counts)
 	ds.keys += st.Changes
 	ds.bytes += st.Bytes
@@ -303,41 +313,6 @@ func (r *Replicator) applyChanges(ctx context.Context, j *job, sr *streamReader,
 		}
 	}
 	return nil
-}
-
-// keepAlive answers for the stream while the destination works: it sends
-// a standby status update (with the position confirmed before this
-// refresh) every Config.Logical.StatusInterval, so that the source's
-// wal_sender_timeout does not end a long apply. The returned function
-// stops it and returns the first error.
-func (r *Replicator) keepAlive(ctx context.Context, sr *streamReader) func() error {
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	var serr error
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(r.cfg.Logical.statusInterval())
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := sr.status(ctx, sr.confirmed); err != nil {
-					serr = err
-					return
-				}
-			}
-		}
-	}()
-	return func() error {
-		close(done)
-		wg.Wait()
-		return serr
-	}
 }
 
 // repullFromStream is Repull for logical capture: it first applies what

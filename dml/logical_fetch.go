@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/jackc/pgx/v5"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -24,84 +23,68 @@ func streamEntries(n int64) entries {
 	return entries{from: streamTable + ` WHERE true`, n: n}
 }
 
-// stageChanges loads cs into b: in a transaction of source connection src
-// it copies the changed keys into a temporary table, then streams per key
-// the current source row (or the kept deleted row, or just the key) into
-// the batch with COPY. Every row is fetched as it is now, so unchanged
-// TOASTed values, which the stream does not carry, are never needed; a row
-// changed again after the stream position is fetched in its newer state
-// and fetched again by the refresh that reads that change, which does no
-// harm.
-func stageChanges(ctx context.Context, src *pgxpool.Conn, b *Batch, cs *changeSet, keeps bool) error {
-	spec := b.Spec()
-	tx, err := src.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("fetch changed rows of %s: %w", spec.Source, err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+// streamFetch returns how the changed rows of cs are fetched: the
+// changed keys (and, for variants that keep deleted rows, the last deleted
+// rows) are copied into the stream table in the source transaction that
+// then streams per key the current source row (or the kept deleted row,
+// or just the key), with the trigger capture's query. Every row is fetched
+// as it is now, so unchanged TOASTed values, which the stream does not
+// carry, are never needed; a row changed again after the stream position
+// is fetched in its newer state and fetched again by the refresh that
+// reads that change, which does no harm.
+func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 	cols := append(spec.ColumnNames(), DeletedAtColumn)
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT `+List("", spec.ColumnNames())+
-		`, NULL::timestamptz AS `+replication.QuoteIdent(DeletedAtColumn)+` FROM `+spec.Source.Sanitize()+` WITH NO DATA`); err != nil {
-		return fmt.Errorf("fetch changed rows of %s: %w", spec.Source, err)
+	// keyOf[i] is the position in the key of column i, -1 for none.
+	keyOf := make([]int, len(spec.Columns))
+	for i, c := range spec.Columns {
+		keyOf[i] = slices.Index(spec.Key, c.Name)
 	}
 	var buf bytes.Buffer
-	keyPos := make([]int, len(spec.Key))
-	for i, k := range spec.Key {
-		for j, c := range spec.Columns {
-			if c.Name == k {
-				keyPos[i] = j
+	fields := make([]string, 0, len(spec.Key))
+	var n int64
+	for k, c := range cs.keys {
+		fields = fields[:0]
+		for rest, more := k, true; more; {
+			var f string
+			f, rest, more = strings.Cut(rest, "\t")
+			fields = append(fields, f)
+		}
+		for i := range spec.Columns {
+			if i > 0 {
+				buf.WriteByte('\t')
+			}
+			if keyOf[i] < 0 {
+				buf.WriteString(`\N`)
+			} else {
+				buf.WriteString(fields[keyOf[i]])
 			}
 		}
-	}
-	row := make([]*string, len(cols))
-	var n int64
-	for _, c := range cs.keys {
-		for i := range row {
-			row[i] = nil
-		}
-		for i, p := range keyPos {
-			row[p] = c.key[i]
-		}
-		writeCopyRow(&buf, row)
+		buf.WriteString("\t\\N\n")
 		n++
-		if keeps && c.image != nil {
-			copy(row, c.image)
-			ts := c.deletedAt.UTC().Format("2006-01-02 15:04:05.999999+00")
-			row[len(row)-1] = &ts
-			writeCopyRow(&buf, row)
+		if keeps && c.deleted {
+			buf.WriteString(c.image)
+			buf.WriteByte('\t')
+			buf.WriteString(c.deletedAt.UTC().Format("2006-01-02 15:04:05.999999+00"))
+			buf.WriteByte('\n')
 			n++
 		}
 	}
-	if _, err := tx.Conn().PgConn().CopyFrom(ctx, &buf, `COPY `+streamTable+` (`+List("", cols)+`) FROM STDIN`); err != nil {
-		return fmt.Errorf("fetch changed rows of %s: load keys: %w", spec.Source, err)
+	create := `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT ` + List("", spec.ColumnNames()) +
+		`, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) + ` FROM ` + spec.Source.Sanitize() + ` WITH NO DATA`
+	load := `COPY ` + streamTable + ` (` + List("", cols) + `) FROM STDIN`
+	return fetch{
+		query: changesFrom(streamEntries(n), spec, keeps),
+		prepare: func(ctx context.Context, tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, create); err != nil {
+				return fmt.Errorf("stage changed keys of %s: %w", spec.Source, err)
+			}
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf.Bytes()), load); err != nil {
+				return fmt.Errorf("stage changed keys of %s: %w", spec.Source, err)
+			}
+			return nil
+		},
 	}
-	st, err := copypipe.Copy(ctx, tx.Conn().PgConn(), b.Tx().Conn().PgConn(), copypipe.Spec{
-		Query: changesFrom(streamEntries(n), spec, keeps), Dest: stagedTable, Columns: b.stagedColumns(), Binary: spec.binaryRows(),
-	})
-	b.stats.Changes += st.Rows
-	b.stats.Bytes += st.Bytes
-	if err != nil {
-		return fmt.Errorf("fetch changed rows of %s: %w", spec.Source, err)
-	}
-	return tx.Commit(ctx)
 }
-
-// writeCopyRow writes one row of COPY text format; nil is NULL.
-func writeCopyRow(buf *bytes.Buffer, row []*string) {
-	for i, v := range row {
-		if i > 0 {
-			buf.WriteByte('\t')
-		}
-		if v == nil {
-			buf.WriteString(`\N`)
-			continue
-		}
-		buf.WriteString(copyEscaper.Replace(*v))
-	}
-	buf.WriteByte('\n')
-}
-
-var copyEscaper = strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`)
 
 // applyTruncate makes the destination reflect a TRUNCATE of the source
 // read in the stream: plain DML empties it; a variant that keeps deleted

@@ -112,71 +112,82 @@ func TestLogicalSlotLagWarning(t *testing.T) {
 		pgtest.Rows(t, b.Dest, `SELECT upper(job_name), status FROM jobmon.job_log WHERE upper(job_name) NOT LIKE '%MAKER%'`))
 }
 
-// TestLogicalCrashes terminates the walsender (standing in for the
-// process) or the destination session after the destination commit but
-// before the position is confirmed, and before the destination commit;
-// the next refreshes converge exactly, for dml and logdel.
+// TestLogicalCrashes terminates the source session that reads the slot
+// (standing in for the process) or the destination session after a
+// destination commit but before the position is confirmed, and before a
+// destination commit: of the only piece of the changes, or of the second
+// of several pieces (Config.ChunkSize), whose first piece committed
+// without the new position. The next refreshes converge exactly, for dml
+// and logdel.
 func TestLogicalCrashes(t *testing.T) {
 	t.Parallel()
 	for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
 		for _, when := range []string{"before commit", "after commit"} {
 			for _, side := range []string{"stream", "dest"} {
-				v, when, side := v, when, side
-				t.Run(fmt.Sprintf("%s/%s/%s", v.Label(), when, side), func(t *testing.T) {
-					t.Parallel()
-					b := pgtest.Setup(t)
-					ctx := context.Background()
-					pgtest.MustExec(t, b.Source, accountsDDL)
-					pgtest.MustExec(t, b.Source, `ALTER TABLE accounts REPLICA IDENTITY FULL`)
-					pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o' || g, g, NULL, NULL, NULL FROM generate_series(1, 200) g`)
-					r, err := dml.NewVariant(b.Source, b.Dest, accounts, logical, v)
-					require.NoError(t, err)
-					require.NoError(t, r.Setup(ctx))
-					pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = balance * 10 WHERE id % 3 = 0`)
-					pgtest.MustExec(t, b.Source, `DELETE FROM accounts WHERE id % 7 = 0`)
-					pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'n', 0, NULL, NULL, NULL FROM generate_series(201, 260) g`)
-					var calls atomic.Int32
-					kill := func(ctx context.Context, p dml.Phase) error {
-						calls.Add(1)
-						pid, pool := p.SourcePID, b.Source
-						if side == "dest" {
-							pid, pool = p.DestPID, b.Dest
-						}
-						var ok bool
-						require.NoError(t, pool.QueryRow(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok))
-						require.True(t, ok)
-						// the process dies here: nothing else is done
-						return errCrash
+				for _, piece := range []int{1, 2} {
+					v, when, side, piece := v, when, side, piece
+					cfg := &dml.Config{Capture: dml.CaptureLogical}
+					if piece > 1 {
+						cfg.ChunkSize = 40
 					}
-					if when == "before commit" {
-						dml.SetHooks(r, nil, kill, nil)
-					} else {
-						dml.SetHooks(r, nil, nil, kill)
-					}
-					_, err = r.Refresh(ctx)
-					t.Logf("refresh with a terminated %s connection %s: %v", side, when, err)
-					require.Error(t, err)
-					require.Equal(t, int32(1), calls.Load())
-					// a new process with new connections
-					r, err = dml.NewVariant(pgtest.Pool(t, b.SourceDSN), pgtest.Pool(t, b.DestDSN), accounts, logical, v)
-					require.NoError(t, err)
-					pgtest.MustExec(t, b.Source, `UPDATE accounts SET note = 'after' WHERE id % 5 = 0`)
-					pgtest.MustExec(t, b.Source, `DELETE FROM accounts WHERE id = 250`)
-					for i := 0; i < 2; i++ {
-						_, err := r.Refresh(ctx)
+					t.Run(fmt.Sprintf("%s/%s/%s/piece%d", v.Label(), when, side, piece), func(t *testing.T) {
+						t.Parallel()
+						b := pgtest.Setup(t)
+						ctx := context.Background()
+						pgtest.MustExec(t, b.Source, accountsDDL)
+						pgtest.MustExec(t, b.Source, `ALTER TABLE accounts REPLICA IDENTITY FULL`)
+						pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o' || g, g, NULL, NULL, NULL FROM generate_series(1, 200) g`)
+						r, err := dml.NewVariant(b.Source, b.Dest, accounts, cfg, v)
 						require.NoError(t, err)
-					}
-					if v == dml.Plain {
-						requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
-					} else {
-						requireSame(t, b, `SELECT * FROM accounts`, `SELECT id, owner, balance, note, tags, seen FROM accounts WHERE mimeo_source_deleted IS NULL`)
-						require.Equal(t, pgtest.Rows(t, b.Dest, `SELECT g FROM generate_series(7, 200, 7) g UNION ALL SELECT 250`),
-							pgtest.Rows(t, b.Dest, `SELECT id FROM accounts WHERE mimeo_source_deleted IS NOT NULL`))
-					}
-					res, err := r.Refresh(ctx)
-					require.NoError(t, err)
-					require.True(t, res.Skipped, "nothing is applied twice")
-				})
+						require.NoError(t, r.Setup(ctx))
+						pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = balance * 10 WHERE id % 3 = 0`)
+						pgtest.MustExec(t, b.Source, `DELETE FROM accounts WHERE id % 7 = 0`)
+						pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'n', 0, NULL, NULL, NULL FROM generate_series(201, 260) g`)
+						var calls atomic.Int32
+						kill := func(ctx context.Context, p dml.Phase) error {
+							if int(calls.Add(1)) < piece {
+								return nil
+							}
+							pid, pool := p.SourcePID, b.Source
+							if side == "dest" {
+								pid, pool = p.DestPID, b.Dest
+							}
+							var ok bool
+							require.NoError(t, pool.QueryRow(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok))
+							require.True(t, ok)
+							// the process dies here: nothing else is done
+							return errCrash
+						}
+						if when == "before commit" {
+							dml.SetHooks(r, nil, kill, nil)
+						} else {
+							dml.SetHooks(r, nil, nil, kill)
+						}
+						_, err = r.Refresh(ctx)
+						t.Logf("refresh with a terminated %s connection %s: %v", side, when, err)
+						require.Error(t, err)
+						require.Equal(t, int32(piece), calls.Load())
+						// a new process with new connections
+						r, err = dml.NewVariant(pgtest.Pool(t, b.SourceDSN), pgtest.Pool(t, b.DestDSN), accounts, cfg, v)
+						require.NoError(t, err)
+						pgtest.MustExec(t, b.Source, `UPDATE accounts SET note = 'after' WHERE id % 5 = 0`)
+						pgtest.MustExec(t, b.Source, `DELETE FROM accounts WHERE id = 250`)
+						for i := 0; i < 2; i++ {
+							_, err := r.Refresh(ctx)
+							require.NoError(t, err)
+						}
+						if v == dml.Plain {
+							requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
+						} else {
+							requireSame(t, b, `SELECT * FROM accounts`, `SELECT id, owner, balance, note, tags, seen FROM accounts WHERE mimeo_source_deleted IS NULL`)
+							require.Equal(t, pgtest.Rows(t, b.Dest, `SELECT g FROM generate_series(7, 200, 7) g UNION ALL SELECT 250`),
+								pgtest.Rows(t, b.Dest, `SELECT id FROM accounts WHERE mimeo_source_deleted IS NOT NULL`))
+						}
+						res, err := r.Refresh(ctx)
+						require.NoError(t, err)
+						require.True(t, res.Skipped, "nothing is applied twice")
+					})
+				}
 			}
 		}
 	}

@@ -65,36 +65,9 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 	if err != nil {
 		return err
 	}
-	chunk, sessions := r.cfg.chunkSize(), 2
-	if r.cfg.FetchFirst || j.cfg.FetchFirst {
-		chunk, sessions = 0, 1
-	}
-	if r.dest.Config().MaxConns < 3 {
-		sessions = 1 // the refresh lock holds one connection
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	free := make(chan *pgxpool.Conn, sessions)
-	var held []*pgxpool.Conn
-	defer func() {
-		for _, c := range held {
-			c.Release()
-		}
-	}()
-	for k := 0; k < sessions; k++ {
-		c, err := acquire(ctx, r.dest)
-		if err != nil {
-			return fmt.Errorf("connect to destination: %w", err)
-		}
-		held = append(held, c)
-		free <- c
-	}
-
-	out := make(chan staged, 1)
+	chunk, sessions := r.pieces(j)
 	remaining, limited := *budget, *budget > 0
-	go func() {
-		defer close(out)
+	produce := func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged) {
 		for {
 			max := int64(maxClaim)
 			if limited {
@@ -116,22 +89,77 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 				out <- staged{err: err}
 				return
 			}
-			if !r.streamClaim(ctx, j, src, c, chunk, free, out) || c.last {
+			f := fetch{query: changesQuery(j.queue, j.spec, c, r.variant.KeepsDeleted())}
+			if !r.streamClaim(ctx, j, src, c, f, chunk, free, out) || c.last {
 				return
 			}
 			pos, remaining = c.hi, remaining-c.entries
 		}
+	}
+	return r.runPieces(ctx, sessions, produce, func(ctx context.Context, s staged) error {
+		if err := r.applyStaged(ctx, j, src, s, ds); err != nil {
+			return err
+		}
+		if s.last {
+			*budget -= s.c.entries
+		}
+		return nil
+	})
+}
+
+// pieces returns the keys per destination transaction (0: all in one)
+// and the number of destination sessions that take turns, from
+// Config.ChunkSize and FetchFirst.
+func (r *Replicator) pieces(j *job) (chunk, sessions int) {
+	chunk, sessions = r.cfg.chunkSize(), 2
+	if r.cfg.FetchFirst || j.cfg.FetchFirst {
+		chunk, sessions = 0, 1
+	}
+	if r.dest.Config().MaxConns < 3 {
+		sessions = 1 // the refresh lock holds one connection
+	}
+	return chunk, sessions
+}
+
+// runPieces holds sessions destination sessions, runs produce in a
+// goroutine of its own, which loads pieces into transactions on free
+// sessions and sends them to out (closed when it returns), and applies
+// each piece with apply in order, handing its session back for the next
+// load. After a failure the pieces still coming are rolled back; the
+// first error is returned.
+func (r *Replicator) runPieces(ctx context.Context, sessions int, produce func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged),
+	apply func(ctx context.Context, s staged) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	free := make(chan *pgxpool.Conn, sessions)
+	var held []*pgxpool.Conn
+	defer func() {
+		for _, c := range held {
+			c.Release()
+		}
+	}()
+	for k := 0; k < sessions; k++ {
+		c, err := acquire(ctx, r.dest)
+		if err != nil {
+			return fmt.Errorf("connect to destination: %w", err)
+		}
+		held = append(held, c)
+		free <- c
+	}
+
+	out := make(chan staged, 1)
+	go func() {
+		defer close(out)
+		produce(ctx, free, out)
 	}()
 
 	var firstErr error
 	for s := range out {
 		if firstErr == nil && s.err == nil {
-			if err := r.applyStaged(ctx, j, src, s, ds); err != nil {
+			if err := apply(ctx, s); err != nil {
 				s.err = err
 			} else {
-				if s.last {
-					*budget -= s.c.entries
-				}
 				free <- s.conn
 				continue
 			}
@@ -147,17 +175,26 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 	return firstErr
 }
 
-// streamClaim streams claim c from the source and cuts it into pieces of
-// at most chunk keys (0: one piece), each loaded into a transaction on a
-// free destination session and sent to out. It reports whether every piece
-// was loaded; when not, the last item sent carries the error.
-func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn, c claim, chunk int, free chan *pgxpool.Conn, out chan<- staged) bool {
+// fetch is what streams a claim's rows from the source: prepare, when
+// not nil, runs first in the source transaction; query is then copied
+// out.
+type fetch struct {
+	query   string
+	prepare func(ctx context.Context, tx pgx.Tx) error
+}
+
+// streamClaim streams claim c from the source with f and cuts it into
+// pieces of at most chunk keys (0: one piece), each loaded into a
+// transaction on a free destination session and sent to out. It reports
+// whether every piece was loaded; when not, the last item sent carries the
+// error.
+func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn, c claim, f fetch, chunk int, free chan *pgxpool.Conn, out chan<- staged) bool {
 	binary := j.spec.binaryRows()
 	format := "text"
 	if binary {
 		format = "binary"
 	}
-	query := `COPY (` + changesQuery(j.queue, j.spec, c, r.variant.KeepsDeleted()) + `) TO STDOUT (FORMAT ` + format + `)`
+	query := `COPY (` + f.query + `) TO STDOUT (FORMAT ` + format + `)`
 	pr, pw := io.Pipe()
 	srcDone := make(chan error, 1)
 	go func() {
@@ -167,6 +204,11 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		err := inTx(ctx, src, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
 				return err
+			}
+			if f.prepare != nil {
+				if err := f.prepare(ctx, tx); err != nil {
+					return err
+				}
 			}
 			if _, err := tx.Conn().PgConn().CopyTo(ctx, bw, query); err != nil {
 				return err

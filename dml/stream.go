@@ -1,17 +1,13 @@
 package dml
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"bytes"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"github.com/jackc/pglogrepl"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -35,24 +31,23 @@ func (s streamState) lsn() (pglogrepl.LSN, error) {
 	return l, nil
 }
 
-// heartbeatPrefix is the prefix of the logical decoding messages a refresh
-// emits on the source to learn where the WAL ends.
-const heartbeatPrefix = "pgmimeo"
-
-// change is what the stream says of one key since the last applied
-// position.
+// change is what the stream says of a changed key besides that it
+// changed.
 type change struct {
-	// key are the key values in text form.
-	key []*string
 	// image is, for variants that keep deleted rows, the replicated
-	// columns of the key's last deleted row (text form), nil when none.
-	image     []*string
+	// columns of the key's last deleted row as fields of a COPY text row;
+	// deleted says whether there is one.
+	image     string
+	deleted   bool
 	deletedAt time.Time
 }
 
 // changeSet is the stream read by one refresh, folded by key.
 type changeSet struct {
-	keys map[string]*change
+	// keys maps each changed key to its change. A key is its values as
+	// COPY text fields joined by tabs, which tells all keys apart (NULL is
+	// \N; backslashes, tabs and line ends in values are escaped).
+	keys map[string]change
 	// changes is the number of changes of the table read.
 	changes int64
 	// truncatedAt is the commit time of the last TRUNCATE read, zero when
@@ -60,7 +55,7 @@ type changeSet struct {
 	truncatedAt time.Time
 	// next is the position after these changes.
 	next streamState
-	// more: the batch limit ended the read before the end of the WAL.
+	// more: a limit ended the read before the end of the WAL.
 	more bool
 }
 
@@ -72,284 +67,251 @@ type relation struct {
 	key, cols []int
 }
 
-func (cs *changeSet) entry(vals []*string) *change {
-	var b strings.Builder
-	for _, v := range vals {
-		if v == nil {
-			b.WriteString("N")
-		} else {
-			fmt.Fprintf(&b, "%d:%s", len(*v), *v)
-		}
-	}
-	k := b.String()
-	c := cs.keys[k]
-	if c == nil {
-		c = &change{key: vals}
-		cs.keys[k] = c
-	}
-	return c
-}
-
-// streamReader reads a slot's stream for one table.
-type streamReader struct {
-	conn  *pgconn.PgConn
+// folder folds the pgoutput messages of one read of a slot into a change
+// set, for one table.
+type folder struct {
 	spec  *TableSpec
 	slot  string
-	pub   string
 	keeps bool
-	// confirmed is the position already durable on the destination,
-	// reported in answers to keep-alives.
-	confirmed pglogrepl.LSN
+	// limit is the batch limit in changes of the table, 0 for none.
+	limit int64
+	// from is the LSN the read starts from; partial, when not zero, is a
+	// transaction of which the first partialDone changes are applied.
+	from, partial pglogrepl.LSN
+	partialDone   int64
+	start         streamState
+	cs            *changeSet
+	// committed is the end of the last transaction read; zero when none.
+	committed pglogrepl.LSN
+	// full: the batch limit is reached.
+	full bool
+
+	rel      *relation
+	xact     pglogrepl.LSN
+	xactTime time.Time
+	// idx counts the table's changes of the current transaction, of
+	// which the first skip were applied already.
+	idx, skip int64
+	// oldCols and newCols are reused by the row decoder, scratch to
+	// build keys.
+	oldCols, newCols []tupleColumn
+	scratch          []byte
 }
 
-func (s *streamReader) start(ctx context.Context, from pglogrepl.LSN) error {
-	if err := checkObjectName("slot", s.slot); err != nil {
-		return err
-	}
-	if err := checkObjectName("publication", s.pub); err != nil {
-		return err
-	}
-	err := pglogrepl.StartReplication(ctx, s.conn, s.slot, from, pglogrepl.StartReplicationOptions{
-		Mode:       pglogrepl.LogicalReplication,
-		PluginArgs: []string{"proto_version '1'", "publication_names '" + s.pub + "'", "messages 'true'"},
-	})
-	if err != nil {
-		return fmt.Errorf("start reading slot %s: %w", s.slot, err)
-	}
-	return nil
-}
-
-// end ends the stream so that the server releases the slot before the
-// connection closes, best effort (bounded by five seconds).
-func (s *streamReader) end(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	_, _ = pglogrepl.SendStandbyCopyDone(ctx, s.conn)
-}
-
-// status sends a standby status update confirming pos.
-func (s *streamReader) status(ctx context.Context, pos pglogrepl.LSN) error {
-	if err := pglogrepl.SendStandbyStatusUpdate(ctx, s.conn, pglogrepl.StandbyStatusUpdate{WALWritePosition: pos}); err != nil {
-		return fmt.Errorf("confirm position %s on slot %s: %w", pos, s.slot, err)
-	}
-	return nil
-}
-
-// newNonce draws the payload of a heartbeat message.
-func newNonce() (string, error) {
-	var b [12]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(b[:]), nil
-}
-
-// read reads the stream from state until the heartbeat message carrying
-// nonce (emitted after the read started, so at or past the WAL end of
-// then) or until limit changes (0: no limit) of the table are read.
-func (s *streamReader) read(ctx context.Context, state streamState, nonce string, limit int64) (*changeSet, error) {
-	cs := &changeSet{keys: map[string]*change{}, next: state}
-	applied, err := state.lsn()
+// newFolder starts folding a read from state.
+func newFolder(spec *TableSpec, slot string, keeps bool, state streamState, limit int64) (*folder, error) {
+	from, err := state.lsn()
 	if err != nil {
 		return nil, err
 	}
-	var rel *relation
-	var xact pglogrepl.LSN
-	var xactTime time.Time
-	var idx, skip int64
-	for {
-		msg, err := s.conn.ReceiveMessage(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read slot %s: %w", s.slot, err)
+	f := &folder{spec: spec, slot: slot, keeps: keeps, limit: limit, start: state, from: from,
+		cs: &changeSet{keys: map[string]change{}}}
+	if state.Xact != "" {
+		if f.partial, err = pglogrepl.ParseLSN(state.Xact); err != nil {
+			return nil, fmt.Errorf("stream position %q: %w", state.Xact, err)
 		}
-		var data []byte
-		switch m := msg.(type) {
-		case *pgproto3.CopyData:
-			data = m.Data
-		case *pgproto3.ErrorResponse:
-			return nil, fmt.Errorf("read slot %s: %w", s.slot, pgconn.ErrorResponseToPgError(m))
-		default:
-			return nil, fmt.Errorf("read slot %s: unexpected message %T", s.slot, msg)
-		}
-		if len(data) == 0 {
-			continue
-		}
-		switch data[0] {
-		case pglogrepl.PrimaryKeepaliveMessageByteID:
-			ka, err := pglogrepl.ParsePrimaryKeepaliveMessage(data[1:])
-			if err != nil {
-				return nil, fmt.Errorf("read slot %s: %w", s.slot, err)
-			}
-			if ka.ReplyRequested {
-				if err := s.status(ctx, s.confirmed); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		case pglogrepl.XLogDataByteID:
-		default:
-			continue
-		}
-		xld, err := pglogrepl.ParseXLogData(data[1:])
-		if err != nil {
-			return nil, fmt.Errorf("read slot %s: %w", s.slot, err)
-		}
-		lm, err := pglogrepl.Parse(xld.WALData)
-		if err != nil {
-			return nil, fmt.Errorf("decode slot %s: %w", s.slot, err)
-		}
-		switch m := lm.(type) {
-		case *pglogrepl.RelationMessage:
-			// A partitioned table's partitions are described too, though
-			// their changes come under the table's own relation.
-			if m.Namespace != s.spec.Source.Schema || m.RelationName != s.spec.Source.Name {
-				continue
-			}
-			if rel, err = s.relation(m); err != nil {
-				return nil, err
-			}
-		case *pglogrepl.BeginMessage:
-			xact, xactTime, idx, skip = m.FinalLSN, m.CommitTime, 0, 0
-			switch {
-			case state.Xact == xact.String():
-				skip = state.XactDone
-			case xact < applied:
-				// applied already (the server resends from its own
-				// confirmed position when that is older)
-				skip = 1 << 62
-			}
-		case *pglogrepl.CommitMessage:
-			cs.next = streamState{LSN: m.TransactionEndLSN.String()}
-		case *pglogrepl.LogicalDecodingMessage:
-			if !m.Transactional && m.Prefix == heartbeatPrefix && string(m.Content) == nonce {
-				if cs.next.Xact == "" {
-					if cur, err := cs.next.lsn(); err == nil && m.LSN > cur {
-						cs.next.LSN = m.LSN.String()
-					}
-				}
-				return cs, nil
-			}
-		case *pglogrepl.InsertMessage, *pglogrepl.UpdateMessage, *pglogrepl.DeleteMessage, *pglogrepl.TruncateMessage:
-			mine, err := s.fold(cs, rel, lm, xactTime)
-			if err != nil {
-				return nil, err
-			}
-			if !mine {
-				continue
-			}
-			idx++
-			if idx <= skip {
-				continue
-			}
-			cs.changes++
-			if limit > 0 && cs.changes >= limit {
-				// cs.next.LSN is the end of the last transaction read
-				// whole (or the start position).
-				cs.next = streamState{LSN: cs.next.LSN, Xact: xact.String(), XactDone: idx}
-				cs.more = true
-				return cs, nil
-			}
-		}
+		f.partialDone = state.XactDone
 	}
+	return f, nil
+}
+
+// add folds one pgoutput message, and reports whether the batch limit is
+// reached: the read ends there, and the position records how many changes
+// of the current transaction were read.
+func (f *folder) add(data []byte) (full bool, err error) {
+	switch {
+	case isRowMessage(data):
+		m, err := decodeRow(data, f.oldCols, f.newCols)
+		if err != nil {
+			return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
+		}
+		f.oldCols, f.newCols = m.old, m.new
+		if f.rel == nil || m.relation != f.rel.id || f.applied() {
+			return false, nil
+		}
+		if err := f.foldRow(m); err != nil {
+			return false, err
+		}
+		return f.counted(), nil
+	case len(data) > 0 && data[0] == 'B':
+		final, at, err := decodeBegin(data)
+		if err != nil {
+			return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
+		}
+		f.begin(final, at)
+		return false, nil
+	case len(data) > 0 && data[0] == 'C':
+		end, err := decodeCommit(data)
+		if err != nil {
+			return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
+		}
+		f.committed = end
+		return false, nil
+	}
+	lm, err := pglogrepl.Parse(data)
+	if err != nil {
+		return false, fmt.Errorf("decode slot %s: %w", f.slot, err)
+	}
+	switch m := lm.(type) {
+	case *pglogrepl.RelationMessage:
+		// A partitioned table's partitions are described too, though
+		// their changes come under the table's own relation.
+		if m.Namespace != f.spec.Source.Schema || m.RelationName != f.spec.Source.Name {
+			return false, nil
+		}
+		f.rel, err = f.relation(m)
+		return false, err
+	case *pglogrepl.TruncateMessage:
+		if f.rel == nil || !slices.Contains(m.RelationIDs, f.rel.id) || f.applied() {
+			return false, nil
+		}
+		f.cs.truncatedAt = f.xactTime
+		return f.counted(), nil
+	}
+	return false, nil
+}
+
+// begin starts a transaction whose commit record is at final.
+func (f *folder) begin(final pglogrepl.LSN, at time.Time) {
+	f.xact, f.xactTime, f.idx, f.skip = final, at, 0, 0
+	switch {
+	case f.partial != 0 && f.xact == f.partial:
+		f.skip = f.partialDone
+	case f.xact < f.from:
+		// applied already (the slot's confirmed position is older when a
+		// refresh ended between the destination commit and the
+		// confirmation)
+		f.skip = 1 << 62
+	}
+}
+
+// applied numbers a change of the table in its transaction and reports
+// whether an earlier refresh applied it.
+func (f *folder) applied() bool {
+	f.idx++
+	return f.idx <= f.skip
+}
+
+// counted counts a change of the table folded, and reports whether the
+// batch limit is reached.
+func (f *folder) counted() bool {
+	f.cs.changes++
+	f.full = f.limit > 0 && f.cs.changes >= f.limit
+	return f.full
+}
+
+// position returns the position after the messages folded: the end of
+// the last transaction read whole (the start position when none), and
+// when the batch limit was reached inside a transaction, how many of its
+// changes were read.
+func (f *folder) position() streamState {
+	pos := f.start
+	if f.committed != 0 {
+		pos = streamState{LSN: f.committed.String()}
+	}
+	if f.full {
+		pos = streamState{LSN: pos.LSN, Xact: f.xact.String(), XactDone: f.idx}
+	}
+	return pos
 }
 
 // relation checks a relation message of the source table and maps its
 // columns. A replicated column the source no longer has is an error, as
 // it is for the trigger capture (see the package documentation on column
 // changes); a column added to the source is ignored.
-func (s *streamReader) relation(m *pglogrepl.RelationMessage) (*relation, error) {
+func (f *folder) relation(m *pglogrepl.RelationMessage) (*relation, error) {
 	rel := &relation{id: m.RelationID}
 	pos := map[string]int{}
 	for i, c := range m.Columns {
 		pos[c.Name] = i
 	}
-	for _, name := range s.spec.ColumnNames() {
+	for _, name := range f.spec.ColumnNames() {
 		i, ok := pos[name]
 		if !ok {
-			return nil, &replication.ColumnError{Table: s.spec.Source, Column: name, Err: replication.ErrColumnNotFound,
+			return nil, &replication.ColumnError{Table: f.spec.Source, Column: name, Err: replication.ErrColumnNotFound,
 				Fix: "the source no longer has this replicated column (see the package documentation on column changes)"}
 		}
 		rel.cols = append(rel.cols, i)
 	}
-	for _, k := range s.spec.Key {
+	for _, k := range f.spec.Key {
 		rel.key = append(rel.key, pos[k])
 	}
 	return rel, nil
 }
 
-// fold adds one change message to cs and reports whether it was a change
-// of the source table.
-func (s *streamReader) fold(cs *changeSet, rel *relation, lm pglogrepl.Message, at time.Time) (bool, error) {
-	switch m := lm.(type) {
-	case *pglogrepl.TruncateMessage:
-		if rel == nil {
-			return false, nil
+// foldRow adds a row message of the source table to the change set.
+func (f *folder) foldRow(m rowMessage) error {
+	for _, t := range [][]tupleColumn{m.old, m.new} {
+		if t == nil {
+			continue
 		}
-		for _, id := range m.RelationIDs {
-			if id == rel.id {
-				cs.truncatedAt = at
-				return true, nil
-			}
-		}
-		return false, nil
-	}
-	var id uint32
-	var newT, oldT *pglogrepl.TupleData
-	switch m := lm.(type) {
-	case *pglogrepl.InsertMessage:
-		id, newT = m.RelationID, m.Tuple
-	case *pglogrepl.UpdateMessage:
-		id, newT, oldT = m.RelationID, m.NewTuple, m.OldTuple
-	case *pglogrepl.DeleteMessage:
-		id, oldT = m.RelationID, m.OldTuple
-	}
-	if rel == nil || id != rel.id {
-		return false, nil
-	}
-	if oldT != nil {
-		key, err := s.values(oldT, rel.key)
+		key, err := f.fields(f.scratch[:0], t, f.rel.key)
+		f.scratch = key
 		if err != nil {
-			return true, err
+			return err
 		}
-		c := cs.entry(key)
-		if newT == nil && s.keeps {
+		if m.kind == 'D' && f.keeps {
 			// A delete: keep the row's last values (REPLICA IDENTITY FULL
 			// sends them whole, detoasted).
-			img, err := s.values(oldT, rel.cols)
+			img, err := f.fields(nil, t, f.rel.cols)
 			if err != nil {
-				return true, err
+				return err
 			}
-			c.image, c.deletedAt = img, at
+			f.cs.keys[string(key)] = change{image: string(img), deleted: true, deletedAt: f.xactTime}
+			continue
+		}
+		if _, seen := f.cs.keys[string(key)]; !seen {
+			f.cs.keys[string(key)] = change{}
 		}
 	}
-	if newT != nil {
-		key, err := s.values(newT, rel.key)
-		if err != nil {
-			return true, err
-		}
-		cs.entry(key)
-	}
-	return true, nil
+	return nil
 }
 
 var errUnchangedToast = errors.New("a value the stream did not carry (unchanged TOAST)")
 
-// values returns the text values of tuple columns pos.
-func (s *streamReader) values(t *pglogrepl.TupleData, pos []int) ([]*string, error) {
-	out := make([]*string, len(pos))
+// fields appends tuple columns pos to dst as COPY text fields joined by
+// tabs.
+func (f *folder) fields(dst []byte, t []tupleColumn, pos []int) ([]byte, error) {
 	for i, p := range pos {
-		if p >= len(t.Columns) {
-			return nil, fmt.Errorf("decode slot %s: tuple has %d columns, want column %d", s.slot, len(t.Columns), p)
+		if p >= len(t) {
+			return dst, fmt.Errorf("decode slot %s: tuple has %d columns, want column %d", f.slot, len(t), p)
 		}
-		c := t.Columns[p]
-		switch c.DataType {
-		case pglogrepl.TupleDataTypeNull:
-		case pglogrepl.TupleDataTypeText:
-			v := string(c.Data)
-			out[i] = &v
+		if i > 0 {
+			dst = append(dst, '\t')
+		}
+		switch c := t[p]; c.kind {
+		case 'n':
+			dst = append(dst, `\N`...)
+		case 't':
+			dst = appendCopyText(dst, c.data)
+		case 'u':
+			return dst, fmt.Errorf("decode slot %s: %w", f.slot, errUnchangedToast)
 		default:
-			return nil, fmt.Errorf("decode slot %s: %w", s.slot, errUnchangedToast)
+			return dst, fmt.Errorf("decode slot %s: unexpected column kind %q", f.slot, c.kind)
 		}
 	}
-	return out, nil
+	return dst, nil
+}
+
+// appendCopyText appends a text value to dst escaped for COPY text
+// format.
+func appendCopyText(dst, v []byte) []byte {
+	if bytes.IndexAny(v, "\\\t\n\r") < 0 {
+		return append(dst, v...)
+	}
+	for _, c := range v {
+		switch c {
+		case '\\':
+			dst = append(dst, `\\`...)
+		case '\t':
+			dst = append(dst, `\t`...)
+		case '\n':
+			dst = append(dst, `\n`...)
+		case '\r':
+			dst = append(dst, `\r`...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
