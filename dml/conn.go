@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -27,4 +28,23 @@ func acquire(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
 		}
 	}
 	return nil, fmt.Errorf("no live connection: %w", err)
+}
+
+// inBatch runs fn in a new transaction of a destination session with a
+// batch staged for spec, and commits when fn succeeds (rolls back when it
+// fails). It returns the session's backend pid, for the crash hooks.
+func (r *Replicator) inBatch(ctx context.Context, spec *TableSpec, fn func(b *Batch) error) (uint32, error) {
+	conn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return 0, fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	pid := conn.Conn().PgConn().PID()
+	return pid, inTx(ctx, conn, func(tx pgx.Tx) error {
+		b, err := StageBatch(ctx, tx, spec, r.variant)
+		if err != nil {
+			return err
+		}
+		return fn(b)
+	})
 }

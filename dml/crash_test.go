@@ -67,13 +67,7 @@ func crashOnce(t *testing.T, v dml.Variant, side string, chunk int, set func(*dm
 		if int(calls.Add(1)) != chunk {
 			return nil
 		}
-		pid, pool := p.SourcePID, b.Source
-		if side == "dest" {
-			pid, pool = p.DestPID, b.Dest
-		}
-		var ok bool
-		require.NoError(t, pool.QueryRow(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok))
-		require.True(t, ok)
+		terminate(t, b, side, p)
 		return nil
 	})
 	// The refresh fails when it uses the terminated connection again (it
@@ -99,4 +93,16 @@ func crashOnce(t *testing.T, v dml.Variant, side string, chunk int, set func(*dm
 	st, err := r.QueueStats(ctx)
 	require.NoError(t, err)
 	require.Zero(t, st.Entries(), "the queue is drained")
+}
+
+// terminate ends the refresh's session on side ("source" or "dest") of
+// the phase, waiting until its backend is gone.
+func terminate(t *testing.T, b *pgtest.Bundle, side string, p dml.Phase) {
+	pid, pool := p.SourcePID, b.Source
+	if side == "dest" {
+		pid, pool = p.DestPID, b.Dest
+	}
+	var ok bool
+	require.NoError(t, pool.QueryRow(context.Background(), `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok))
+	require.True(t, ok)
 }

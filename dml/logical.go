@@ -343,22 +343,14 @@ func (r *Replicator) repullLogical(ctx context.Context, run *replication.JobRun,
 		return fmt.Errorf("connect to source: %w", err)
 	}
 	defer src.Release()
-	conn, err := acquire(ctx, r.dest)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
 	var counts Counts
 	var bytes int64
-	err = inTx(ctx, conn, func(tx pgx.Tx) error {
-		b, err := StageBatch(ctx, tx, j.spec, r.variant)
-		if err != nil {
-			return err
-		}
-		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), tx, j.spec, &bytes)); err != nil {
+	_, err = r.inBatch(ctx, j.spec, func(b *Batch) error {
+		var err error
+		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), b.Tx(), j.spec, &bytes)); err != nil {
 			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
 		}
-		return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: j.state.Stream})
+		return r.catalog.SaveState(ctx, b.Tx(), j.row.ID, jobState{Stream: j.state.Stream})
 	})
 	if err != nil {
 		return err

@@ -148,13 +148,7 @@ func TestLogicalCrashes(t *testing.T) {
 							if int(calls.Add(1)) < piece {
 								return nil
 							}
-							pid, pool := p.SourcePID, b.Source
-							if side == "dest" {
-								pid, pool = p.DestPID, b.Dest
-							}
-							var ok bool
-							require.NoError(t, pool.QueryRow(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok))
-							require.True(t, ok)
+							terminate(t, b, side, p)
 							// the process dies here: nothing else is done
 							return errCrash
 						}

@@ -102,19 +102,10 @@ func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, 
 	spec := rangecopy.Spec{Source: j.spec.Source.Sanitize(), From: j.spec.conditionSQL(), Target: j.spec.Dest.Sanitize(),
 		Columns: j.spec.ColumnNames(), Key: keys, Binary: j.spec.binaryRows()}
 	ranges := rangecopy.FromKeyRanges(diff.Ranges)
-	conn, err := acquire(ctx, r.dest)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
 	run.Step(ctx, fmt.Sprintf("Repairing %d key ranges", len(ranges)))
 	var counts Counts
 	var bytes int64
-	err = inTx(ctx, conn, func(tx pgx.Tx) error {
-		b, err := StageBatch(ctx, tx, j.spec, r.variant)
-		if err != nil {
-			return err
-		}
+	_, err = r.inBatch(ctx, j.spec, func(b *Batch) error {
 		if err := stageRanges(ctx, srcTx, b, spec, diff.Ranges); err != nil {
 			return err
 		}
@@ -123,6 +114,7 @@ func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, 
 		for i, rg := range ranges {
 			inRanges[i] = "(" + spec.TargetCondition(rg, "d") + ")"
 		}
+		var err error
 		if counts, err = r.variant.Repair(ctx, b, strings.Join(inRanges, " OR ")); err != nil {
 			return fmt.Errorf("repair %s: %w", j.spec.Dest, err)
 		}

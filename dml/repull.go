@@ -76,18 +76,10 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 		return err
 	}
 	run.Step(ctx, "Pulling all rows from source")
-	conn, err := acquire(ctx, r.dest)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
 	var counts Counts
 	var bytes int64
-	err = inTx(ctx, conn, func(tx pgx.Tx) error {
-		b, err := StageBatch(ctx, tx, j.spec, r.variant)
-		if err != nil {
-			return err
-		}
+	destPID, err := r.inBatch(ctx, j.spec, func(b *Batch) error {
+		tx := b.Tx()
 		if r.variant.KeepsDeleted() {
 			pos, err := parseTID(j.state.Queue.Pos)
 			if err != nil {
@@ -106,6 +98,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 				return err
 			}
 		}
+		var err error
 		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), tx, j.spec, &bytes)); err != nil {
 			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
 		}
@@ -120,7 +113,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 		return err
 	}
 	if h := r.hooks.afterCommit; h != nil {
-		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
+		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: destPID}); err != nil {
 			return err
 		}
 	}
