@@ -81,7 +81,9 @@ func TestCrash(t *testing.T) {
 					done <- err
 				}()
 				pid := stalled(t, admin, db)
-				pgtest.MustExec(t, admin, `SELECT pg_terminate_backend($1)`, pid)
+				// Wait for the backend to be gone: until then it holds its locks, and
+				// the next refresh would find the table locked.
+				pgtest.MustExec(t, admin, `SELECT pg_terminate_backend($1, 10000)`, pid)
 				err := <-done
 				require.Error(t, err)
 

@@ -123,7 +123,7 @@ func refreshCutMidCopy(t *testing.T, b *bundle, side string, refresh func() erro
 			db, command).Scan(&pid)
 		if err == nil {
 			var ok bool
-			require.NoError(t, b.Dest.QueryRow(ctx, `SELECT pg_terminate_backend($1)`, pid).Scan(&ok))
+			require.NoError(t, b.Dest.QueryRow(ctx, `SELECT pg_terminate_backend($1, 10000)`, pid).Scan(&ok)) // waits until it is gone, with its locks
 			require.True(t, ok)
 			<-done
 			return refreshErr
