@@ -16,8 +16,9 @@ import (
 //
 //  1. If a queue table was drained by an earlier refresh but not yet
 //     truncated, it is truncated.
-//  2. The trigger is switched to the other queue table, and the one it
-//     left is closed: the refresh waits until no writer can still add to it.
+//  2. The trigger functions are switched to the other queue table, and the
+//     one they left is closed: the refresh waits until no writer can still
+//     add to it.
 //  3. Its entries are claimed in arrival order, chunk by chunk: the
 //     distinct keys and the current source rows of those keys are fetched
 //     with COPY into temporary tables of a destination transaction, which

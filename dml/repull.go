@@ -15,8 +15,8 @@ import (
 
 // Repull replaces the destination's rows with every source row (for
 // logdel: keeps the rows marked deleted), under the refresh lock. The queue
-// stays consistent: the trigger is switched to the other queue table, the
-// table it left is closed, and since the full copy is read after that, the
+// stays consistent: the trigger functions are switched to the other queue
+// table, the table they left is closed, and since the full copy is read after that, the
 // closed table's entries are marked applied in the same destination
 // transaction and truncated after it commits; changes made since the switch
 // stay queued for the next refresh.
