@@ -31,6 +31,19 @@ func (j *job) beginDest(ctx context.Context, conn *pgxpool.Conn) (pgx.Tx, error)
 	return tx, nil
 }
 
+// commitState saves st as the state of job id in tx, with the rows tx
+// wrote, and commits tx; what names the run in the error ("refresh",
+// "repull").
+func (j *job) commitState(ctx context.Context, tx pgx.Tx, id int64, st state, what string) error {
+	if err := j.catalog.SaveState(ctx, tx, id, st); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit %s of %s: %w", what, j.dst, err)
+	}
+	return nil
+}
+
 // destColumns returns the destination's columns matching the replicated
 // columns, in the same order.
 func (j *job) destColumns(ctx context.Context, tx pgx.Tx, p *plan) (*replication.TableInfo, []replication.Column, error) {

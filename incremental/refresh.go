@@ -191,11 +191,8 @@ func (j *job) refreshBody(ctx context.Context, conn *pgxpool.Conn, run *replicat
 	if j.cfg.LateCommit {
 		next.Snapshot = ps.s.snapshot
 	}
-	if err := j.catalog.SaveState(ctx, tx, ps.l.job.ID, next); err != nil {
+	if err := j.commitState(ctx, tx, ps.l.job.ID, next, "refresh"); err != nil {
 		return res, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("commit refresh of %s: %w", j.dst, err)
 	}
 	run.Done(ctx, "Lower boundary value is: %s", next.last())
 	if res.More {

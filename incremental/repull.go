@@ -71,11 +71,8 @@ func (j *job) repullAllBody(ctx context.Context, conn *pgxpool.Conn, run *replic
 	if j.cfg.LateCommit {
 		next.Snapshot = ps.s.snapshot
 	}
-	if err := j.catalog.SaveState(ctx, tx, ps.l.job.ID, next); err != nil {
+	if err := j.commitState(ctx, tx, ps.l.job.ID, next, "repull"); err != nil {
 		return res, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("commit repull of %s: %w", j.dst, err)
 	}
 	run.Done(ctx, "Lower boundary value is: %s", next.last())
 	return res, nil
@@ -154,11 +151,8 @@ func (j *job) repullRangeBody(ctx context.Context, conn *pgxpool.Conn, run *repl
 		}
 	}
 	run.Done(ctx, "%d rows removed, %d inserted, %d replaced by key", res.Deleted, res.Inserted, res.Updated)
-	if err := j.catalog.SaveState(ctx, tx, ps.l.job.ID, st); err != nil {
+	if err := j.commitState(ctx, tx, ps.l.job.ID, st, "repull"); err != nil {
 		return res, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return res, fmt.Errorf("commit repull of %s: %w", j.dst, err)
 	}
 	return res, nil
 }
