@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 )
 
 // beginner starts transactions: a pool, a pooled connection or a
@@ -50,17 +52,12 @@ func withLockRetry(ctx context.Context, db beginner, timeout time.Duration, retr
 }
 
 // inTx runs fn in a transaction of db, committing when fn succeeds and
-// rolling back (even when ctx has ended) when it fails.
+// rolling back (even when ctx has ended) when it fails. Every transaction
+// dml commits is durable (see internal/durable): on the destination, its
+// commit may be followed by a queue truncation or a slot confirmation on
+// the source, which must never outrun it.
 func inTx(ctx context.Context, db beginner, fn func(tx pgx.Tx) error) error {
-	tx, err := db.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	return tx.Commit(ctx)
+	return durable.InTx(ctx, db, fn)
 }
 
 func isLockTimeout(err error) bool { return sqlState(err) == pgerrcode.LockNotAvailable }

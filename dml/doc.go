@@ -169,9 +169,13 @@
 // # Crash safety
 //
 // The queue position is saved in the destination transaction that applies
-// the entries it covers, and a queue table is truncated only after the
-// destination committed; the destination is never written with
-// synchronous_commit off. A refresh cut short at any point (a terminated
+// the entries it covers, and a queue table is truncated (or the slot's
+// position confirmed) only after the destination committed. Every
+// transaction dml commits runs SET LOCAL synchronous_commit = on, whatever
+// the server, database or role sets: an acknowledged commit that a crash
+// could still lose would let the source drop changes the destination never
+// kept. (Snapshot, table and incremental jobs, whose whole state lives on
+// the destination, may commit asynchronously.) A refresh cut short at any point (a terminated
 // connection, a crash) leaves the last committed position; the next
 // refresh closes the same table again and goes on from there. A claim
 // interrupted after some of its pieces committed is applied again whole,

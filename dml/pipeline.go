@@ -10,6 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 )
 
 // maxClaim caps the queue entries of one claim: their keys are sorted on
@@ -241,7 +243,7 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		s.c = c
 		start := time.Now()
 		var err error
-		if s.tx, err = s.conn.Begin(ctx); err != nil {
+		if s.tx, err = durable.Begin(ctx, s.conn); err != nil {
 			return fail(s, fmt.Errorf("begin destination transaction: %w", err))
 		}
 		if s.batch, err = StageBatch(ctx, s.tx, j.spec, r.variant); err != nil {

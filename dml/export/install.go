@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -79,9 +80,11 @@ func InstallImporter(ctx context.Context, db replication.DB, schema string) erro
 }
 
 // inTx runs fn in a transaction of db and commits, or rolls back (even
-// when ctx is cancelled).
+// when ctx is cancelled). The commit is durable (see internal/durable): an
+// import's commit lets the exporter drop what it shipped, and an export's
+// lets the tracking table forget the ids it covers.
 func inTx(ctx context.Context, db replication.DB, fn func(pgx.Tx) error) error {
-	tx, err := db.Begin(ctx)
+	tx, err := durable.Begin(ctx, db)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

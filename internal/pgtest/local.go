@@ -108,58 +108,102 @@ func startLocal(ctx context.Context) (*Server, error) {
 		cleanupDir()
 		return nil, err
 	}
-	args := []string{"-D", data, "-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1"}
-	for _, s := range serverSettings {
-		args = append(args, "-c", s)
-	}
-	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
-	cmd.Dir = dir
-	logFile, err := os.Create(filepath.Join(dir, "server.log"))
-	if err != nil {
+	s := &Server{Source: "local", Host: "127.0.0.1", Port: strconv.Itoa(port), User: "postgres",
+		Password: password, Dir: dir}
+	s.local = &localProc{bin: bin, dir: dir, data: data, port: port, cred: cred}
+	if err := s.local.launch(); err != nil {
 		cleanupDir()
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	// The server gets SIGQUIT (immediate shutdown) if the test binary dies
-	// without running its cleanup; it has its own process group so a
-	// terminal's Ctrl-C reaches only the test binary, which stops it cleanly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
-	runtime.LockOSThread()
-	err = cmd.Start()
-	runtime.UnlockOSThread()
-	if err != nil {
-		logFile.Close()
-		cleanupDir()
-		return nil, fmt.Errorf("start postgres: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); close(exited) }()
-
-	s := &Server{Source: "local", Host: "127.0.0.1", Port: strconv.Itoa(port), User: "postgres",
-		Password: password, Pid: cmd.Process.Pid, Dir: dir}
+	s.Pid = s.local.cmd.Process.Pid
 	s.stop = func() error {
-		defer logFile.Close()
 		defer cleanupDir()
-		_ = cmd.Process.Signal(syscall.SIGINT) // fast shutdown
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(15 * time.Second):
-		}
-		_ = cmd.Process.Signal(syscall.SIGQUIT)
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(5 * time.Second):
-		}
-		_ = cmd.Process.Kill()
-		<-exited
-		return errors.New("server did not stop in time; killed")
+		return s.local.shutdown()
 	}
+	exited := s.local.exited
 	if err := s.waitReady(ctx, 60*time.Second, exited); err != nil {
 		log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
 		_ = s.stop()
 		return nil, fmt.Errorf("%w\nserver log:\n%s", err, log)
 	}
 	return s, nil
+}
+
+// localProc is the postgres process of a local server, which a test may
+// crash and start again on the same data directory (see Server.Crash).
+type localProc struct {
+	bin, dir, data string
+	port           int
+	cred           *syscall.Credential
+	cmd            *exec.Cmd
+	logFile        *os.File
+	exited         chan error
+}
+
+// launch starts postgres on the data directory.
+func (p *localProc) launch() error {
+	args := []string{"-D", p.data, "-p", strconv.Itoa(p.port), "-k", p.dir, "-c", "listen_addresses=127.0.0.1"}
+	for _, s := range serverSettings {
+		args = append(args, "-c", s)
+	}
+	cmd := exec.Command(filepath.Join(p.bin, "postgres"), args...)
+	cmd.Dir = p.dir
+	logFile, err := os.OpenFile(filepath.Join(p.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	// The server gets SIGQUIT (immediate shutdown) if the test binary dies
+	// without running its cleanup; it has its own process group so a
+	// terminal's Ctrl-C reaches only the test binary, which stops it cleanly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred, Pdeathsig: syscall.SIGQUIT, Setpgid: true}
+	runtime.LockOSThread()
+	err = cmd.Start()
+	runtime.UnlockOSThread()
+	if err != nil {
+		logFile.Close()
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); close(exited) }()
+	p.cmd, p.logFile, p.exited = cmd, logFile, exited
+	return nil
+}
+
+// shutdown stops postgres: a fast shutdown, then an immediate one, then
+// a kill.
+func (p *localProc) shutdown() error {
+	defer p.logFile.Close()
+	_ = p.cmd.Process.Signal(syscall.SIGINT) // fast shutdown
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(15 * time.Second):
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(5 * time.Second):
+	}
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+	return errors.New("server did not stop in time; killed")
+}
+
+// crash stops postgres with pg_ctl stop -m immediate: every backend quits
+// at once, nothing is flushed, and the next start recovers from the WAL.
+func (p *localProc) crash(ctx context.Context) error {
+	cmd := exec.CommandContext(ctx, filepath.Join(p.bin, "pg_ctl"), "stop", "-D", p.data, "-m", "immediate", "-w")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: p.cred}
+	cmd.Dir = p.dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("pg_ctl stop -m immediate: %v: %s", err, out)
+	}
+	select {
+	case <-p.exited:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return p.logFile.Close()
 }

@@ -61,9 +61,10 @@ type Server struct {
 	// Container is the container id (docker source only).
 	Container string
 
-	stop func() error
-	seq  int64
-	mu   sync.Mutex
+	stop  func() error
+	local *localProc
+	seq   int64
+	mu    sync.Mutex
 }
 
 var (
@@ -137,6 +138,29 @@ func (s *Server) Stop() error {
 	err := s.stop()
 	s.stop = nil
 	return err
+}
+
+// Crash stops a server of the local source the way a power cut would look
+// to PostgreSQL: pg_ctl stop -m immediate, which ends every process without
+// a checkpoint or a WAL flush. Restart brings it back.
+func (s *Server) Crash(ctx context.Context) error {
+	if s.local == nil {
+		return fmt.Errorf("pgtest: only a server of the local source can be crashed (this one is %s)", s.Source)
+	}
+	return s.local.crash(ctx)
+}
+
+// Restart starts a crashed local server again on its data directory and
+// port, and waits until it has recovered and accepts connections.
+func (s *Server) Restart(ctx context.Context) error {
+	if s.local == nil {
+		return fmt.Errorf("pgtest: only a server of the local source can be restarted (this one is %s)", s.Source)
+	}
+	if err := s.local.launch(); err != nil {
+		return err
+	}
+	s.Pid = s.local.cmd.Process.Pid
+	return s.waitReady(ctx, 60*time.Second, s.local.exited)
 }
 
 // StartServer starts a server of its own for the caller, from the sources

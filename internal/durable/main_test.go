@@ -1,0 +1,9 @@
+package durable_test
+
+import (
+	"testing"
+
+	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
