@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -72,7 +73,7 @@ func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, 
 		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
 		e := entries{from: `(SELECT ` + List("", spec.ColumnNames()) + `, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) +
 			` FROM ` + spec.Source.Sanitize() + ` LIMIT 0) mimeo_e WHERE true`}
-		if _, err := r.source.Exec(ctx, `SELECT * FROM (`+changesFrom(e, &probe, r.variant.KeepsDeleted())+`) mimeo_probe LIMIT 0`); err != nil {
+		if err := sqltext.Probe(ctx, r.source, `SELECT * FROM (`+changesFrom(e, &probe, r.variant.KeepsDeleted())+`) mimeo_probe LIMIT 0`); err != nil {
 			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
 				Fix: "fix Options.Condition: refer to the source table by its name without schema"}
 		}

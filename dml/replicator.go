@@ -140,6 +140,9 @@ func (r *Replicator) open(ctx context.Context) (*job, error) {
 		return j, err
 	}
 	j.spec = &TableSpec{Source: row.SourceTable, Dest: dest, Columns: cols, DestColumns: dcols, Key: j.cfg.Key, Condition: j.cfg.Condition}
+	if err := j.spec.checkCondition(); err != nil {
+		return j, err
+	}
 	if j.spec.sizes, err = readSizes(ctx, r.source, r.dest, j.spec); err != nil {
 		return j, err
 	}

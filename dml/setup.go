@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -138,7 +139,10 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 		}
 	}
 	spec = &TableSpec{Source: r.table, Dest: r.Dest(), Columns: cols, Key: key, Condition: r.cfg.Condition}
-	if _, err := r.source.Exec(ctx, `SELECT 1 FROM `+spec.Source.Sanitize()+spec.conditionSQL()+` LIMIT 0`); err != nil {
+	if err := spec.checkCondition(); err != nil {
+		return nil, ko, err
+	}
+	if err := sqltext.Probe(ctx, r.source, `SELECT 1 FROM `+spec.Source.Sanitize()+spec.conditionSQL()+` LIMIT 0`); err != nil {
 		return nil, ko, &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
 			Fix: "fix Options.Condition: it is appended to \"SELECT … FROM <source table>\""}
 	}

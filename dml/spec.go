@@ -127,7 +127,22 @@ func (s *TableSpec) KeyMatch(a, b string) string {
 }
 
 // conditionSQL is the condition as text to append after the FROM item.
-func (s *TableSpec) conditionSQL() string { return replication.NormalizeCondition(s.Condition) }
+func (s *TableSpec) conditionSQL() string {
+	c, err := replication.NormalizeCondition(s.Source, s.Condition)
+	if err != nil {
+		// Unreachable: a spec's condition is checked when it is made
+		// (checkCondition); the text is never used unchecked.
+		panic(err)
+	}
+	return c
+}
+
+// checkCondition refuses a condition that is not one closed piece of SQL
+// (see replication.NormalizeCondition); every spec is checked when made.
+func (s *TableSpec) checkCondition() error {
+	_, err := replication.NormalizeCondition(s.Source, s.Condition)
+	return err
+}
 
 // readSizes reads the planner's row estimates of both tables and whether a
 // source index leads with the key.

@@ -140,7 +140,11 @@ func (j *job) resolve(ctx context.Context, controlName string, typ ControlType, 
 		return nil, &replication.TableError{Table: j.src, Err: replication.ErrBadOption,
 			Fix: fmt.Sprintf("late-commit mode reads the rows' xmin, which a %s does not have: turn Config.LateCommit off", info.Kind)}
 	}
-	if c := replication.NormalizeCondition(j.cfg.Condition); c != "" {
+	c, err := replication.NormalizeCondition(j.src, j.cfg.Condition)
+	if err != nil {
+		return nil, err
+	}
+	if c != "" {
 		p.cond = strings.TrimSpace(strings.TrimSpace(c)[len("WHERE"):])
 	}
 	return p, nil

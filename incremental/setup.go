@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -134,8 +135,7 @@ func (j *job) checkCondition(ctx context.Context, p *plan) error {
 	if p.cond == "" {
 		return nil
 	}
-	_, err := j.source.Exec(ctx, "SELECT 1 FROM "+p.info.Table.Sanitize()+p.where()+" LIMIT 0")
-	if err != nil {
+	if err := sqltext.Probe(ctx, j.source, "SELECT 1 FROM "+p.info.Table.Sanitize()+p.where()+" LIMIT 0"); err != nil {
 		return &replication.TableError{Table: j.src, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
 			Fix: "Options.Condition must be a boolean expression on the source table's columns"}
 	}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 )
 
 // checkQueryError turns the failure of a check's query on table t into an
@@ -40,6 +42,9 @@ func whereAnd(preds []string) string {
 // checkDestCondition refuses a destination condition that joins further
 // tables: it must be an expression on the destination's own columns.
 func checkDestCondition(field, c string) error {
+	if err := sqltext.CheckCondition(c); err != nil {
+		return &OptionError{Field: field, Problem: err.Error() + "; give one boolean expression, without ';' or '--' comments", Err: ErrBadCondition}
+	}
 	if strings.HasPrefix(strings.TrimSpace(c), ",") {
 		return &OptionError{Field: field, Problem: "must be a condition on the destination's own columns, not a join"}
 	}

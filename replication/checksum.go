@@ -316,9 +316,17 @@ func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table,
 	if err := RequireColumns(source, cols, key, "key the checksum compares rows by"); err != nil {
 		return nil, nil, nil, err
 	}
-	s = &csSide{table: source, cond: c.Condition, from: NormalizeCondition(c.Condition),
+	srcCond, err := NormalizeCondition(source, c.Condition)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dstCond, err := NormalizeCondition(destTable, c.DestCondition)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	s = &csSide{table: source, cond: c.Condition, from: srcCond,
 		cols: cols, oid: srcInfo.OID, sampleable: srcInfo.Kind == KindTable || srcInfo.Kind == KindMatView}
-	d = &csSide{table: destTable, cond: c.DestCondition, from: NormalizeCondition(c.DestCondition),
+	d = &csSide{table: destTable, cond: c.DestCondition, from: dstCond,
 		oid: dstInfo.OID, sampleable: dstInfo.Kind == KindTable || dstInfo.Kind == KindMatView}
 	for _, sc := range cols {
 		dc, ok := dstInfo.Column(sc.Name)

@@ -82,6 +82,9 @@ type OptionError struct {
 	Field string
 	// Problem says what is wrong with it.
 	Problem string
+	// Err, when not nil, is a more precise sentinel (ErrBadCondition for
+	// Options.Condition), also matched by errors.Is.
+	Err error
 }
 
 // Error implements error.
@@ -89,5 +92,10 @@ func (e *OptionError) Error() string {
 	return fmt.Sprintf("option %s: %s", e.Field, e.Problem)
 }
 
-// Unwrap returns ErrBadOption.
-func (e *OptionError) Unwrap() error { return ErrBadOption }
+// Unwrap returns ErrBadOption, and Err when set.
+func (e *OptionError) Unwrap() []error {
+	if e.Err != nil {
+		return []error{ErrBadOption, e.Err}
+	}
+	return []error{ErrBadOption}
+}

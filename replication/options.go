@@ -1,9 +1,12 @@
 package replication
 
 import (
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 )
 
 // DefaultCatalogSchema is the destination schema of the job catalog.
@@ -111,6 +114,10 @@ func (o *Options) Validate() error {
 	if o.Period < 0 {
 		return &OptionError{Field: "Options.Period", Problem: "must be 0 (not scheduled) or positive"}
 	}
+	if err := sqltext.CheckCondition(o.Condition); err != nil {
+		return &OptionError{Field: "Options.Condition", Problem: err.Error() + "; give one boolean expression, without ';' or '--' comments",
+			Err: ErrBadCondition}
+	}
 	if !o.Dest.IsZero() && o.Dest.Name == "" {
 		return &OptionError{Field: "Options.Dest", Problem: "has a schema but no name"}
 	}
@@ -126,28 +133,30 @@ func (o *Options) Validate() error {
 	return nil
 }
 
-// ConditionSQL returns the condition as text to append after the FROM item
-// of the source table: "" or " WHERE …" or " , other WHERE …".
-func (o *Options) ConditionSQL() string {
-	if o == nil {
-		return ""
+// NormalizeCondition turns a row condition of table t into text to append
+// after "FROM t": empty stays empty, "WHERE …" and ", …" are kept, and a
+// bare expression gets "WHERE" in front.
+//
+// A condition is one piece of SQL from the operator, never statements: a
+// condition that could end the statement it is placed in or reach past
+// its own end (a ';', unbalanced parentheses, an unclosed literal or
+// comment, a '--' comment, a backslash outside E'…') is refused with a
+// *TableError wrapping ErrBadCondition, before any of it reaches a server.
+// Every kind turns its conditions into SQL through this function only.
+func NormalizeCondition(t Table, c string) (string, error) {
+	if err := sqltext.CheckCondition(c); err != nil {
+		return "", &TableError{Table: t, Err: fmt.Errorf("%w: %w", ErrBadCondition, err),
+			Fix: "give the row condition as one boolean expression (optionally after WHERE, or after a comma naming further tables), without ';' or '--' comments"}
 	}
-	return NormalizeCondition(o.Condition)
-}
-
-// NormalizeCondition turns a row condition into text to append after
-// "FROM source": empty stays empty, "WHERE …" and ", …" are kept, and a bare
-// expression gets "WHERE" in front.
-func NormalizeCondition(c string) string {
 	c = strings.TrimSpace(c)
 	if c == "" {
-		return ""
+		return "", nil
 	}
 	if strings.HasPrefix(c, ",") || len(c) >= 6 && strings.EqualFold(c[:5], "where") &&
 		(c[5] == ' ' || c[5] == '\t' || c[5] == '\n' || c[5] == '(') {
-		return " " + c
+		return " " + c, nil
 	}
-	return " WHERE " + c
+	return " WHERE " + c, nil
 }
 
 // HasJoin reports whether the condition joins further tables (", other …").

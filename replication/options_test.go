@@ -19,9 +19,17 @@ func TestNormalizeCondition(t *testing.T) {
 		"whereabouts = 'x'":                 " WHERE whereabouts = 'x'",
 		", other o WHERE o.id = source.oid": " , other o WHERE o.id = source.oid",
 	}
+	src := replication.T("public", "source")
 	for in, want := range cases {
-		require.Equal(t, want, replication.NormalizeCondition(in), in)
+		got, err := replication.NormalizeCondition(src, in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
 	}
+	_, err := replication.NormalizeCondition(src, "a > 1; DROP TABLE source")
+	require.ErrorIs(t, err, replication.ErrBadCondition)
+	var te *replication.TableError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, src, te.Table)
 	require.True(t, (&replication.Options{Condition: " , x WHERE true"}).HasJoin())
 	require.False(t, (&replication.Options{Condition: "WHERE true"}).HasJoin())
 }
@@ -41,6 +49,7 @@ func TestOptionsDefaultsAndValidate(t *testing.T) {
 	}{
 		{replication.Options{BatchLimit: -1}, "Options.BatchLimit"},
 		{replication.Options{Period: -time.Second}, "Options.Period"},
+		{replication.Options{Condition: "true; DROP TABLE victim"}, "Options.Condition"},
 		{replication.Options{Dest: replication.T("s", "")}, "Options.Dest"},
 		{replication.Options{Dest: replication.T("s", string(make([]byte, 64)))}, "Options.Dest"},
 	}

@@ -135,8 +135,16 @@ func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table
 		}
 	}
 
-	srcSQL, srcArgs := res.countSQL(source, NormalizeCondition(o.Condition), srcCtl.Type)
-	dstSQL, dstArgs := res.countSQL(destTable, NormalizeCondition(o.DestCondition), dstCtl.Type)
+	srcCond, err := NormalizeCondition(source, o.Condition)
+	if err != nil {
+		return nil, err
+	}
+	dstCond, err := NormalizeCondition(destTable, o.DestCondition)
+	if err != nil {
+		return nil, err
+	}
+	srcSQL, srcArgs := res.countSQL(source, srcCond, srcCtl.Type)
+	dstSQL, dstArgs := res.countSQL(destTable, dstCond, dstCtl.Type)
 	srcErr := make(chan error, 1)
 	go func() { srcErr <- srcTx.QueryRow(ctx, srcSQL, srcArgs...).Scan(&res.SourceCount) }()
 	dstErrV := dstTx.QueryRow(ctx, dstSQL, dstArgs...).Scan(&res.DestCount)
@@ -195,8 +203,12 @@ func (r *ControlBounds) readBounds(ctx context.Context, dst DB, info *TableInfo,
 	if o.Upper != "" {
 		upper = &o.Upper
 	}
+	cond, err := NormalizeCondition(info.Table, o.DestCondition)
+	if err != nil {
+		return err
+	}
 	q := `SELECT m::text, (m - $1::text::` + off + `)::text, (m - $2::text::` + off + `)::text
-		FROM (SELECT max(` + col + `) AS m FROM ` + info.Table.Sanitize() + NormalizeCondition(o.DestCondition) + `) s`
+		FROM (SELECT max(` + col + `) AS m FROM ` + info.Table.Sanitize() + cond + `) s`
 	var max, min, upBound *string
 	if err := dst.QueryRow(ctx, q, lower, upper).Scan(&max, &min, &upBound); err != nil {
 		return checkQueryError("read greatest control value", info.Table, o.DestCondition, err)

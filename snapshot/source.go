@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -31,7 +32,11 @@ func describeSource(ctx context.Context, db catalog.Querier, t replication.Table
 	if err != nil {
 		return nil, err
 	}
-	s := &source{info: info, cond: replication.NormalizeCondition(cond)}
+	nc, err := replication.NormalizeCondition(t, cond)
+	if err != nil {
+		return nil, err
+	}
+	s := &source{info: info, cond: nc}
 	if strict || len(filter) == 0 {
 		s.cols, err = info.Select(filter)
 		if err != nil {
@@ -119,14 +124,11 @@ func (s *source) check(ctx context.Context, db catalog.Querier) error {
 	return nil
 }
 
+// runEmpty runs query for no rows, through the extended protocol (it may
+// carry the row condition) and without a cached statement (the same text
+// may describe other column types later).
 func runEmpty(ctx context.Context, db catalog.Querier, query string) error {
-	// Not prepared: the same text may describe other column types later.
-	rows, err := db.Query(ctx, "SELECT * FROM ("+query+") q LIMIT 0", pgx.QueryExecModeSimpleProtocol)
-	if err != nil {
-		return err
-	}
-	rows.Close()
-	return rows.Err()
+	return sqltext.Probe(ctx, db, "SELECT * FROM ("+query+") q LIMIT 0")
 }
 
 // createTableSQL returns CREATE TABLE t with the columns (types as the
