@@ -75,3 +75,20 @@ func grantJobmon(t *testing.T, tb *testBundle, role string) {
 		GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA jobmon TO `+r+`;
 		GRANT USAGE ON ALL SEQUENCES IN SCHEMA jobmon TO `+r)
 }
+
+// A connection string that cannot be used as given shows no part of its
+// password: a raw '@' in a URL's password would otherwise leave the rest of
+// the password in the error as a host name.
+func TestOpenShowsNoPartOfThePassword(t *testing.T) {
+	ctx := context.Background()
+	for _, s := range []string{
+		"postgres://logger:S3cr@tPart@127.0.0.1:1/db",
+		"postgres://logger:S3cr%zztPart@127.0.0.1:1/db",
+		"host=127.0.0.1 port=nope password=S3crtPart",
+	} {
+		_, err := jobmon.Open(ctx, s, nil)
+		require.Error(t, err, s)
+		require.NotContains(t, err.Error(), "tPart", s)
+		require.NotContains(t, err.Error(), "S3cr", s)
+	}
+}

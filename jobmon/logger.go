@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/dsn"
 	"github.com/pgmimeo/pgmimeo/internal/migrate"
 )
 
@@ -103,10 +104,9 @@ func Open(ctx context.Context, connString string, cfg *Config) (*Logger, error) 
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	pcfg, err := pgxpool.ParseConfig(connString)
+	pcfg, err := dsn.ParsePool(connString)
 	if err != nil {
-		// pgconn redacts the password from its parse errors.
-		return nil, fmt.Errorf("jobmon: parse connection string: %w", err)
+		return nil, fmt.Errorf("jobmon: %w", err)
 	}
 	pcfg.MaxConns = DefaultMaxConns
 	if cfg != nil && cfg.MaxConns > 0 {

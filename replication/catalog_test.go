@@ -96,11 +96,19 @@ func TestCatalogStoresSourcesWithoutSecrets(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, cat.PutSource(ctx, b.Dest, "prod", "postgres://repl:s3cr3t@db.example:5432/app?sslmode=verify-full"))
 	require.NoError(t, cat.PutSource(ctx, b.Dest, "kv", "host=db user=repl password='s3 cr3t' dbname=app"))
+	require.NoError(t, cat.PutSource(ctx, b.Dest, "tls", "host=db user=repl sslkey=/k.pem sslpassword=s3keypass sslmode=verify-full"))
+	require.NoError(t, cat.PutSource(ctx, b.Dest, "tlsurl", "postgres://repl@db/app?sslpassword=s3keypass&sslcert=/c.pem&password=s3pw"))
 	dump := pgtest.Rows(t, b.Dest, `SELECT name, conninfo FROM mimeo.sources`)
 	require.Equal(t, []string{
 		`(kv,"host=db user=repl dbname=app")`,
 		`(prod,postgres://repl@db.example:5432/app?sslmode=verify-full)`,
+		`(tls,"host=db user=repl sslkey=/k.pem sslmode=verify-full")`,
+		`(tlsurl,postgres://repl@db/app?sslcert=%2Fc.pem)`,
 	}, dump)
+	// A URL that does not parse is refused with an error that shows none of it.
+	err := cat.PutSource(ctx, b.Dest, "bad", "postgres://repl:s3%zz@db/app")
+	require.Error(t, err)
+	require.NotContains(t, err.Error(), "s3")
 	for _, row := range dump {
 		require.NotContains(t, row, "s3")
 	}

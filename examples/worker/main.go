@@ -158,7 +158,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func openDest(ctx context.Context, dsn string, concurrency int) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("destination: %w", err)
+		// Not pgconn's error: its text may quote part of the password.
+		return nil, fmt.Errorf("destination %s: cannot parse the connection string", replication.RedactDSN(dsn))
 	}
 	cfg.MaxConns = max(cfg.MaxConns, int32(3*concurrency+2))
 	params := cfg.ConnConfig.RuntimeParams

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/dsn"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -59,9 +60,8 @@ func (p *sourcePools) open(ctx context.Context, name string) (*pgxpool.Pool, err
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := pgxpool.ParseConfig(conninfo)
+	cfg, err := dsn.ParsePool(conninfo)
 	if err != nil {
-		// pgconn's parse errors carry the connection string redacted.
 		return nil, fmt.Errorf("source %q: %w", name, err)
 	}
 	cfg.MaxConns = max(cfg.MaxConns, p.conns)

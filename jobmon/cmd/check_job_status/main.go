@@ -1,7 +1,7 @@
 // Command check_job_status is a Nagios plugin that reports the state of the
 // jobs in a pgmimeo job log (pg_jobmon's tables, kept by package jobmon).
 //
-//	check_job_status [--dsn CONNSTRING] [--schema jobmon] [--timeout 10s]
+//	check_job_status [-d|--dsn CONNSTRING] [-s|--schema jobmon] [-t|--timeout 10] [-v] [-h] [-V]
 //
 // The connection comes from --dsn (a postgres:// URL or key=value string) or,
 // without it, from the usual PG* environment variables (PGHOST, PGPORT,
@@ -9,15 +9,20 @@
 // role needs SELECT on the schema's tables and EXECUTE on its
 // check_job_status() function.
 //
-// It prints one line, the status first, then every problem job (the worst
-// first), then performance data counting the problems per alert level and
-// per kind:
+// It follows the monitoring-plugins conventions. It prints one status
+// line: the service name and the status, then every problem job (the worst
+// first), then after a '|' performance data counting the problems per alert
+// level and per kind:
 //
-//	CRITICAL: NIGHTLY LOAD (FAILED_RUN): 3 failed run(s) in a row, the worst CRITICAL | critical=1;;;0 warning=0;;;0 failed_run=1;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0
+//	JOBMON CRITICAL - NIGHTLY LOAD (FAILED_RUN): 3 failed run(s) in a row, the worst CRITICAL | critical=1;;;0 warning=0;;;0 failed_run=1;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0
 //
-// and exits, per the Nagios plugin guidelines, 0 (OK), 1 (WARNING), 2
-// (CRITICAL) or 3 (UNKNOWN: bad arguments, database unreachable, schema
-// missing, timeout). Passwords never appear in its output.
+// With -v, one more line per problem job follows, and the connection used
+// (without its password). -t/--timeout takes whole seconds (or a Go
+// duration such as 500ms); -h/--help prints the usage on standard output
+// and -V/--version the version, both exiting 3 as the monitoring-plugins
+// do. It exits 0 (OK), 1 (WARNING), 2 (CRITICAL) or 3 (UNKNOWN: bad
+// arguments, database unreachable, schema missing, timeout). Passwords
+// never appear in its output.
 package main
 
 import (
@@ -27,11 +32,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/dsn"
 	"github.com/pgmimeo/pgmimeo/jobmon"
 )
 
@@ -43,48 +51,127 @@ const (
 	exitUnknown  = 3
 )
 
+// service starts every status line.
+const service = "JOBMON"
+
+// version is the plugin's version: set with -ldflags "-X main.version=…",
+// else the module version it was built from.
+var version = ""
+
+func pluginVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// seconds is the --timeout flag: whole seconds, or a Go duration.
+type seconds time.Duration
+
+func (s *seconds) String() string { return time.Duration(*s).String() }
+
+func (s *seconds) Set(v string) error {
+	if n, err := strconv.Atoi(v); err == nil {
+		*s = seconds(time.Duration(n) * time.Second)
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return fmt.Errorf("want whole seconds (10) or a duration (500ms)")
+	}
+	*s = seconds(d)
+	return nil
+}
+
+const usage = `Usage: check_job_status [-d CONNSTRING] [-s SCHEMA] [-t SECONDS] [-v] [-h] [-V]
+
+Reports the pgmimeo / pg_jobmon jobs that failed, are missing or blocked,
+as a Nagios (monitoring-plugins) check.
+
+Options:
+  -d, --dsn CONNSTRING   connection string (postgres:// URL or key=value);
+                         default: the PG* environment variables
+  -s, --schema SCHEMA    schema of the job log tables (default jobmon)
+  -t, --timeout SECONDS  UNKNOWN when the check takes longer (default 10;
+                         a Go duration such as 500ms is accepted too)
+  -v, --verbose          one more line per problem job, and the connection
+  -h, --help             print this help and exit
+  -V, --version          print the version and exit
+
+Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+
+Example:
+  check_job_status -d 'postgres://nagios@db1/app' -t 5
+`
 
 // run is the plugin: it writes the status line to stdout and returns the
 // exit code.
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check_job_status", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dsn := fs.String("dsn", "", "connection string (postgres:// URL or key=value); default: the PG* environment variables")
-	schema := fs.String("schema", jobmon.DefaultSchema, "schema of the job log tables")
-	timeout := fs.Duration("timeout", 10*time.Second, "report UNKNOWN when the check takes longer than this")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stdout, "UNKNOWN: %s\n", oneLine(err.Error()))
+	fs.SetOutput(io.Discard)
+	var connString, schema string
+	var verbose, help, showVersion bool
+	timeout := seconds(10 * time.Second)
+	for _, name := range []string{"d", "dsn"} {
+		fs.StringVar(&connString, name, "", "")
+	}
+	for _, name := range []string{"s", "schema"} {
+		fs.StringVar(&schema, name, jobmon.DefaultSchema, "")
+	}
+	for _, name := range []string{"t", "timeout"} {
+		fs.Var(&timeout, name, "")
+	}
+	for _, f := range []struct {
+		names []string
+		v     *bool
+	}{{[]string{"v", "verbose"}, &verbose}, {[]string{"h", "help"}, &help}, {[]string{"V", "version"}, &showVersion}} {
+		for _, name := range f.names {
+			fs.BoolVar(f.v, name, false, "")
+		}
+	}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp) || help:
+		fmt.Fprint(stdout, usage)
+		return exitUnknown
+	case err != nil:
+		fmt.Fprintf(stdout, "%s UNKNOWN - %s (see --help)\n", service, oneLine(err.Error()))
+		return exitUnknown
+	case showVersion:
+		fmt.Fprintf(stdout, "check_job_status (pgmimeo) %s\n", pluginVersion())
+		return exitUnknown
+	case fs.NArg() > 0:
+		fmt.Fprintf(stdout, "%s UNKNOWN - unexpected argument %q (see --help)\n", service, fs.Arg(0))
+		return exitUnknown
+	case timeout <= 0:
+		fmt.Fprintf(stdout, "%s UNKNOWN - --timeout must be positive\n", service)
 		return exitUnknown
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stdout, "UNKNOWN: unexpected argument %q (see --help)\n", fs.Arg(0))
-		return exitUnknown
-	}
-	if *timeout <= 0 {
-		fmt.Fprintln(stdout, "UNKNOWN: --timeout must be positive")
-		return exitUnknown
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout))
 	defer cancel()
-	code, line := check(ctx, *dsn, *schema, *timeout)
-	fmt.Fprintln(stdout, line)
+	code, lines := check(ctx, connString, schema, time.Duration(timeout), verbose)
+	fmt.Fprintln(stdout, strings.Join(lines, "\n"))
 	return code
 }
 
-// check connects, runs CheckJobStatus and returns the exit code and line.
-func check(ctx context.Context, dsn, schema string, timeout time.Duration) (int, string) {
-	secrets := []string{os.Getenv("PGPASSWORD")}
-	unknown := func(format string, args ...any) (int, string) {
-		return exitUnknown, "UNKNOWN: " + oneLine(scrub(fmt.Sprintf(format, args...), secrets))
+// check connects, runs CheckJobStatus and returns the exit code and the
+// lines to print: the status line first.
+func check(ctx context.Context, connString, schema string, timeout time.Duration, verbose bool) (int, []string) {
+	// Secrets are kept out by field: a connection string is only shown
+	// through dsn.Redact, and the errors shown (pgconn's connect errors,
+	// the server's) name the user and database, never the password.
+	unknown := func(format string, args ...any) (int, []string) {
+		return exitUnknown, []string{service + " UNKNOWN - " + oneLine(fmt.Sprintf(format, args...))}
 	}
-	cfg, err := pgxpool.ParseConfig(dsn)
+	cfg, err := dsn.ParsePool(connString)
 	if err != nil {
-		// pgconn's parse errors carry the connection string with the
-		// password already redacted.
 		return unknown("bad connection settings: %v", err)
 	}
-	secrets = append(secrets, cfg.ConnConfig.Password)
 	cfg.MaxConns = 1
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		cfg.ConnConfig.RuntimeParams["application_name"] = "check_job_status"
@@ -114,17 +201,14 @@ func check(ctx context.Context, dsn, schema string, timeout time.Duration) (int,
 	case err != nil:
 		return unknown("%v", err)
 	}
-	return report(alerts)
-}
-
-// scrub removes every non-empty secret from msg.
-func scrub(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "xxxxx")
-		}
+	code, line := report(alerts)
+	lines := []string{line}
+	if verbose {
+		lines = append(lines, details(alerts)...)
+		lines = append(lines, fmt.Sprintf("checked schema %q as user %q on %s:%d database %q",
+			schema, cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database))
 	}
-	return msg
+	return code, lines
 }
 
 // oneLine keeps text on one line and out of the performance data.

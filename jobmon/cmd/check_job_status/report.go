@@ -44,5 +44,17 @@ func report(alerts []jobmon.Alert) (int, string) {
 	if len(problems) > 0 {
 		text = strings.Join(problems, "; ")
 	}
-	return code, word + ": " + oneLine(text) + " | " + strings.Join(perf, " ")
+	return code, service + " " + word + " - " + oneLine(text) + " | " + strings.Join(perf, " ")
+}
+
+// details is the verbose output: one line per problem job.
+func details(alerts []jobmon.Alert) []string {
+	var out []string
+	for _, a := range alerts {
+		if a.Code <= jobmon.LevelOK {
+			continue
+		}
+		out = append(out, oneLine(fmt.Sprintf("%s: %s, level %d: %s", a.JobName, a.Status, a.Code, a.Text)))
+	}
+	return out
 }
