@@ -52,7 +52,9 @@
 //
 //   - There is no SQL-level add_job/add_step/…: the autonomy those got from
 //     dblink comes here from the logger's own connection.
-//   - job_log.pid is NULL when the job's backend is not known (see WithPID).
+//   - job_log.pid is 0 when the job's backend is not known (see WithPID);
+//     pg_jobmon records its caller's backend, which a Go caller names only
+//     through WithPID.
 //   - A job ends once: closing or failing an ended job changes nothing, so
 //     a job cancelled by CancelJob stays cancelled; CancelJob refuses a job
 //     that has ended and records its own CANCEL step.

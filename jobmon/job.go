@@ -30,7 +30,10 @@ const (
 // work: CancelJob cancels that backend, ShowRunning and CheckJobStatus see
 // the job running (or blocked) while it lives. pid is a backend of the
 // server that holds the job log, e.g. conn.PgConn().PID(). Without it a job
-// is recorded with a NULL pid.
+// is recorded with pid 0, no backend: job_log.pid is NOT NULL as in
+// pg_jobmon, which records its caller's backend; a Go caller's backend is
+// known only through WithPID, and the logger's own pooled session is not
+// the one to show as running or to cancel.
 //
 // Replicators set it through replication.WithBackendPID, which is the same.
 func WithPID(ctx context.Context, pid uint32) context.Context {
@@ -38,10 +41,7 @@ func WithPID(ctx context.Context, pid uint32) context.Context {
 }
 
 func pidFrom(ctx context.Context) any {
-	if pid := jobctx.PID(ctx); pid != 0 {
-		return int64(pid)
-	}
-	return nil
+	return int64(jobctx.PID(ctx))
 }
 
 // AddJob starts a job named name, upper-cased as pg_jobmon does, owned by

@@ -37,7 +37,7 @@ func setup(t testing.TB) *testBundle {
 
 // jobRows returns job_log as text rows: id, name, status, ended, pid set.
 func (tb *testBundle) jobRows(t *testing.T) []string {
-	return pgtest.Rows(t, tb.Dest, `SELECT job_id, job_name, status, end_time IS NOT NULL AS ended, pid IS NOT NULL AS has_pid
+	return pgtest.Rows(t, tb.Dest, `SELECT job_id, job_name, status, end_time IS NOT NULL AS ended, pid <> 0 AS has_pid
 		FROM jobmon.job_log`)
 }
 

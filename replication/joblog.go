@@ -81,10 +81,15 @@ func StartJob(ctx context.Context, log JobLog, logger *slog.Logger, name string)
 // ID returns the job id, 0 when not logging.
 func (r *JobRun) ID() int64 { return r.id }
 
+// report tells of a job log write that failed. It is never silent: without
+// a configured logger it goes to slog's default logger, since a lost job
+// log entry hides a run from the DBA's checks.
 func (r *JobRun) report(what string, err error) {
-	if r.logger != nil {
-		r.logger.Warn("job log write failed", "job", r.name, "op", what, "err", err)
+	logger := r.logger
+	if logger == nil {
+		logger = slog.Default()
 	}
+	logger.Warn("job log write failed", "job", r.name, "op", what, "err", err)
 }
 
 // Step ends the open step (OK) and opens a new one.
@@ -150,8 +155,10 @@ func (r *JobRun) Finish(ctx context.Context, err error) error {
 		msg := "ERROR: " + err.Error()
 		if r.step != 0 {
 			r.endStep(ctx, StatusCritical, msg)
-		} else if id, aerr := r.log.AddStep(ctx, r.id, "ERROR"); aerr == nil {
-			_ = r.log.UpdateStep(ctx, id, StatusCritical, msg)
+		} else if id, aerr := r.log.AddStep(ctx, r.id, "ERROR"); aerr != nil {
+			r.report("error step", aerr)
+		} else if uerr := r.log.UpdateStep(ctx, id, StatusCritical, msg); uerr != nil {
+			r.report("error step", uerr)
 		}
 		if ferr := r.log.FailJob(ctx, r.id, LevelCritical); ferr != nil {
 			r.report("fail job", ferr)
