@@ -30,6 +30,16 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	lockConn, err := acquire(ctx, r.dest)
+	if err != nil {
+		return fmt.Errorf("connect to destination: %w", err)
+	}
+	defer lockConn.Release()
+	lock, err := replication.AcquireSetupLock(ctx, lockConn, r.Dest())
+	if err != nil {
+		return err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
 	adopt, err := r.checkDest(ctx)
 	if err != nil {
 		return err
@@ -62,7 +72,7 @@ func (r *Replicator) Setup(ctx context.Context) (err error) {
 		probe := *spec
 		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
 		stmt := `SELECT * FROM (` + changesQuery(q, &probe, claim{}, r.variant.KeepsDeleted()) + `) mimeo_probe LIMIT 0`
-		if _, err := r.source.Exec(ctx, stmt); err != nil {
+		if err := sqltext.Probe(ctx, r.source, stmt); err != nil {
 			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
 				Fix: "fix Options.Condition: refer to the source table by its name without schema"}
 		}

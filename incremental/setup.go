@@ -45,7 +45,7 @@ func (j *job) setup(ctx context.Context) (err error) {
 		return fmt.Errorf("connect to destination: %w", err)
 	}
 	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, j.dst, j.cfg.LockWait)
+	lock, err := replication.AcquireSetupLock(ctx, conn, j.dst)
 	if err != nil {
 		return err
 	}
@@ -155,8 +155,9 @@ func (j *job) adopt(ctx context.Context, tx pgx.Tx, p *plan, rel catalog.Relatio
 	}
 	for _, c := range p.cols {
 		if _, ok := info.Column(c.Name); !ok {
-			return nil, &replication.ColumnError{Table: j.dst, Column: c.Name, Err: replication.ErrColumnNotFound,
-				Fix: "the existing destination table lacks a replicated column: add it, filter it out, or choose another Options.Dest"}
+			return nil, &replication.ColumnError{Table: j.dst, Column: c.Name,
+				Err: fmt.Errorf("%w: %w", replication.ErrExists, replication.ErrColumnNotFound),
+				Fix: "the destination table exists and lacks this replicated column: add it to adopt the table, filter it out, or choose another Options.Dest"}
 		}
 	}
 	var last *string

@@ -33,6 +33,17 @@ type Lock struct {
 // quoted name; the first is lockClass.
 const lockKeySQL = `hashtext($1)`
 
+// AcquireSetupLock takes the refresh lock of destination table t on conn
+// for a Setup, waiting as long as ctx allows. Every kind's Setup takes it
+// before it looks at the destination and holds it to the end: concurrent
+// Setups of one destination run one after the other, and each after the
+// first finds the destination taken (ErrExists) rather than tripping over
+// the first one's half-made objects.
+func AcquireSetupLock(ctx context.Context, conn Locker, t Table) (*Lock, error) {
+	forever := time.Duration(0)
+	return AcquireLock(ctx, conn, t, &forever)
+}
+
 // AcquireLock takes the refresh lock of destination table t on conn, with
 // mimeo's wait semantics: wait nil does not wait, a positive wait waits that
 // long, zero or negative waits until ctx ends. A lock held elsewhere yields a

@@ -101,15 +101,15 @@ func (s *Snapshot) Setup(ctx context.Context) (err error) {
 		return fmt.Errorf("connect to destination: %w", err)
 	}
 	defer conn.Release()
-	snaps := []replication.Table{snapTable(s.dst, 1), snapTable(s.dst, 2)}
-	if err := checkFree(ctx, conn, s.dst, append([]replication.Table{s.dst}, snaps...)...); err != nil {
-		return err
-	}
-	lock, err := replication.AcquireLock(ctx, conn, s.dst, s.cfg.LockWait)
+	lock, err := replication.AcquireSetupLock(ctx, conn, s.dst)
 	if err != nil {
 		return err
 	}
 	defer lock.Release(ctx)
+	snaps := []replication.Table{snapTable(s.dst, 1), snapTable(s.dst, 2)}
+	if err := checkFree(ctx, conn, s.dst, append([]replication.Table{s.dst}, snaps...)...); err != nil {
+		return err
+	}
 	if err := checkSettings(ctx, conn, s.cfg.LoadOptions); err != nil {
 		return err
 	}

@@ -76,6 +76,11 @@ func (t *Table) Setup(ctx context.Context) (err error) {
 		return fmt.Errorf("connect to destination: %w", err)
 	}
 	defer conn.Release()
+	lock, err := replication.AcquireSetupLock(ctx, conn, t.dst)
+	if err != nil {
+		return err
+	}
+	defer lock.Release(ctx)
 	kind, err := relKind(ctx, conn, t.dst)
 	if err != nil {
 		return err
@@ -107,11 +112,6 @@ func (t *Table) Setup(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	lock, err := replication.AcquireLock(ctx, conn, t.dst, t.cfg.LockWait)
-	if err != nil {
-		return err
-	}
-	defer lock.Release(ctx)
 	if err := checkSettings(ctx, conn, t.cfg.LoadOptions); err != nil {
 		return err
 	}
