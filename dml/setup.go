@@ -179,6 +179,9 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 // be adopted.
 func (r *Replicator) checkDest(ctx context.Context) (adopt bool, err error) {
 	dest := r.Dest()
+	if err := replication.CheckDestSchema(ctx, r.dest, dest); err != nil {
+		return false, err
+	}
 	var exists bool
 	if err := r.dest.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, dest.Sanitize()).Scan(&exists); err != nil {
 		return false, fmt.Errorf("check destination %s: %w", dest, err)
@@ -249,15 +252,6 @@ func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx 
 // in that snapshot.
 func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig, ko keyOrigin, snapshot string) error {
 	dest := spec.Dest.Sanitize()
-	var hasSchema bool
-	if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, replication.QuoteIdent(spec.Dest.Schema)).Scan(&hasSchema); err != nil {
-		return fmt.Errorf("check schema of %s: %w", spec.Dest, err)
-	}
-	if !hasSchema {
-		if _, err := tx.Exec(ctx, `CREATE SCHEMA `+replication.QuoteIdent(spec.Dest.Schema)); err != nil {
-			return fmt.Errorf("create schema of %s: %w", spec.Dest, err)
-		}
-	}
 	var defs string
 	for i, c := range spec.Columns {
 		if i > 0 {

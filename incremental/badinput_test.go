@@ -77,7 +77,7 @@ func TestBadSetup(t *testing.T) {
 		{name: "bad type", atNew: true, cfg: func(c *incremental.Config) { c.Type = "date" }, check: optErr("Config.Type")},
 		{name: "late commit on a view", prep: `CREATE VIEW v AS SELECT * FROM items`, table: "v", cfg: func(c *incremental.Config) { c.LateCommit = true }, check: tableErr(replication.ErrBadOption)},
 		{name: "source missing", table: "nope", check: tableErr(replication.ErrTableNotFound)},
-		{name: "destination schema missing", cfg: func(c *incremental.Config) { c.Dest = replication.T("nope", "items") }, check: tableErr(replication.ErrBadOption)},
+		{name: "destination schema missing", cfg: func(c *incremental.Config) { c.Dest = replication.T("nope", "items") }, check: tableErr(replication.ErrSchemaNotFound)},
 		{name: "destination is a view", cfg: func(c *incremental.Config) { c.Dest = replication.T("public", "dv") }, check: tableErr(replication.ErrExists)},
 	}
 	for _, tc := range cases {

@@ -50,6 +50,9 @@ func (j *job) setup(ctx context.Context) (err error) {
 		return err
 	}
 	defer func() { _ = lock.Release(ctx) }()
+	if err := replication.CheckDestSchema(ctx, conn, j.dst); err != nil {
+		return err
+	}
 	s, err := j.openSource(ctx)
 	if err != nil {
 		return err

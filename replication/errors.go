@@ -18,6 +18,9 @@ var (
 	ErrTableNotFound = errors.New("table not found")
 	// ErrExists: an object that setup must create already exists.
 	ErrExists = errors.New("already exists")
+	// ErrSchemaNotFound: the destination's schema does not exist. No kind
+	// creates a destination schema (see CheckDestSchema).
+	ErrSchemaNotFound = errors.New("destination schema not found")
 	// ErrColumnNotFound: a column named in the options is not in the table.
 	ErrColumnNotFound = errors.New("column not found")
 	// ErrFilterDropsKey: the column filter leaves out a key or control column.

@@ -50,7 +50,7 @@ var badCases = []badCase{
 			pgtest.MustExec(t, b.Dest, `CREATE SEQUENCE public.copy`)
 		}},
 	{name: "destination schema missing", src: "public.orders", cfg: replication.Options{Dest: replication.T("nowhere", "orders")},
-		table: replication.T("nowhere", "orders"), sentinel: replication.ErrBadOption},
+		table: replication.T("nowhere", "orders"), sentinel: replication.ErrSchemaNotFound},
 	{name: "filter names an unknown column", src: "public.orders", cfg: replication.Options{Columns: []string{"id", "Total"}, SkipIndexes: true},
 		table: replication.T("public", "orders"), column: "Total", sentinel: replication.ErrColumnNotFound},
 	{name: "condition does not parse", src: "public.orders", cfg: replication.Options{Condition: "WHERE total >>> 3"},

@@ -208,13 +208,8 @@ func sourceStats(ctx context.Context, db *pgxpool.Conn, src *source, off bool) (
 // checkFree fails with ErrExists when one of names is taken in the
 // destination database, and when dest's schema is missing.
 func checkFree(ctx context.Context, db *pgxpool.Conn, dest replication.Table, names ...replication.Table) error {
-	var ok bool
-	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, dest.Schema).Scan(&ok); err != nil {
-		return fmt.Errorf("look up schema of %s: %w", dest, err)
-	}
-	if !ok {
-		return &replication.TableError{Table: dest, Err: fmt.Errorf("%w: schema %s does not exist", replication.ErrBadOption, replication.QuoteIdent(dest.Schema)),
-			Fix: "create the schema on the destination first, or choose another destination with Options.Dest"}
+	if err := replication.CheckDestSchema(ctx, db, dest); err != nil {
+		return err
 	}
 	for _, t := range names {
 		kind, err := relKind(ctx, db, t)
