@@ -191,7 +191,9 @@ func TestSnapshotJobLog(t *testing.T) {
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.logged (id int PRIMARY KEY)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.logged SELECT generate_series(1, 10)`)
 	log := &memLog{}
-	s := b.newSnap("public.logged", snapshotConfig(log))
+	cfg := snapshotConfig(log)
+	cfg.SkipUnchanged = true
+	s := b.newSnap("public.logged", cfg)
 	require.NoError(t, s.Setup(ctx))
 	_, err := s.Refresh(ctx)
 	require.NoError(t, err)

@@ -32,7 +32,7 @@ func BenchmarkSnapshotRefresh(b *testing.B) {
 	pgtest.MustExec(b, bb.Source, `INSERT INTO public.pgbench_accounts SELECT g, (g - 1) / 100000 + 1, 0, '' FROM generate_series(1, $1) g`, benchRows)
 	pgtest.MustExec(b, bb.Source, `VACUUM ANALYZE public.pgbench_accounts`)
 
-	s, err := snapshot.New(bb.Source, bb.Dest, replication.T("public", "pgbench_accounts"), &snapshot.Config{NoStatsCheck: true})
+	s, err := snapshot.New(bb.Source, bb.Dest, replication.T("public", "pgbench_accounts"), nil)
 	require.NoError(b, err)
 	require.NoError(b, s.Setup(ctx))
 

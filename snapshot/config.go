@@ -96,7 +96,7 @@ func (o LoadOptions) validate(prefix string) error {
 // when the source's statistics show no change, does not wait for a busy
 // lock, and logs nothing.
 //
-// The job's options (Columns, Condition, SkipIndexes, NoStatsCheck and
+// The job's options (Columns, Condition, SkipIndexes, SkipUnchanged and
 // PostScripts) are recorded in the catalog at Setup; Refresh and Destroy use
 // the recorded ones, so a worker needs only the source and destination
 // tables. The other fields apply to the calls of the Snapshot they are
@@ -105,14 +105,22 @@ type Config struct {
 	replication.Options
 	LoadOptions
 
-	// NoStatsCheck makes every refresh pull the data. Default false: a
-	// refresh first reads the source's statistics (pg_stat_all_tables) of
-	// every table the pull reads, and is skipped when none has had an
-	// insert, update, delete or truncate since the last refresh. Sources
-	// that statistics cannot vouch for (views, foreign tables, functions)
-	// are always pulled. A Condition that depends on the time or on
-	// functions that read other tables needs NoStatsCheck.
-	NoStatsCheck bool
+	// SkipUnchanged lets a refresh skip the pull when the source's
+	// published statistics (pg_stat_all_tables) show no insert, update,
+	// delete or truncate, on any table the pull reads, since the last
+	// refresh. Default false: every refresh pulls, so it holds every change
+	// committed before it started.
+	//
+	// The skip's guarantee is weaker than that: PostgreSQL publishes a
+	// session's statistics after its commit, within about a second
+	// normally and up to a minute on a busy server, so a change committed
+	// that shortly before a refresh may be pulled only by a later one. A
+	// source that has not changed for longer than that is skipped
+	// correctly, which is what the option is for. Sources that statistics
+	// cannot vouch for (views, foreign tables, functions) are always
+	// pulled; a Condition that depends on the time or on functions that
+	// read other tables must not use it.
+	SkipUnchanged bool
 
 	// PostScripts are SQL statements run in order on the destination, in
 	// the refresh transaction, after a source column change made the

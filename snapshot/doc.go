@@ -23,17 +23,21 @@
 //
 // # Skipping unchanged sources
 //
-// Before a pull, a Snapshot reads the source's statistics
-// (pg_stat_all_tables) for every table the pull query reads, the joined
-// tables of a condition included, and skips the refresh when none of them
-// has had an insert, update, delete or truncate since the last refresh. A
-// statistics reset, a truncate, a re-created table or a server restart all
-// make the next refresh pull. PostgreSQL publishes a session's statistics
-// within about a second of its commit (up to a minute on a very busy
-// server): a change not published yet is pulled by the next refresh after
-// that. Sources that statistics cannot vouch for (views, foreign tables,
-// set-returning functions) are always pulled; a condition that depends on
-// the time or on functions reading other tables needs Config.NoStatsCheck.
+// By default every Snapshot refresh pulls, so a refresh holds every change
+// committed on the source before it started. With Config.SkipUnchanged, a
+// refresh first reads the source's statistics (pg_stat_all_tables) for
+// every table the pull query reads, the joined tables of a condition
+// included, and skips the pull when none of them has had an insert,
+// update, delete or truncate since the last refresh. A statistics reset, a
+// truncate, a re-created table or a server restart all make the next
+// refresh pull. The skip guarantees less than a pull: PostgreSQL publishes
+// a session's statistics after its commit, within about a second normally
+// (up to a minute on a very busy server), so a change committed that
+// shortly before a refresh may be pulled only by a later refresh; a source
+// quiet for longer than that is skipped rightly. Sources that statistics
+// cannot vouch for (views, foreign tables, set-returning functions) are
+// always pulled; a condition that depends on the time or on functions
+// reading other tables must leave SkipUnchanged off.
 //
 // # Column changes
 //

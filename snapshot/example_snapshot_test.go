@@ -22,7 +22,9 @@ func ExampleSnapshot() {
 		log.Fatal(err)
 	}
 
-	snap, err := snapshot.New(source, dest, replication.T("public", "products"), nil)
+	// SkipUnchanged: a refresh skips the pull when the source's statistics
+	// show no change (see its documentation for what that guarantees).
+	snap, err := snapshot.New(source, dest, replication.T("public", "products"), &snapshot.Config{SkipUnchanged: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func ExampleSnapshot() {
 	fmt.Println("after destroy:", n, "rows in a relation of kind", kind)
 	// Output:
 	// refresh: rows 900 skipped false
-	// refresh again: skipped true - the source has had no inserts, updates, deletes or truncates since the last refresh
+	// refresh again: skipped true - the source's published statistics show no insert, update, delete or truncate since the last refresh
 	// destination: 900 rows in a relation of kind v
 	// after destroy: 900 rows in a relation of kind r
 }

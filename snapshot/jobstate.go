@@ -15,7 +15,7 @@ type jobOptions struct {
 	Columns         []string            `json:"columns,omitempty"`
 	Condition       string              `json:"condition,omitempty"`
 	SkipIndexes     bool                `json:"skip_indexes,omitempty"`
-	NoStatsCheck    bool                `json:"no_stats_check,omitempty"`
+	SkipUnchanged   bool                `json:"skip_unchanged,omitempty"`
 	PostScripts     []string            `json:"post_scripts,omitempty"`
 	TruncateCascade bool                `json:"truncate_cascade,omitempty"`
 	Sequences       []replication.Table `json:"sequences,omitempty"`

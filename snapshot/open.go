@@ -28,7 +28,7 @@ func Open(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.
 	if err != nil {
 		return nil, err
 	}
-	c := Config{Options: opts, LoadOptions: run.LoadOptions, NoStatsCheck: job.opts.NoStatsCheck, PostScripts: job.opts.PostScripts}
+	c := Config{Options: opts, LoadOptions: run.LoadOptions, SkipUnchanged: job.opts.SkipUnchanged, PostScripts: job.opts.PostScripts}
 	return New(source, destPool, job.SourceTable, &c)
 }
 

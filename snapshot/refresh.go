@@ -11,9 +11,10 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// SkipUnchanged is the Result.SkipReason of a refresh skipped because the
-// source's statistics show no change since the last refresh.
-const SkipUnchanged = "the source has had no inserts, updates, deletes or truncates since the last refresh"
+// SkipUnchanged is the Result.SkipReason of a refresh skipped, with
+// Config.SkipUnchanged, because the source's published statistics show no
+// change since the last refresh.
+const SkipUnchanged = "the source's published statistics show no insert, update, delete or truncate since the last refresh"
 
 // SkipLocked is the Result.SkipReason of a refresh that did not run because
 // another refresh of the same destination held its lock.
@@ -22,9 +23,10 @@ const SkipLocked = "another refresh of the destination holds its lock"
 // Refresh brings the destination up to date with the source under the
 // destination's advisory lock (see Options.LockWait).
 //
-// When the source's statistics show no change since the last refresh, and
-// its columns have not changed, the refresh is skipped (Result.Skipped,
-// SkipReason SkipUnchanged). Otherwise the table the view does not show is
+// With Config.SkipUnchanged, when the source's published statistics show
+// no change since the last refresh and its columns have not changed, the
+// refresh is skipped (Result.Skipped, SkipReason SkipUnchanged; see
+// Config.SkipUnchanged for what that guarantees). Otherwise the table the view does not show is
 // truncated and loaded with COPY … FREEZE with its indexes dropped, the
 // indexes are built again, the table is analysed, and the view is pointed at
 // it; the job's state is saved in the same transaction, which commits the
@@ -77,12 +79,12 @@ func (s *Snapshot) refresh(ctx context.Context, conn *pgxpool.Conn, job *replica
 	}
 	changed := !sameColumns(cols, state.Columns) || !dst.intact(src.names())
 	// The statistics are read before the pull's snapshot is taken.
-	stats, why, err := sourceStats(ctx, srcConn, src, opts.NoStatsCheck)
+	stats, why, err := sourceStats(ctx, srcConn, src, !opts.SkipUnchanged)
 	if err != nil {
 		return res, err
 	}
 	if !changed && stats.equal(state.Stats) {
-		run.Done(ctx, "Source has had no inserts, updates, deletes or truncates since the last refresh: skipping the pull")
+		run.Done(ctx, "Source statistics show no inserts, updates, deletes or truncates since the last refresh: skipping the pull")
 		if err := s.catalog.SaveState(ctx, conn, job.ID, state); err != nil {
 			return res, err
 		}

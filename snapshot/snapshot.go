@@ -51,11 +51,11 @@ const maxNameLen = 63
 
 func (s *Snapshot) jobOptions() jobOptions {
 	return jobOptions{
-		Columns:      s.cfg.Columns,
-		Condition:    s.cfg.Condition,
-		SkipIndexes:  s.cfg.SkipIndexes,
-		NoStatsCheck: s.cfg.NoStatsCheck,
-		PostScripts:  s.cfg.PostScripts,
+		Columns:       s.cfg.Columns,
+		Condition:     s.cfg.Condition,
+		SkipIndexes:   s.cfg.SkipIndexes,
+		SkipUnchanged: s.cfg.SkipUnchanged,
+		PostScripts:   s.cfg.PostScripts,
 	}
 }
 
@@ -119,7 +119,7 @@ func (s *Snapshot) Setup(ctx context.Context) (err error) {
 
 	var stats *statsSig
 	if !s.cfg.SkipPull {
-		if stats, _, err = sourceStats(ctx, srcConn, src, s.cfg.NoStatsCheck); err != nil {
+		if stats, _, err = sourceStats(ctx, srcConn, src, !s.cfg.SkipUnchanged); err != nil {
 			return err
 		}
 	}
@@ -198,7 +198,7 @@ func (s *Snapshot) logInfo(msg string, args ...any) {
 func sourceStats(ctx context.Context, db *pgxpool.Conn, src *source, off bool) (*statsSig, string, error) {
 	switch {
 	case off:
-		return nil, "the statistics check is off", nil
+		return nil, "Config.SkipUnchanged is off", nil
 	case src.isView():
 		return nil, "the source is a view", nil
 	}
