@@ -167,8 +167,9 @@ func TestScenarios(t *testing.T) {
 			setup: []string{`CREATE SCHEMA "Sch ""1"""`,
 				`CREATE TABLE "Sch ""1"""."Tab-le.x" ("Id" int PRIMARY KEY, "select" text, "a b""c" int, "$mimeo$" text)`,
 				`INSERT INTO "Sch ""1"""."Tab-le.x" SELECT g, 's' || g, g, '$$' FROM generate_series(1, 30) g`},
-			table:    replication.T(`Sch "1"`, "Tab-le.x"),
-			srcQuery: `SELECT * FROM "Sch ""1"""."Tab-le.x"`, destQuery: `SELECT * FROM "Sch ""1"""."Tab-le.x"`,
+			destSetup: []string{`CREATE SCHEMA "Sch ""1"""`},
+			table:     replication.T(`Sch "1"`, "Tab-le.x"),
+			srcQuery:  `SELECT * FROM "Sch ""1"""."Tab-le.x"`, destQuery: `SELECT * FROM "Sch ""1"""."Tab-le.x"`,
 			steps: []step{
 				{sql: []string{`UPDATE "Sch ""1"""."Tab-le.x" SET "select" = 'it''s' WHERE "Id" < 5`,
 					`DELETE FROM "Sch ""1"""."Tab-le.x" WHERE "Id" > 25`, `INSERT INTO "Sch ""1"""."Tab-le.x" VALUES (100, 'new', 1, '$mimeo$')`},

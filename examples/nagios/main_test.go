@@ -27,9 +27,9 @@ func TestNagiosSetup(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-source", b.SourceDSN, "-dest", b.DestDSN, "-role", role, "-out", dir}, &out)
 	require.NoError(t, err, out.String())
-	require.Contains(t, out.String(), "OK: All jobs run successfully")
+	require.Contains(t, out.String(), "JOBMON OK - All jobs run successfully")
 	require.Contains(t, out.String(), "(exit 0)")
-	require.Contains(t, out.String(), "CRITICAL: REFRESH SNAP: PUBLIC.NAGIOS_ORDERS (FAILED_RUN): 3 failed run(s) in a row")
+	require.Contains(t, out.String(), "JOBMON CRITICAL - REFRESH SNAP: PUBLIC.NAGIOS_ORDERS (FAILED_RUN): 3 failed run(s) in a row")
 	require.Contains(t, out.String(), "(exit 2)")
 	require.NotContains(t, out.String(), b.Server.Password)
 
