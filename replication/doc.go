@@ -18,6 +18,36 @@
 // number of processes and machines. A job's progress is stored in the catalog
 // (see Catalog) in the same destination transaction as the rows it describes.
 //
+// # Safety rules every kind follows
+//
+// Durability: a destination transaction whose commit lets a source cleanup
+// follow (a dml or logdel queue truncation, a logical slot confirmation, an
+// export acknowledgement) runs SET LOCAL synchronous_commit = on, whatever
+// the server, database or role sets, so an acknowledged commit cannot be
+// lost in a crash after the source forgot the changes. Snapshot, table and
+// incremental jobs keep their whole state in the transaction that writes
+// their rows and may commit asynchronously (LoadOptions.SyncCommit,
+// incremental Config.DurableCommit).
+//
+// Conditions: a row condition is one piece of SQL from the operator, never
+// statements. NormalizeCondition, through which every kind turns one into
+// SQL, refuses any text that could end its statement or reach past its
+// own end (';', unbalanced parentheses, unclosed literals or comments,
+// '--' comments, backslashes outside E'…'), before it reaches a server;
+// the setup probes that carry a condition go through the extended
+// protocol, which accepts one statement only.
+//
+// Secrets: no secret is stored (the catalog's sources keep connection
+// strings without password, sslpassword or any parameter named as a
+// password, secret or token) or shown (connection strings in messages go
+// through RedactDSN field by field; one that does not parse is shown
+// redacted whole, never through the parser's own message).
+//
+// Setup: it serializes on the destination's lock (AcquireSetupLock), so of
+// concurrent Setups of one destination one wins and the others get
+// ErrExists; a destination schema that does not exist is refused by every
+// kind (CheckDestSchema, ErrSchemaNotFound): pgmimeo creates none.
+//
 // The maintenance checks live here too: ValidateRowCount, SourceColumnDrift
 // and CheckSourceColumns, UnreplicatedTables, MonitorSnapshots, Checksum (which names the key ranges and rows that differ)
 // and Preflight (which replication kinds a source role can run, and the
