@@ -21,7 +21,6 @@ type tupleSplitter struct {
 	r      *bufio.Reader
 	binary bool
 	header []byte
-	buf    []byte
 }
 
 func newTupleSplitter(r io.Reader, binary bool) *tupleSplitter {

@@ -296,7 +296,7 @@ func (f *folder) fields(dst []byte, t []tupleColumn, pos []int) ([]byte, error) 
 // appendCopyText appends a text value to dst escaped for COPY text
 // format.
 func appendCopyText(dst, v []byte) []byte {
-	if bytes.IndexAny(v, "\\\t\n\r") < 0 {
+	if !bytes.ContainsAny(v, "\\\t\n\r") {
 		return append(dst, v...)
 	}
 	for _, c := range v {

@@ -63,14 +63,6 @@ func signature(cols []replication.Column) []columnSig {
 
 func sameColumns(a, b []columnSig) bool { return slices.Equal(a, b) }
 
-func columnNames(cols []columnSig) []string {
-	out := make([]string, len(cols))
-	for i, c := range cols {
-		out[i] = c.Name
-	}
-	return out
-}
-
 // describeChange says how the source columns moved from old to cur, for the
 // job log.
 func describeChange(old, cur []columnSig) string {

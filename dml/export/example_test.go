@@ -16,13 +16,9 @@ import (
 // and acknowledge them.
 func Example() {
 	ctx := context.Background()
-	dbs, _, cleanup, err := pgtest.ExampleDatabases(ctx, 2)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer cleanup()
-	source, dest := dbs[0], dbs[1]
+	dbs := pgtest.MustExample(ctx, 2)
+	defer dbs.Close()
+	source, dest := dbs.Pools[0], dbs.Pools[1]
 	const ddl = `CREATE TABLE public.notes (id serial PRIMARY KEY, body text)`
 	_, _ = source.Exec(ctx, ddl+`; INSERT INTO public.notes (body) VALUES ('one'), ('two'), ('three')`)
 	_, _ = dest.Exec(ctx, ddl)

@@ -38,18 +38,6 @@ func MustExample(ctx context.Context, n int) *Example {
 	return ex
 }
 
-// ExampleDatabases is MustExample returning its error instead of
-// panicking, with the Example's parts and Close as cleanup.
-//
-// Deprecated: use MustExample.
-func ExampleDatabases(ctx context.Context, n int) (pools []*pgxpool.Pool, dsns []string, cleanup func(), err error) {
-	ex, err := newExample(ctx, n)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return ex.Pools, ex.DSNs, ex.Close, nil
-}
-
 func newExample(ctx context.Context, n int) (*Example, error) {
 	if n < 1 {
 		return nil, errors.New("pgtest: an Example wants at least one database")

@@ -63,8 +63,6 @@ type Server struct {
 
 	stop  func() error
 	local *localProc
-	seq   int64
-	mu    sync.Mutex
 }
 
 var (

@@ -2,7 +2,6 @@ package scheduler
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -265,6 +264,3 @@ func nextDue(ctx context.Context, db replication.DB, jobs string, f filter, runn
 	}
 	return time.Duration(*secs * float64(time.Second)), true, nil
 }
-
-// errSessionLost is logged when claims were lost with their session.
-var errSessionLost = errors.New("claim session lost: other workers may take this worker's jobs; their refresh locks still keep each table to one refresh")
