@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -95,7 +96,7 @@ func ReplaceRanges(ctx context.Context, b *Batch, inRanges, keep string) (Counts
 		return c, fmt.Errorf("delete rows of the key ranges: %w", err)
 	}
 	c.Deleted = tag.RowsAffected()
-	cols := List("", s.ColumnNames())
+	cols := sqltext.IdentList("", s.ColumnNames())
 	tag, err = b.Tx().Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+cols+` FROM `+b.RowsTable()+` r`)
 	if err != nil {
 		return c, fmt.Errorf("insert rows of the key ranges: %w", err)
@@ -111,7 +112,7 @@ func ReplaceRanges(ctx context.Context, b *Batch, inRanges, keep string) (Counts
 // key may appear once in rows.
 func MergeRows(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extra []string) (updated, inserted int64, err error) {
 	names := append(s.ColumnNames(), extra...)
-	changed := `NOT pg_catalog.record_image_eq(ROW(` + List("d", names) + `), ROW(` + List("r", names) + `))`
+	changed := `NOT pg_catalog.record_image_eq(ROW(` + sqltext.IdentList("d", names) + `), ROW(` + sqltext.IdentList("r", names) + `))`
 	return MergeRowsIf(ctx, tx, s, rows, extra, changed)
 }
 
@@ -134,7 +135,7 @@ func MergeRowsIf(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extr
 	}
 	tag, err := tx.Exec(ctx, `MERGE INTO `+dest+` d USING `+rows+` r ON `+s.KeyMatch("d", "r")+
 		` WHEN MATCHED AND `+changed+` THEN UPDATE SET `+set+
-		` WHEN NOT MATCHED THEN INSERT (`+List("", names)+`) VALUES (`+List("r", names)+`)`)
+		` WHEN NOT MATCHED THEN INSERT (`+sqltext.IdentList("", names)+`) VALUES (`+sqltext.IdentList("r", names)+`)`)
 	if err != nil {
 		return 0, 0, fmt.Errorf("merge rows: %w", err)
 	}
@@ -160,7 +161,7 @@ func ReplaceRows(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extr
 		return 0, 0, fmt.Errorf("delete changed rows: %w", err)
 	}
 	replaced := tag.RowsAffected()
-	cols := List("", append(s.ColumnNames(), extra...))
+	cols := sqltext.IdentList("", append(s.ColumnNames(), extra...))
 	tag, err = tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+cols+` FROM `+rows+` r`)
 	if err != nil {
 		return 0, 0, fmt.Errorf("insert changed rows: %w", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -59,7 +60,7 @@ func StageBatch(ctx context.Context, tx pgx.Tx, spec *TableSpec, v Variant) (*Ba
 	if v == nil {
 		v = Plain
 	}
-	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+changesTable+` ON COMMIT DROP AS SELECT `+List("", spec.ColumnNames())+
+	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+changesTable+` ON COMMIT DROP AS SELECT `+sqltext.IdentList("", spec.ColumnNames())+
 		`, NULL::boolean AS `+presentColumn+`, NULL::timestamptz AS `+deletedAtStaged+` FROM `+spec.Dest.Sanitize()+` WITH NO DATA`)
 	if err != nil {
 		return nil, fmt.Errorf("stage batch for %s: %w", spec.Dest, err)
@@ -86,25 +87,25 @@ const stagedTable = "pg_temp." + changesTable
 // KeysTable is a subquery (to use in FROM) of every changed key: the key
 // columns.
 func (b *Batch) KeysTable() string {
-	return `(SELECT ` + List("", b.spec.Key) + ` FROM ` + stagedTable + `)`
+	return `(SELECT ` + sqltext.IdentList("", b.spec.Key) + ` FROM ` + stagedTable + `)`
 }
 
 // AbsentTable is a subquery of the changed keys that have neither a
 // current row nor a kept deleted row: the key columns.
 func (b *Batch) AbsentTable() string {
-	return `(SELECT ` + List("", b.spec.Key) + ` FROM ` + stagedTable + ` WHERE NOT ` + presentColumn + `)`
+	return `(SELECT ` + sqltext.IdentList("", b.spec.Key) + ` FROM ` + stagedTable + ` WHERE NOT ` + presentColumn + `)`
 }
 
 // RowsTable is a subquery of the current rows: the replicated columns.
 func (b *Batch) RowsTable() string {
-	return `(SELECT ` + List("", b.spec.ColumnNames()) + ` FROM ` + stagedTable + ` WHERE ` + presentColumn +
+	return `(SELECT ` + sqltext.IdentList("", b.spec.ColumnNames()) + ` FROM ` + stagedTable + ` WHERE ` + presentColumn +
 		` AND ` + deletedAtStaged + ` IS NULL)`
 }
 
 // DeletedTable is a subquery of the deleted rows kept by variants that keep
 // them: the replicated columns and DeletedAtColumn.
 func (b *Batch) DeletedTable() string {
-	return `(SELECT ` + List("", b.spec.ColumnNames()) + `, ` + deletedAtStaged + ` AS ` + replication.QuoteIdent(DeletedAtColumn) +
+	return `(SELECT ` + sqltext.IdentList("", b.spec.ColumnNames()) + `, ` + deletedAtStaged + ` AS ` + replication.QuoteIdent(DeletedAtColumn) +
 		` FROM ` + stagedTable + ` WHERE ` + presentColumn + ` AND ` + deletedAtStaged + ` IS NOT NULL)`
 }
 
@@ -118,7 +119,7 @@ func (b *Batch) CopyChanges(ctx context.Context, r io.Reader, binary bool) (int6
 		format = "binary"
 	}
 	cr := &countingReader{r: r}
-	tag, err := b.tx.Conn().PgConn().CopyFrom(ctx, cr, `COPY `+stagedTable+` (`+List("", b.stagedColumns())+`) FROM STDIN (FORMAT `+format+`)`)
+	tag, err := b.tx.Conn().PgConn().CopyFrom(ctx, cr, `COPY `+stagedTable+` (`+sqltext.IdentList("", b.stagedColumns())+`) FROM STDIN (FORMAT `+format+`)`)
 	b.stats.Changes += tag.RowsAffected()
 	b.stats.Bytes += cr.n
 	if err != nil {

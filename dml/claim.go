@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -141,7 +142,7 @@ func (q *Queue) isEmpty(ctx context.Context, db queryRower, i int) (bool, error)
 // truncate empties table i; the refresh that drained it has committed on
 // the destination.
 func (q *Queue) truncate(ctx context.Context, db beginner, cfg *Config, i int) error {
-	err := withLockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
+	err := sqltext.LockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `TRUNCATE `+q.Table(i).Sanitize())
 		return err
 	})

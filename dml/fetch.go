@@ -3,6 +3,7 @@ package dml
 import (
 	"strings"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -30,9 +31,9 @@ func claimEntries(q *Queue, c claim) entries {
 // keysQuery returns the distinct keys of the entries, in key order when
 // ordered.
 func keysQuery(e entries, spec *TableSpec, ordered bool) string {
-	s := `SELECT DISTINCT ` + List("", spec.Key) + ` FROM ` + e.from
+	s := `SELECT DISTINCT ` + sqltext.IdentList("", spec.Key) + ` FROM ` + e.from
 	if ordered {
-		s += ` ORDER BY ` + List("", spec.Key)
+		s += ` ORDER BY ` + sqltext.IdentList("", spec.Key)
 	}
 	return s
 }
@@ -85,7 +86,7 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 	} else {
 		b.WriteString(" FROM (" + keysQuery(e, spec, lookups) + ") mimeo$k")
 	}
-	row := List(alias, spec.ColumnNames()) + ", true AS " + presentColumn
+	row := sqltext.IdentList(alias, spec.ColumnNames()) + ", true AS " + presentColumn
 	if lookups {
 		// OFFSET 0 keeps the lateral subquery from being flattened into a
 		// join that the planner could make a hash join.
@@ -99,8 +100,8 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 		// The deleted values of the entry, when it is a deletion whose
 		// values match the condition.
 		cols := append(spec.ColumnNames(), DeletedAtColumn)
-		b.WriteString(" LEFT JOIN LATERAL (SELECT " + List(alias, cols) + ", true AS " + presentColumn + " FROM (SELECT " +
-			List("mimeo$k", cols) + ") AS " + alias + spec.conditionSQL() + ") mimeo$d ON mimeo$k." +
+		b.WriteString(" LEFT JOIN LATERAL (SELECT " + sqltext.IdentList(alias, cols) + ", true AS " + presentColumn + " FROM (SELECT " +
+			sqltext.IdentList("mimeo$k", cols) + ") AS " + alias + spec.conditionSQL() + ") mimeo$d ON mimeo$k." +
 			replication.QuoteIdent(DeletedAtColumn) + " IS NOT NULL")
 	}
 	return b.String()
@@ -111,9 +112,9 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 // columns and DeletedAtColumn), or an entry of the key alone when it has
 // none.
 func lastEntryQuery(e entries, spec *TableSpec) string {
-	keys := List("", spec.Key)
+	keys := sqltext.IdentList("", spec.Key)
 	deleted := replication.QuoteIdent(DeletedAtColumn)
-	return `SELECT DISTINCT ON (` + keys + `) ` + List("", append(spec.ColumnNames(), DeletedAtColumn)) + ` FROM ` + e.from +
+	return `SELECT DISTINCT ON (` + keys + `) ` + sqltext.IdentList("", append(spec.ColumnNames(), DeletedAtColumn)) + ` FROM ` + e.from +
 		` ORDER BY ` + keys + `, ` + deleted + ` DESC NULLS LAST`
 }
 
@@ -124,9 +125,9 @@ func lastEntryQuery(e entries, spec *TableSpec) string {
 func deletedQuery(e entries, spec *TableSpec, present bool) string {
 	cols := append(spec.ColumnNames(), DeletedAtColumn)
 	alias := replication.QuoteIdent(spec.Source.Name)
-	desc := List("", spec.Key) + ", " + replication.QuoteIdent(DeletedAtColumn) + " DESC"
-	inner := `SELECT DISTINCT ON (` + List("", spec.Key) + `) ` + List("", cols) + ` FROM ` + e.from + ` AND ` + replication.QuoteIdent(DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
-	sel := List(alias, cols)
+	desc := sqltext.IdentList("", spec.Key) + ", " + replication.QuoteIdent(DeletedAtColumn) + " DESC"
+	inner := `SELECT DISTINCT ON (` + sqltext.IdentList("", spec.Key) + `) ` + sqltext.IdentList("", cols) + ` FROM ` + e.from + ` AND ` + replication.QuoteIdent(DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
+	sel := sqltext.IdentList(alias, cols)
 	if present {
 		sel += `, true AS ` + presentColumn
 	}
@@ -135,12 +136,12 @@ func deletedQuery(e entries, spec *TableSpec, present bool) string {
 
 // imagesQuery returns the deleted rows of a claim as staged changes.
 func imagesQuery(q *Queue, spec *TableSpec, c claim) string {
-	return `SELECT ` + List("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(DeletedAtColumn) +
+	return `SELECT ` + sqltext.IdentList("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(DeletedAtColumn) +
 		` FROM (` + deletedQuery(claimEntries(q, c), spec, false) + `) mimeo$d`
 }
 
 // fullQuery returns every source row that matches the condition.
 func fullQuery(spec *TableSpec) string {
 	src := spec.Source.Sanitize()
-	return `SELECT ` + List(src, spec.ColumnNames()) + ` FROM ` + src + spec.conditionSQL()
+	return `SELECT ` + sqltext.IdentList(src, spec.ColumnNames()) + ` FROM ` + src + spec.conditionSQL()
 }

@@ -71,7 +71,7 @@ func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, 
 	for _, lookups := range []bool{true, false} {
 		probe := *spec
 		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
-		e := entries{from: `(SELECT ` + List("", spec.ColumnNames()) + `, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) +
+		e := entries{from: `(SELECT ` + sqltext.IdentList("", spec.ColumnNames()) + `, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) +
 			` FROM ` + spec.Source.Sanitize() + ` LIMIT 0) mimeo_e WHERE true`}
 		if err := sqltext.Probe(ctx, r.source, `SELECT * FROM (`+changesFrom(e, &probe, r.variant.KeepsDeleted())+`) mimeo_probe LIMIT 0`); err != nil {
 			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
@@ -146,7 +146,7 @@ func dropSlotWhenIdle(ctx context.Context, db replication.DB, name string) error
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := dropSlot(ctx, db, name)
-		if err == nil || sqlState(err) != "55006" || time.Now().After(deadline) {
+		if err == nil || sqltext.SQLState(err) != "55006" || time.Now().After(deadline) {
 			return err
 		}
 		select {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -69,9 +70,9 @@ func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 			n++
 		}
 	}
-	create := `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT ` + List("", spec.ColumnNames()) +
+	create := `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT ` + sqltext.IdentList("", spec.ColumnNames()) +
 		`, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) + ` FROM ` + spec.Source.Sanitize() + ` WITH NO DATA`
-	load := `COPY ` + streamTable + ` (` + List("", cols) + `) FROM STDIN`
+	load := `COPY ` + streamTable + ` (` + sqltext.IdentList("", cols) + `) FROM STDIN`
 	return fetch{
 		query: changesFrom(streamEntries(n), spec, keeps),
 		prepare: func(ctx context.Context, tx pgx.Tx) error {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -65,7 +66,7 @@ func (r *Replicator) checkLogicalSource(ctx context.Context, spec *TableSpec) (i
 		if ident == "n" || len(identCols) == 0 || fmt.Sprint(identCols) != fmt.Sprint(key) {
 			return id, &replication.TableError{Table: spec.Source, Err: replication.ErrNoKey,
 				Fix: fmt.Sprintf("the table's replica identity must be the replicated key (%s): ALTER TABLE %s REPLICA IDENTITY USING INDEX <unique index on the key>, or REPLICA IDENTITY FULL",
-					List("", spec.Key), quoted)}
+					sqltext.IdentList("", spec.Key), quoted)}
 		}
 	}
 	return id, nil
@@ -93,7 +94,7 @@ func createPublication(ctx context.Context, db replication.DB, name string, spec
 			return fmt.Errorf("count the columns of %s: %w", spec.Source, err)
 		}
 		if len(spec.Columns) < all {
-			target += ` (` + List("", spec.ColumnNames()) + `)`
+			target += ` (` + sqltext.IdentList("", spec.ColumnNames()) + `)`
 		}
 	}
 	_, err := db.Exec(ctx, `CREATE PUBLICATION `+replication.QuoteIdent(name)+` FOR TABLE `+target+

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/internal/migrate"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -64,7 +65,7 @@ func migrateQueueSchema(ctx context.Context, db migrate.DB, schema string) error
 // it returns, every change to the source table is queued.
 func installQueue(ctx context.Context, db beginner, cfg *Config, spec *TableSpec, v Variant, label string) (*Queue, error) {
 	q := &Queue{Schema: cfg.queueSchema(), Source: spec.Source, KeepsDeleted: v.KeepsDeleted()}
-	err := withLockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
+	err := sqltext.LockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))`,
 			lockClass, spec.Source.Sanitize()); err != nil {
 			return err
@@ -123,7 +124,7 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 	out = append(out, functionsSQL(q, spec, 0)...)
 	out = append(out, triggersSQL(q, spec)...)
 	for _, fn := range q.Functions() {
-		out = append(out, `COMMENT ON FUNCTION `+fn.Sanitize()+`() IS `+quoteLiteral("pgmimeo: queues changes of "+spec.Source.Sanitize()+" for one destination"))
+		out = append(out, `COMMENT ON FUNCTION `+fn.Sanitize()+`() IS `+sqltext.Literal("pgmimeo: queues changes of "+spec.Source.Sanitize()+" for one destination"))
 	}
 	return out
 }
@@ -132,7 +133,7 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 // with the functions (DROP … CASCADE): dropping a trigger by name would need
 // ownership of the source table, which the replication role need not have.
 func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
-	err := withLockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
+	err := sqltext.LockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, replication.QuoteIdent(q.Schema)).Scan(&exists); err != nil {
 			return err
@@ -161,7 +162,7 @@ func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
 		}
 		return nil
 	})
-	if err != nil && sqlState(err) == pgerrcode.InsufficientPrivilege {
+	if err != nil && sqltext.SQLState(err) == pgerrcode.InsufficientPrivilege {
 		if owner := q.owner(ctx, db); owner != "" {
 			return &replication.TableError{Table: q.Source, Err: fmt.Errorf("remove the capture queue: %w: %w", replication.ErrPrivilege, err),
 				Fix: fmt.Sprintf("the queue objects of queue %d in schema %s belong to role %s: run Destroy connected to the source as that role",
@@ -192,28 +193,11 @@ func queueError(src replication.Table, schema, what string, err error) error {
 	if errors.As(err, &te) {
 		return err
 	}
-	if sqlState(err) == pgerrcode.InsufficientPrivilege {
+	if sqltext.SQLState(err) == pgerrcode.InsufficientPrivilege {
 		return &replication.TableError{Table: src, Err: fmt.Errorf("%s: %w: %w", what, replication.ErrPrivilege, err),
 			Fix: fmt.Sprintf("the source role needs TRIGGER on %s and must own schema %s and the queue objects in it "+
 				"(GRANT TRIGGER ON %s TO <role>; CREATE SCHEMA %s AUTHORIZATION <role>)",
 				src.Sanitize(), replication.QuoteIdent(schema), src.Sanitize(), replication.QuoteIdent(schema))}
 	}
 	return fmt.Errorf("%s for %s: %w", what, src, err)
-}
-
-// quoteLiteral quotes s as an SQL string literal in the E” form, which
-// reads the same whatever standard_conforming_strings is.
-func quoteLiteral(s string) string {
-	out := []byte("E'")
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '\'':
-			out = append(out, '\'', '\'')
-		case '\\':
-			out = append(out, '\\', '\\')
-		default:
-			out = append(out, s[i])
-		}
-	}
-	return string(append(out, '\''))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -79,7 +80,7 @@ func checkRepairDiff(diff *replication.ChecksumResult, j *job) error {
 	if !slices.Equal(diff.Key, j.cfg.Key) {
 		return &replication.TableError{Table: j.spec.Dest, Err: replication.ErrBadOption,
 			Fix: fmt.Sprintf("the checksum compared rows by (%s) but the job replicates by (%s): check it with ChecksumConfig.Key empty, then repair",
-				List("", diff.Key), List("", j.cfg.Key))}
+				sqltext.IdentList("", diff.Key), sqltext.IdentList("", j.cfg.Key))}
 	}
 	return nil
 }

@@ -240,7 +240,7 @@ func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx 
 		return fmt.Errorf("inspect indexes of %s: %w", spec.Dest, err)
 	}
 	if !indexed {
-		if _, err := tx.Exec(ctx, `CREATE UNIQUE INDEX ON `+spec.Dest.Sanitize()+` (`+List("", spec.Key)+`)`); err != nil {
+		if _, err := tx.Exec(ctx, `CREATE UNIQUE INDEX ON `+spec.Dest.Sanitize()+` (`+sqltext.IdentList("", spec.Key)+`)`); err != nil {
 			return fmt.Errorf("index the key of %s: %w", spec.Dest, err)
 		}
 	}
@@ -353,9 +353,9 @@ func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx 
 // or unique index on the key, which every apply looks rows up by.
 func (r *Replicator) makeIndexes(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, ko keyOrigin) error {
 	dest := spec.Dest.Sanitize()
-	keyIndex := `CREATE UNIQUE INDEX ON ` + dest + ` (` + List("", spec.Key) + `)`
+	keyIndex := `CREATE UNIQUE INDEX ON ` + dest + ` (` + sqltext.IdentList("", spec.Key) + `)`
 	if ko.primary {
-		keyIndex = `ALTER TABLE ` + dest + ` ADD PRIMARY KEY (` + List("", spec.Key) + `)`
+		keyIndex = `ALTER TABLE ` + dest + ` ADD PRIMARY KEY (` + sqltext.IdentList("", spec.Key) + `)`
 	}
 	if _, err := tx.Exec(ctx, keyIndex); err != nil {
 		return fmt.Errorf("index the key of %s: %w", spec.Dest, err)
@@ -388,7 +388,7 @@ func (r *Replicator) makeIndexes(ctx context.Context, run *replication.JobRun, t
 			if _, rerr := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT mimeo_index`); rerr != nil {
 				return rerr
 			}
-			if sqlState(err) == pgerrcode.UndefinedColumn {
+			if sqltext.SQLState(err) == pgerrcode.UndefinedColumn {
 				run.Warn(ctx, fmt.Sprintf("index %s of %s not replicated: %v", replication.QuoteIdent(ix.Name), spec.Source, err))
 				continue
 			}

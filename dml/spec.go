@@ -95,23 +95,6 @@ func (s *TableSpec) KeyColumns() []replication.Column {
 // binaryRows reports whether rows can travel in binary COPY form.
 func (s *TableSpec) binaryRows() bool { return copypipe.CanBinary(s.Columns, s.DestColumns) }
 
-// List returns the quoted names, comma separated, each prefixed by
-// qualifier and a dot when qualifier is not empty.
-func List(qualifier string, names []string) string {
-	var b strings.Builder
-	for i, n := range names {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		if qualifier != "" {
-			b.WriteString(qualifier)
-			b.WriteByte('.')
-		}
-		b.WriteString(replication.QuoteIdent(n))
-	}
-	return b.String()
-}
-
 // KeyMatch returns "a.k1 = b.k1 AND a.k2 = b.k2" for the key columns and
 // the two (already quoted) qualifiers.
 func (s *TableSpec) KeyMatch(a, b string) string {

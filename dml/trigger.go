@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -55,14 +56,14 @@ func (q *Queue) Triggers() []string {
 // qualified with pg_catalog. A writer's search_path cannot make them run
 // other code.
 func functionsSQL(q *Queue, spec *TableSpec, i int) []string {
-	keys := List("", spec.Key)
+	keys := sqltext.IdentList("", spec.Key)
 	out := []string{
-		functionSQL(q.function("new"), q.Table(i), keys, List("NEW", spec.Key)),
-		functionSQL(q.function("old"), q.Table(i), keys, List("OLD", spec.Key)),
+		functionSQL(q.function("new"), q.Table(i), keys, sqltext.IdentList("NEW", spec.Key)),
+		functionSQL(q.function("old"), q.Table(i), keys, sqltext.IdentList("OLD", spec.Key)),
 	}
 	if q.KeepsDeleted {
-		cols := List("", spec.ColumnNames()) + ", " + replication.QuoteIdent(DeletedAtColumn)
-		vals := List("OLD", spec.ColumnNames()) + ", pg_catalog.clock_timestamp()"
+		cols := sqltext.IdentList("", spec.ColumnNames()) + ", " + replication.QuoteIdent(DeletedAtColumn)
+		vals := sqltext.IdentList("OLD", spec.ColumnNames()) + ", pg_catalog.clock_timestamp()"
 		out = append(out, functionSQL(q.function("gone"), q.Table(i), cols, vals))
 	}
 	return out
@@ -93,9 +94,9 @@ func triggersSQL(q *Queue, spec *TableSpec) []string {
 		del = q.function("gone")
 	}
 	return []string{
-		`CREATE TRIGGER ` + replication.QuoteIdent(names[0]) + ` AFTER INSERT OR UPDATE OF ` + List("", spec.ColumnNames()) +
+		`CREATE TRIGGER ` + replication.QuoteIdent(names[0]) + ` AFTER INSERT OR UPDATE OF ` + sqltext.IdentList("", spec.ColumnNames()) +
 			` ON ` + src + ` FOR EACH ROW EXECUTE FUNCTION ` + q.function("new").Sanitize() + `()`,
-		`CREATE TRIGGER ` + replication.QuoteIdent(names[1]) + ` AFTER UPDATE OF ` + List("", spec.Key) + ` ON ` + src +
+		`CREATE TRIGGER ` + replication.QuoteIdent(names[1]) + ` AFTER UPDATE OF ` + sqltext.IdentList("", spec.Key) + ` ON ` + src +
 			` FOR EACH ROW WHEN (` + keyChanged(spec) + `) EXECUTE FUNCTION ` + q.function("old").Sanitize() + `()`,
 		`CREATE TRIGGER ` + replication.QuoteIdent(names[2]) + ` AFTER DELETE ON ` + src +
 			` FOR EACH ROW EXECUTE FUNCTION ` + del.Sanitize() + `()`,

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -24,45 +24,15 @@ const ddlAttempts = 5
 // busy table is not queued behind (and does not queue every reader behind
 // it) for ever.
 func lockedDDL(ctx context.Context, tx pgx.Tx, t replication.Table, stmt string) error {
-	var prev string
-	if err := tx.QueryRow(ctx, `SELECT current_setting('lock_timeout')`).Scan(&prev); err != nil {
-		return fmt.Errorf("%s: %w", stmt, err)
-	}
-	timeout := fmt.Sprintf("%dms", defaultDDLLockTimeout.Milliseconds())
-	var err error
-	for attempt := 1; attempt <= ddlAttempts; attempt++ {
-		err = tryDDL(ctx, tx, stmt, timeout, prev)
-		var pgErr *pgconn.PgError
-		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != pgerrcode.LockNotAvailable {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(time.Duration(attempt) * 100 * time.Millisecond):
-		}
-	}
-	return &replication.TableError{Table: t, Err: err,
-		Fix: fmt.Sprintf("other sessions held the table's lock through %d tries: retry when it is less busy", ddlAttempts)}
-}
-
-func tryDDL(ctx context.Context, tx pgx.Tx, stmt, timeout, prev string) error {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
+	err := sqltext.LockRetry(ctx, tx, defaultDDLLockTimeout, ddlAttempts-1, func(sp pgx.Tx) error {
+		_, err := sp.Exec(ctx, stmt)
 		return err
+	})
+	if sqltext.IsLockTimeout(err) {
+		return &replication.TableError{Table: t, Err: err,
+			Fix: fmt.Sprintf("other sessions held the table's lock through %d tries: retry when it is less busy", ddlAttempts)}
 	}
-	_, err = sp.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, timeout)
-	if err == nil {
-		_, err = sp.Exec(ctx, stmt)
-	}
-	if err == nil {
-		_, err = sp.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, prev)
-	}
-	if err != nil {
-		_ = sp.Rollback(context.WithoutCancel(ctx))
-		return err
-	}
-	return sp.Commit(ctx)
+	return err
 }
 
 // createTableSQL returns CREATE TABLE for the destination with the
@@ -91,7 +61,7 @@ func (j *job) createIndexes(ctx context.Context, tx pgx.Tx, p *plan) (keyDone bo
 		var stmt string
 		switch {
 		case ix.Primary && p.info.Key != nil && p.info.Key.Primary:
-			stmt = "ALTER TABLE " + j.dst.Sanitize() + " ADD PRIMARY KEY (" + quoteList(p.info.Key.Columns) + ")"
+			stmt = "ALTER TABLE " + j.dst.Sanitize() + " ADD PRIMARY KEY (" + sqltext.IdentList("", p.info.Key.Columns) + ")"
 		case ix.Unique:
 			stmt = "CREATE UNIQUE INDEX ON " + j.dst.Sanitize() + " " + ix.Body
 		default:
@@ -122,7 +92,7 @@ func (j *job) createIndexes(ctx context.Context, tx pgx.Tx, p *plan) (keyDone bo
 
 // createKeyIndex makes the unique index the Updater replaces rows by.
 func (j *job) createKeyIndex(ctx context.Context, tx pgx.Tx, p *plan) error {
-	if _, err := tx.Exec(ctx, "CREATE UNIQUE INDEX ON "+j.dst.Sanitize()+" ("+quoteList(p.key)+")"); err != nil {
+	if _, err := tx.Exec(ctx, "CREATE UNIQUE INDEX ON "+j.dst.Sanitize()+" ("+sqltext.IdentList("", p.key)+")"); err != nil {
 		return fmt.Errorf("create key index on %s: %w", j.dst, err)
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -160,15 +161,7 @@ func (p *plan) colNames() []string {
 }
 
 // colList returns the quoted, comma-separated replicated columns.
-func (p *plan) colList() string { return quoteList(p.colNames()) }
-
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = replication.QuoteIdent(n)
-	}
-	return strings.Join(q, ", ")
-}
+func (p *plan) colList() string { return sqltext.IdentList("", p.colNames()) }
 
 // where returns " WHERE …" joining the condition and preds, or "".
 func (p *plan) where(preds ...string) string {

@@ -1,6 +1,10 @@
 package incremental
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
+)
 
 // latePred returns an SQL predicate, for rows of the source table, that is
 // true when the transaction that wrote the row (its xmin) was not visible in
@@ -12,7 +16,7 @@ func latePred(prev string, curXmax int64) string {
 	const lap = int64(1) << 32
 	base, low := curXmax&^(lap-1), curXmax&(lap-1)
 	x := "xmin::text::bigint"
-	snap := quoteLiteral(prev) + "::pg_snapshot"
+	snap := sqltext.Literal(prev) + "::pg_snapshot"
 	if base == 0 {
 		// First epoch: no earlier lap to fall back to.
 		return fmt.Sprintf("(%[1]s < %[2]d AND NOT pg_visible_in_snapshot(%[1]s::text::xid8, %[3]s))", x, low, snap)

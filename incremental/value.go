@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -54,7 +55,7 @@ func (c control) render(expr string) string {
 }
 
 // lit returns the canonical text v as a literal of the control column's type.
-func (c control) lit(v string) string { return quoteLiteral(v) + "::" + c.col.Type }
+func (c control) lit(v string) string { return sqltext.Literal(v) + "::" + c.col.Type }
 
 // minus returns SQL for the literal v less n units of the control type:
 // microseconds for Time, values for Serial.
@@ -73,25 +74,6 @@ func (c control) checkValue(t replication.Table, v string) error {
 			Fix: "the control column holds 'infinity': remove such rows or exclude them with the condition"}
 	}
 	return nil
-}
-
-// quoteLiteral quotes s as an SQL string literal that reads the same whatever
-// standard_conforming_strings is, as libpq's PQescapeLiteral does.
-func quoteLiteral(s string) string {
-	var b strings.Builder
-	backslash := strings.Contains(s, `\`)
-	if backslash {
-		b.WriteString(" E")
-	}
-	b.WriteByte('\'')
-	for _, r := range s {
-		if r == '\'' || backslash && r == '\\' {
-			b.WriteRune(r)
-		}
-		b.WriteRune(r)
-	}
-	b.WriteByte('\'')
-	return b.String()
 }
 
 // Value is one value of a control column, for RepullRange. The zero Value

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 )
 
 // TestQuoteLiteral: quoted literals read back as the text they quote, with
@@ -23,7 +24,7 @@ func TestQuoteLiteral(t *testing.T) {
 		require.NoError(t, err)
 		for _, in := range inputs {
 			var out string
-			require.NoError(t, conn.QueryRow(ctx, "SELECT "+quoteLiteral(in)+"::text").Scan(&out), "%q", in)
+			require.NoError(t, conn.QueryRow(ctx, "SELECT "+sqltext.Literal(in)+"::text").Scan(&out), "%q", in)
 			require.Equal(t, in, out, "standard_conforming_strings=%s", scs)
 		}
 		_, err = conn.Exec(ctx, "RESET standard_conforming_strings")

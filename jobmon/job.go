@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 	"strings"
+
+	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgconn"

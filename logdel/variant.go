@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -95,7 +96,7 @@ func (variant) Apply(ctx context.Context, b *dml.Batch) (dml.Counts, error) {
 	}
 	c.Deleted = tag.RowsAffected()
 	deleted := b.DeletedTable()
-	live := `(SELECT ` + dml.List("", s.ColumnNames()) + `, NULL::timestamptz AS ` + deletedCol + ` FROM ` + b.RowsTable() + ` r)`
+	live := `(SELECT ` + sqltext.IdentList("", s.ColumnNames()) + `, NULL::timestamptz AS ` + deletedCol + ` FROM ` + b.RowsTable() + ` r)`
 	extra := []string{DeletedColumn}
 	risky, err := dml.UniqueBeyondKey(ctx, tx, s)
 	if err != nil {
@@ -128,7 +129,7 @@ func (variant) Reload(ctx context.Context, b *dml.Batch, load func(ctx context.C
 	s := b.Spec()
 	tx := b.Tx()
 	dest := s.Dest.Sanitize()
-	cols := dml.List("", s.ColumnNames()) + ", " + deletedCol
+	cols := sqltext.IdentList("", s.ColumnNames()) + ", " + deletedCol
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE mimeo_kept ON COMMIT DROP AS SELECT `+cols+` FROM `+dest+
 		` WHERE `+deletedCol+` IS NOT NULL`); err != nil {
 		return dml.Counts{}, fmt.Errorf("keep deleted rows: %w", err)
@@ -140,8 +141,8 @@ func (variant) Reload(ctx context.Context, b *dml.Batch, load func(ctx context.C
 	if err != nil {
 		return dml.Counts{}, err
 	}
-	keys := dml.List("", s.Key)
-	tag, err := tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+dml.List("x", append(s.ColumnNames(), DeletedColumn))+
+	keys := sqltext.IdentList("", s.Key)
+	tag, err := tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+sqltext.IdentList("x", append(s.ColumnNames(), DeletedColumn))+
 		` FROM (SELECT DISTINCT ON (`+keys+`) `+cols+` FROM (SELECT `+cols+` FROM pg_temp.mimeo_kept UNION ALL SELECT `+cols+
 		` FROM `+b.DeletedTable()+` x2) u ORDER BY `+keys+`, `+deletedCol+` DESC) x`+
 		` WHERE NOT EXISTS (SELECT 1 FROM `+dest+` d WHERE `+s.KeyMatch("d", "x")+`)`)

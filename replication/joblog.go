@@ -3,9 +3,10 @@ package replication
 import (
 	"context"
 	"fmt"
-	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 	"log/slog"
 	"strings"
+
+	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 )
 
 // Alert levels of a job, as pg_jobmon numbers them.

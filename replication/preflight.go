@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 )
 
 // Requirement names one thing a replication kind needs of the source.
@@ -257,9 +258,9 @@ func (r *PreflightReport) keyCheck(info *TableInfo) Check {
 	ch := Check{Requirement: ReqKey, OK: info.Key != nil}
 	switch {
 	case info.Key != nil && info.Key.Primary:
-		ch.Detail = "primary key " + QuoteIdent(info.Key.Index) + " on " + quoteList(info.Key.Columns)
+		ch.Detail = "primary key " + QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
 	case info.Key != nil:
-		ch.Detail = "unique index " + QuoteIdent(info.Key.Index) + " on " + quoteList(info.Key.Columns)
+		ch.Detail = "unique index " + QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
 	case info.Kind == KindView:
 		ch.Detail = "a view has no key"
 		ch.Fix = "replicate the underlying table, or give the key columns explicitly where the kind allows it"
@@ -286,7 +287,7 @@ func (r *PreflightReport) controlCheck(req Requirement, usable []string, want st
 			ch.Detail = "no column " + QuoteIdent(want)
 		}
 	case len(usable) > 0:
-		ch.OK, ch.Detail = true, "columns "+quoteList(usable)
+		ch.OK, ch.Detail = true, "columns "+sqltext.IdentList("", usable)
 	default:
 		ch.Detail = "no usable column"
 	}
@@ -332,9 +333,9 @@ func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src DB, c *Prefl
 	}
 	switch {
 	case len(owned) > 0:
-		ch.OK, ch.Detail = true, "the role owns schemas "+quoteList(owned)
+		ch.OK, ch.Detail = true, "the role owns schemas "+sqltext.IdentList("", owned)
 	case len(creatable) > 0:
-		ch.OK, ch.Detail = true, "the role may create in schemas "+quoteList(creatable)
+		ch.OK, ch.Detail = true, "the role may create in schemas "+sqltext.IdentList("", creatable)
 	case f.createDB || f.super:
 		ch.OK, ch.Detail = true, "the role may create a schema"
 	default:
@@ -360,7 +361,7 @@ func (r *PreflightReport) publicationCheck(ctx context.Context, src DB, t Table,
 	p := QuoteIdent(c.Publication)
 	switch {
 	case len(pubs) > 0:
-		ch.OK, ch.Detail = true, "published by "+quoteList(pubs)
+		ch.OK, ch.Detail = true, "published by "+sqltext.IdentList("", pubs)
 	case planned && (f.owner || f.super):
 		ch.OK, ch.Detail = true, "publication "+p+" exists without the table; the role owns the table and may add it"
 	case planned:
@@ -398,14 +399,6 @@ func (r *PreflightReport) replicaIdentityCheck(info *TableInfo, f *preflightFact
 		ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY DEFAULT; (with a primary key)", info.Table)
 	}
 	return ch
-}
-
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = QuoteIdent(n)
-	}
-	return strings.Join(q, ", ")
 }
 
 // Kind returns the verdict for kind k (with logical, its logical-decoding

@@ -3,53 +3,22 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// lockRetry runs fn, which takes locks on live objects, inside a savepoint
-// of tx under lock_timeout. When the timeout expires (SQLSTATE 55P03) the
-// savepoint is rolled back, so that readers queued behind the request can
-// go on, and fn is tried again after a pause, up to o.retries() more times.
+// lockRetry runs fn, which takes locks on live objects, in a savepoint of
+// tx under lock_timeout, retried on a lock timeout up to o.retries() more
+// times (see sqltext.LockRetry); errors are prefixed by what.
 func lockRetry(ctx context.Context, tx pgx.Tx, o LoadOptions, what string, fn func(context.Context) error) error {
-	timeout := fmt.Sprintf("%dms", max(o.lockTimeout().Milliseconds(), 1))
-	pause := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		if _, err := tx.Exec(ctx, "SAVEPOINT pgmimeo_lock"); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		_, err := tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', $1, true)", timeout)
-		if err == nil {
-			err = fn(ctx)
-		}
-		if err == nil {
-			if _, err = tx.Exec(ctx, "RELEASE SAVEPOINT pgmimeo_lock"); err == nil {
-				_, err = tx.Exec(ctx, "SELECT pg_catalog.set_config('lock_timeout', '0', true)")
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", what, err)
-			}
-			return nil
-		}
-		if !isLockTimeout(err) || attempt >= o.retries() {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT pgmimeo_lock"); rerr != nil {
-			return fmt.Errorf("%s: %w", what, rerr)
-		}
-		if _, rerr := tx.Exec(ctx, "RELEASE SAVEPOINT pgmimeo_lock"); rerr != nil {
-			return fmt.Errorf("%s: %w", what, rerr)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w", what, ctx.Err())
-		case <-time.After(pause):
-		}
-		pause = min(pause*2, time.Second)
+	err := sqltext.LockRetry(ctx, tx, o.lockTimeout(), o.retries(), func(pgx.Tx) error { return fn(ctx) })
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return nil
 }
 
 // lockTables takes ACCESS EXCLUSIVE locks on ts (which must exist), with

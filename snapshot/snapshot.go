@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -228,7 +229,7 @@ func checkFree(ctx context.Context, db *pgxpool.Conn, dest replication.Table, na
 func createTable(ctx context.Context, tx pgx.Tx, t replication.Table, cols []columnSig) error {
 	_, err := tx.Exec(ctx, createTableSQL(t, cols))
 	switch {
-	case pgCode(err) == pgerrcode.DuplicateTable:
+	case sqltext.SQLState(err) == pgerrcode.DuplicateTable:
 		return &replication.TableError{Table: t, Err: fmt.Errorf("%w: %w", replication.ErrExists, err),
 			Fix: "drop it, or choose another destination with Options.Dest"}
 	case err != nil:

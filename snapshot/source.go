@@ -152,12 +152,3 @@ func createTableSQL(t replication.Table, cols []columnSig) string {
 	b.WriteString(")")
 	return b.String()
 }
-
-// selectList returns the quoted column names separated by commas.
-func selectList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = replication.QuoteIdent(n)
-	}
-	return strings.Join(q, ", ")
-}

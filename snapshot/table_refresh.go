@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -80,7 +81,7 @@ func (t *Table) reload(ctx context.Context, tx pgx.Tx, srcConn *pgxpool.Conn, sr
 		_, err := tx.Exec(ctx, truncate)
 		return err
 	})
-	if pgCode(err) == pgerrcode.FeatureNotSupported {
+	if sqltext.SQLState(err) == pgerrcode.FeatureNotSupported {
 		return copypipe.Stats{}, &replication.TableError{Table: t.dst, Err: fmt.Errorf("%w: %w", replication.ErrBadOption, err),
 			Fix: "other tables reference it by foreign key: set TruncateCascade to empty them too, or drop their foreign keys"}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -24,7 +25,7 @@ func viewSQL(verb string, dest, snap replication.Table, names []string, options 
 	if len(options) > 0 {
 		with = " WITH (" + strings.Join(options, ", ") + ")"
 	}
-	return verb + " " + dest.Sanitize() + with + " AS SELECT " + selectList(names) + " FROM " + snap.Sanitize()
+	return verb + " " + dest.Sanitize() + with + " AS SELECT " + sqltext.IdentList("", names) + " FROM " + snap.Sanitize()
 }
 
 // swapView points the existing view dest at snap, whose columns are the

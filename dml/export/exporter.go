@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -227,12 +227,12 @@ func (e *Exporter) export(ctx context.Context, tx pgx.Tx, target Target, dir str
 	var idsSQL, rowsSQL string
 	if m.Full {
 		idsSQL = `SELECT ` + key + ` FROM ` + table
-		rowsSQL = `SELECT ` + dml.List("", cols) + ` FROM ` + table
+		rowsSQL = `SELECT ` + sqltext.IdentList("", cols) + ` FROM ` + table
 	} else {
 		changed := `SELECT id FROM ` + ShadowTable(e.cfg.Schema, e.table).Sanitize() +
-			` WHERE NOT pg_catalog.pg_visible_in_snapshot(txid, ` + quoteLiteral(*acked) + `::pg_catalog.pg_snapshot)`
+			` WHERE NOT pg_catalog.pg_visible_in_snapshot(txid, ` + sqltext.Literal(*acked) + `::pg_catalog.pg_snapshot)`
 		idsSQL = `SELECT DISTINCT id FROM (` + changed + `) c`
-		rowsSQL = `SELECT ` + dml.List("b", cols) + ` FROM ` + table + ` b WHERE b.` + key + ` IN (` + changed + `)`
+		rowsSQL = `SELECT ` + sqltext.IdentList("b", cols) + ` FROM ` + table + ` b WHERE b.` + key + ` IN (` + changed + `)`
 	}
 	if m.IDs, err = copyToFile(ctx, tx, w, IDsFile, idsSQL); err != nil {
 		return nil, w, err

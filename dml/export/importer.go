@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -201,7 +202,7 @@ func (i *Importer) apply(ctx context.Context, tx pgx.Tx, dir string, m *Manifest
 		return &BatchError{Dir: dir, Batch: m.Batch, Err: ErrCorrupt, Detail: fmt.Sprintf("the columns file lacks the key %s", replication.QuoteIdent(m.Key))}
 	}
 	target := dest.Sanitize()
-	list := dml.List("", cols)
+	list := sqltext.IdentList("", cols)
 	if m.Full {
 		tag, err := tx.Exec(ctx, `DELETE FROM `+target)
 		if err != nil {

@@ -61,15 +61,6 @@ func lockName(t replication.Table) string {
 // lockSQL is the SQL expression of the lock key for a lock name in $1.
 const lockSQL = `pg_catalog.hashtextextended($1, 0)`
 
-// quoteLiteral quotes s as an SQL string literal, correct whatever
-// standard_conforming_strings is set to.
-func quoteLiteral(s string) string {
-	if strings.ContainsRune(s, '\\') {
-		return "E'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), `'`, `''`) + "'"
-	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
-}
-
 // dollarQuote quotes body with a dollar-quote tag that does not occur in it.
 func dollarQuote(body string) string {
 	tag := "$pgmimeo$"

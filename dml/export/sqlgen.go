@@ -3,6 +3,7 @@ package export
 import (
 	"strings"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -173,6 +174,6 @@ func ResetSQL(schema string, table replication.Table, target Target) (string, er
 		return "", err
 	}
 	return "-- pgmimeo: full re-export of " + table.Sanitize() + " for the next export to this target\n" +
-		`SELECT ` + replication.QuoteIdent(schema) + `.reset_target(` + quoteLiteral(table.Schema) + `, ` + quoteLiteral(table.Name) +
-		`, ` + quoteLiteral(target.Host) + `, ` + quoteLiteral(target.Database) + ");\n", nil
+		`SELECT ` + replication.QuoteIdent(schema) + `.reset_target(` + sqltext.Literal(table.Schema) + `, ` + sqltext.Literal(table.Name) +
+		`, ` + sqltext.Literal(target.Host) + `, ` + sqltext.Literal(target.Database) + ");\n", nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -102,17 +103,17 @@ func (s Spec) SourceQuery(r Range) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(ident(c))
+		b.WriteString(sqltext.Ident(c))
 	}
 	b.WriteString(" FROM (SELECT ")
 	for _, c := range s.Columns {
-		b.WriteString(s.Source + "." + ident(c) + " AS " + ident(c) + ", ")
+		b.WriteString(s.Source + "." + sqltext.Ident(c) + " AS " + sqltext.Ident(c) + ", ")
 	}
 	for i, k := range s.Key {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(s.Source + "." + ident(k.Name) + collate(k) + fmt.Sprintf(" AS pgmimeo_k%d", i+1))
+		b.WriteString(s.Source + "." + sqltext.Ident(k.Name) + collate(k) + fmt.Sprintf(" AS pgmimeo_k%d", i+1))
 	}
 	b.WriteString(" FROM " + s.Source + s.From + ") pgmimeo_r WHERE ")
 	b.WriteString(s.rangeSQL(r, func(i int) string { return fmt.Sprintf("pgmimeo_k%d", i+1) }))
@@ -129,7 +130,7 @@ func (s Spec) TargetCondition(r Range, qualifier string) string {
 	if qualifier != "" {
 		qualifier += "."
 	}
-	return s.rangeSQL(r, func(i int) string { return qualifier + ident(s.Key[i].Name) + collate(s.Key[i]) })
+	return s.rangeSQL(r, func(i int) string { return qualifier + sqltext.Ident(s.Key[i].Name) + collate(s.Key[i]) })
 }
 
 // rangeSQL is the condition "the key is in r", with key column i written
@@ -163,7 +164,7 @@ func (s Spec) rangeSQL(r Range, col func(int) string) string {
 func (s Spec) values(key []string) string {
 	vs := make([]string, len(key))
 	for i, v := range key {
-		vs[i] = Literal(v) + "::text::" + s.Key[i].Type + collate(s.Key[i])
+		vs[i] = sqltext.Literal(v) + "::text::" + s.Key[i].Type + collate(s.Key[i])
 	}
 	return "(" + strings.Join(vs, ", ") + ")"
 }
@@ -173,17 +174,6 @@ func collate(k Key) string {
 		return ` COLLATE "C"`
 	}
 	return ""
-}
-
-func ident(name string) string { return pgx.Identifier{name}.Sanitize() }
-
-// Literal quotes s as an SQL string literal that means s whatever the
-// session's standard_conforming_strings.
-func Literal(s string) string {
-	if strings.Contains(s, `\`) {
-		return "E'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
-	}
-	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
 func describe(r Range) string {
@@ -215,7 +205,7 @@ func Keys(ctx context.Context, q catalog.Querier, cols []catalog.Column, names [
 			}
 		}
 		if found == nil {
-			return nil, fmt.Errorf("key column %s is not replicated", ident(n))
+			return nil, fmt.Errorf("key column %s is not replicated", sqltext.Ident(n))
 		}
 		var coll bool
 		if err := q.QueryRow(ctx, `SELECT typcollation <> 0 FROM pg_catalog.pg_type WHERE oid = $1`, found.TypeOID).Scan(&coll); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
@@ -129,7 +130,7 @@ func TestLiteral(t *testing.T) {
 			require.NoError(t, err)
 			for _, s := range []string{``, `plain`, `it's`, `back\slash`, `\'; DROP TABLE x; --`, `''\\`, "tab\tnew\nline", `Ä€`} {
 				var got string
-				require.NoError(t, conn.QueryRow(ctx, "SELECT "+rangecopy.Literal(s)).Scan(&got))
+				require.NoError(t, conn.QueryRow(ctx, "SELECT "+sqltext.Literal(s)).Scan(&got))
 				require.Equal(t, s, got, "standard_conforming_strings=%s", scs)
 			}
 		}()
