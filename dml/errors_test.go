@@ -145,7 +145,15 @@ func TestRefreshErrors(t *testing.T) {
 	require.Equal(t, []string{"Refresh DML: public.accounts WARNING"}, log.closed())
 	waiting := newDML(t, b, accounts, &dml.Config{Options: replication.Options{LockWait: replication.Wait(10 * time.Second)}})
 	go func() {
-		time.Sleep(200 * time.Millisecond)
+		// Released once the waiting refresh is seen waiting for it.
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			var waiters int
+			if err := b.Dest.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).Scan(&waiters); err != nil || waiters > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
 		_ = lock.Release(ctx)
 	}()
 	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (1, 'a', 1, NULL, NULL, NULL)`)
