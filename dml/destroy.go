@@ -15,7 +15,7 @@ import (
 // entry and, unless opts.KeepTable, the destination table. Other
 // destinations of the same source table are untouched.
 func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptions) error {
-	return r.locked(ctx, r.variant.Label()+" Destroyer", func(ctx context.Context, run *replication.JobRun) error {
+	_, err := r.locked(ctx, replication.OpDestroy, r.jobName(r.variant.Label()+" Destroyer"), func(ctx context.Context, run *replication.JobRun, _ *replication.Result) error {
 		dest := r.Dest()
 		row, err := r.catalog.Job(ctx, r.dest, dest)
 		if err != nil {
@@ -50,6 +50,7 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 			return nil
 		})
 	})
+	return err
 }
 
 // dropTriggerQueue removes the trigger capture's objects on the source.

@@ -178,7 +178,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 	if err := waitSlotIdle(ctx, r.source, j.cfg.Slot); err != nil {
 		return err
 	}
-	src, err := acquire(ctx, r.source)
+	src, err := replication.AcquireLive(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}
@@ -204,7 +204,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 			cs.changes, len(cs.keys), ds.Inserted, ds.Updated, ds.Deleted)
 	} else if cs.next != state {
 		// Nothing of the table: store the new position alone.
-		conn, err := acquire(ctx, r.dest)
+		conn, err := replication.AcquireLive(ctx, r.dest)
 		if err != nil {
 			return err
 		}
@@ -339,7 +339,7 @@ func (r *Replicator) repullFromStream(ctx context.Context, run *replication.JobR
 // harm.
 func (r *Replicator) repullLogical(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
 	run.Step(ctx, "Pulling all rows from source")
-	src, err := acquire(ctx, r.source)
+	src, err := replication.AcquireLive(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/durable"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // maxClaim caps the queue entries of one claim: their keys are sorted on
@@ -142,7 +143,7 @@ func (r *Replicator) runPieces(ctx context.Context, sessions int, produce func(c
 		}
 	}()
 	for k := 0; k < sessions; k++ {
-		c, err := acquire(ctx, r.dest)
+		c, err := replication.AcquireLive(ctx, r.dest)
 		if err != nil {
 			return fmt.Errorf("connect to destination: %w", err)
 		}
@@ -341,7 +342,7 @@ func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn,
 
 // saveState stores the job's state in a transaction of its own.
 func (r *Replicator) saveState(ctx context.Context, j *job) error {
-	conn, err := acquire(ctx, r.dest)
+	conn, err := replication.AcquireLive(ctx, r.dest)
 	if err != nil {
 		return err
 	}

@@ -2,9 +2,7 @@ package dml
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -34,30 +32,21 @@ import (
 // position of the last committed chunk; the next one goes on from there,
 // and replaying a key twice does no harm.
 func (r *Replicator) Refresh(ctx context.Context) (replication.Result, error) {
-	start := time.Now()
-	var res replication.Result
-	var j *job
-	err := r.locked(ctx, "Refresh "+r.variant.Label(), func(ctx context.Context, run *replication.JobRun) error {
-		var err error
+	return r.locked(ctx, replication.OpRefresh, r.jobName("Refresh "+r.variant.Label()), func(ctx context.Context, run *replication.JobRun, res *replication.Result) error {
 		r.debug("refresh locked")
-		if j, err = r.open(ctx); err != nil {
+		j, err := r.open(ctx)
+		if err != nil {
 			return err
 		}
 		r.debug("refresh opened")
 		if j.cfg.Capture == CaptureLogical {
-			return r.refreshLogical(ctx, run, j, &res)
+			return r.refreshLogical(ctx, run, j, res)
 		}
 		if j.state.NeedsPull {
-			return r.repull(ctx, run, j, &res)
+			return r.repull(ctx, run, j, res)
 		}
-		return r.refresh(ctx, run, j, &res)
+		return r.refresh(ctx, run, j, res)
 	})
-	res.Duration = time.Since(start)
-	if errors.Is(err, replication.ErrLocked) {
-		res.Skipped, res.SkipReason = true, "another refresh of this table is running"
-	}
-	r.recordFailure(ctx, j, err)
-	return res, err
 }
 
 func (r *Replicator) batchLimit(j *job) int64 {
@@ -68,7 +57,7 @@ func (r *Replicator) batchLimit(j *job) int64 {
 }
 
 func (r *Replicator) refresh(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
-	src, err := acquire(ctx, r.source)
+	src, err := replication.AcquireLive(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}

@@ -2,11 +2,9 @@ package dml
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -51,8 +49,7 @@ func (r *Replicator) RepairRanges(ctx context.Context, diff *replication.Checksu
 	if len(diff.Ranges) == 0 {
 		return res, nil
 	}
-	start := time.Now()
-	err := r.locked(ctx, "Repair "+r.variant.Label(), func(ctx context.Context, run *replication.JobRun) error {
+	return r.locked(ctx, replication.OpRepair, r.jobName("Repair "+r.variant.Label()), func(ctx context.Context, run *replication.JobRun, res *replication.Result) error {
 		j, err := r.open(ctx)
 		if err != nil {
 			return err
@@ -60,13 +57,8 @@ func (r *Replicator) RepairRanges(ctx context.Context, diff *replication.Checksu
 		if err := checkRepairDiff(diff, j); err != nil {
 			return err
 		}
-		return r.repairRanges(ctx, run, j, diff, &res)
+		return r.repairRanges(ctx, run, j, diff, res)
 	})
-	res.Duration = time.Since(start)
-	if errors.Is(err, replication.ErrLocked) {
-		res.Skipped, res.SkipReason = true, "another refresh of this table is running"
-	}
-	return res, err
 }
 
 // checkRepairDiff refuses a checksum of another source, or by other key
@@ -86,7 +78,7 @@ func checkRepairDiff(diff *replication.ChecksumResult, j *job) error {
 }
 
 func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, j *job, diff *replication.ChecksumResult, res *replication.Result) error {
-	src, err := acquire(ctx, r.source)
+	src, err := replication.AcquireLive(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}

@@ -150,35 +150,18 @@ func (r *Replicator) open(ctx context.Context) (*job, error) {
 	return j, nil
 }
 
-// locked runs fn while holding the destination table's refresh lock, as
-// one logged job. A busy lock is logged as a skipped run and returned as
-// an error wrapping replication.ErrLocked.
-func (r *Replicator) locked(ctx context.Context, action string, fn func(ctx context.Context, run *replication.JobRun) error) error {
-	conn, err := acquire(ctx, r.dest)
-	if err != nil {
-		return fmt.Errorf("%s %s: connect to the destination: %w", action, r.Dest(), err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireLock(ctx, conn, r.Dest(), r.cfg.LockWait)
-	if err != nil {
-		if errors.Is(err, replication.ErrLocked) {
-			replication.Skipped(ctx, r.cfg.JobLog, r.cfg.Logger, r.jobName(action), err)
-		}
-		return err
-	}
-	defer func() { _ = lock.Release(ctx) }()
-	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), r.cfg.JobLog, r.cfg.Logger, r.jobName(action))
-	return run.Finish(ctx, fn(ctx, run))
-}
-
-// recordFailure notes a failed run in the catalog, best effort.
-func (r *Replicator) recordFailure(ctx context.Context, j *job, err error) {
-	if j == nil || err == nil || errors.Is(err, replication.ErrLocked) {
-		return
-	}
-	if ferr := r.catalog.RecordFailure(context.WithoutCancel(ctx), r.dest, j.row.ID, err); ferr != nil && r.cfg.Logger != nil {
-		r.cfg.Logger.Warn("record failure in catalog", "table", r.Dest().String(), "err", ferr)
-	}
+// locked runs fn as one run of the job (replication.Run: the refresh lock,
+// the job log named name, failure counting, the event); fn fills the
+// result.
+func (r *Replicator) locked(ctx context.Context, op replication.Op, name string,
+	fn func(ctx context.Context, run *replication.JobRun, res *replication.Result) error) (replication.Result, error) {
+	run := replication.Run{Op: op, Kind: r.variant.Kind(), Dest: r.Dest(), Name: name,
+		Pool: r.dest, Catalog: r.catalog, Options: &r.cfg.Options}
+	return run.Do(ctx, func(ctx context.Context, _ *pgxpool.Conn, log *replication.JobRun) (replication.Result, error) {
+		var res replication.Result
+		err := fn(ctx, log, &res)
+		return res, err
+	})
 }
 
 // debug logs at debug level when a logger is set.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -21,29 +20,20 @@ import (
 // transaction and truncated after it commits; changes made since the switch
 // stay queued for the next refresh.
 func (r *Replicator) Repull(ctx context.Context) (replication.Result, error) {
-	start := time.Now()
-	var res replication.Result
-	var j *job
-	err := r.locked(ctx, "Refresh "+r.variant.Label(), func(ctx context.Context, run *replication.JobRun) error {
-		var err error
-		if j, err = r.open(ctx); err != nil {
+	return r.locked(ctx, replication.OpRepull, r.jobName("Refresh "+r.variant.Label()), func(ctx context.Context, run *replication.JobRun, res *replication.Result) error {
+		j, err := r.open(ctx)
+		if err != nil {
 			return err
 		}
 		if j.cfg.Capture == CaptureLogical {
-			return r.repullFromStream(ctx, run, j, &res)
+			return r.repullFromStream(ctx, run, j, res)
 		}
-		return r.repull(ctx, run, j, &res)
+		return r.repull(ctx, run, j, res)
 	})
-	res.Duration = time.Since(start)
-	if errors.Is(err, replication.ErrLocked) {
-		res.Skipped, res.SkipReason = true, "another refresh of this table is running"
-	}
-	r.recordFailure(ctx, j, err)
-	return res, err
 }
 
 func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
-	src, err := acquire(ctx, r.source)
+	src, err := replication.AcquireLive(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
 	}

@@ -21,25 +21,24 @@ import (
 // and records the job, in one destination transaction. The triggers are in
 // place before the copy's snapshot is taken, so no change made during setup
 // is lost. On failure nothing is left on either side.
-func (r *Replicator) Setup(ctx context.Context) (err error) {
-	run := replication.StartJob(ctx, r.cfg.JobLog, r.cfg.Logger, replication.JobName(r.variant.Label()+" Maker", r.table))
-	defer func() { err = run.Finish(ctx, err) }()
+//
+// Setup runs as one job run (replication.Run) under the destination's
+// lock, waiting for it: of concurrent Setups of one destination one wins
+// and the others find it taken (ErrExists).
+func (r *Replicator) Setup(ctx context.Context) error {
+	_, err := r.locked(ctx, replication.OpSetup, replication.JobName(r.variant.Label()+" Maker", r.table),
+		func(ctx context.Context, run *replication.JobRun, _ *replication.Result) error {
+			return r.setup(ctx, run)
+		})
+	return err
+}
 
+func (r *Replicator) setup(ctx context.Context, run *replication.JobRun) (err error) {
 	run.Step(ctx, "Checking source table and options")
 	spec, key, err := r.checkSource(ctx)
 	if err != nil {
 		return err
 	}
-	lockConn, err := acquire(ctx, r.dest)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer lockConn.Release()
-	lock, err := replication.AcquireSetupLock(ctx, lockConn, r.Dest())
-	if err != nil {
-		return err
-	}
-	defer lock.Release(context.WithoutCancel(ctx))
 	adopt, err := r.checkDest(ctx)
 	if err != nil {
 		return err
@@ -282,7 +281,7 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 	var rows int64
 	if !r.cfg.SkipPull {
 		run.Step(ctx, "Pulling data from source")
-		conn, err := acquire(ctx, r.source)
+		conn, err := replication.AcquireLive(ctx, r.source)
 		if err != nil {
 			return fmt.Errorf("connect to source: %w", err)
 		}

@@ -13,7 +13,7 @@ import (
 // unless it is to be kept, in one destination transaction, under the
 // table's lock.
 func (j *job) destroy(ctx context.Context, opts *replication.DestroyOptions) error {
-	_, err := j.lockedRun(ctx, replication.JobName(j.noun()+" Destroyer", j.dst),
+	_, err := j.lockedRun(ctx, replication.OpDestroy, replication.JobName(j.noun()+" Destroyer", j.dst),
 		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (replication.Result, error) {
 			var res replication.Result
 			if _, err := j.load(ctx, conn); err != nil {

@@ -233,7 +233,8 @@ func TestPartitionedSource(t *testing.T) {
 		`SELECT relname FROM pg_class WHERE oid IN (SELECT indexrelid FROM pg_index WHERE indrelid = 'parts'::regclass)`))
 }
 
-// TestLogger: a run reports its result to the logger.
+// TestLogger: a run reports its result to the logger, as every kind does
+// (replication.Run's event: the operation as message, the same keys).
 func TestLogger(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, modes[1])
@@ -244,5 +245,6 @@ func TestLogger(t *testing.T) {
 	r := f.setup(cfg)
 	f.insert(11, 12)
 	f.refresh(r)
-	require.Contains(t, buf.String(), `msg="Refresh Inserter: public.items" result="2 inserted, 0 updated, 0 deleted`)
+	require.Contains(t, buf.String(), `level=INFO msg=refresh kind=inserter_serial dest_schema=public dest_table=items rows=2 bytes=`)
+	require.Contains(t, buf.String(), `level=INFO msg=setup kind=inserter_serial dest_schema=public dest_table=items`)
 }

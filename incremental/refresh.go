@@ -67,9 +67,9 @@ func (j *job) begin(ctx context.Context, conn *pgxpool.Conn, run *replication.Jo
 // as the job "<action> Inserter|Updater: schema.table", in a pass begun on
 // the locked connection; a pass that begin skips ends there. Warnings from
 // begin come first in the result.
-func (j *job) passRun(ctx context.Context, action string,
+func (j *job) passRun(ctx context.Context, op replication.Op, action string,
 	body func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error)) (replication.Result, error) {
-	return j.lockedRun(ctx, replication.JobName(action+" "+j.noun(), j.dst),
+	return j.lockedRun(ctx, op, replication.JobName(action+" "+j.noun(), j.dst),
 		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (res replication.Result, err error) {
 			ps, skip, err := j.begin(ctx, conn, run, &res)
 			if err != nil || skip {
@@ -87,7 +87,7 @@ func (j *job) passRun(ctx context.Context, action string,
 // window, and commits them with the new state in one destination
 // transaction.
 func (j *job) refresh(ctx context.Context) (replication.Result, error) {
-	return j.passRun(ctx, "Refresh", j.refreshBody)
+	return j.passRun(ctx, replication.OpRefresh, "Refresh", j.refreshBody)
 }
 
 func (j *job) refreshBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (res replication.Result, err error) {

@@ -53,7 +53,7 @@ func (j *job) repairRanges(ctx context.Context, diff *replication.ChecksumResult
 	if len(diff.Ranges) == 0 {
 		return replication.Result{}, nil
 	}
-	return j.passRun(ctx, "Repair", func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error) {
+	return j.passRun(ctx, replication.OpRepair, "Repair", func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error) {
 		return j.repairBody(ctx, conn, run, ps, diff)
 	})
 }

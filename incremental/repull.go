@@ -23,7 +23,7 @@ func startValue(p *plan, upper string, ok bool) *string {
 // repullAll empties the destination and pulls every source row up to the
 // upper bound, in one destination transaction with the new state.
 func (j *job) repullAll(ctx context.Context) (replication.Result, error) {
-	return j.passRun(ctx, "Refresh", j.repullAllBody)
+	return j.passRun(ctx, replication.OpRepull, "Refresh", j.repullAllBody)
 }
 
 func (j *job) repullAllBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (res replication.Result, err error) {
@@ -86,7 +86,7 @@ func (j *job) repullRange(ctx context.Context, start, end Value) (replication.Re
 	if !start.IsZero() && !end.IsZero() && start.typ != end.typ {
 		return replication.Result{}, &replication.OptionError{Field: "end", Problem: "is of another type than start"}
 	}
-	return j.passRun(ctx, "Refresh", func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error) {
+	return j.passRun(ctx, replication.OpRepull, "Refresh", func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass) (replication.Result, error) {
 		return j.repullRangeBody(ctx, conn, run, ps, start, end)
 	})
 }

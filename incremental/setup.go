@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
@@ -20,10 +21,19 @@ import (
 // (or adopts an existing one), pulls the rows unless told not to, makes the
 // indexes, and stores the initial state, all in one destination
 // transaction: a failure leaves nothing behind but the catalog schema.
-func (j *job) setup(ctx context.Context) (err error) {
-	run := replication.StartJob(ctx, j.cfg.JobLog, j.cfg.Logger, replication.JobName(j.noun()+" Maker", j.src))
-	defer func() { err = run.Finish(ctx, err) }()
+//
+// It runs as one job run (replication.Run) under the destination's lock,
+// waiting for it: of concurrent Setups of one destination one wins and the
+// others find it taken (ErrExists).
+func (j *job) setup(ctx context.Context) error {
+	_, err := j.lockedRun(ctx, replication.OpSetup, replication.JobName(j.noun()+" Maker", j.src),
+		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (replication.Result, error) {
+			return replication.Result{}, j.setupLocked(ctx, conn, run)
+		})
+	return err
+}
 
+func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (err error) {
 	run.Step(ctx, "Checking source table")
 	p, err := j.resolve(ctx, j.cfg.Control, j.cfg.Type, j.cfg.Columns, j.cfg.Key)
 	if err != nil {
@@ -40,16 +50,6 @@ func (j *job) setup(ctx context.Context) (err error) {
 	if err := j.catalog.Migrate(ctx, j.dest); err != nil {
 		return err
 	}
-	conn, err := j.dest.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireSetupLock(ctx, conn, j.dst)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = lock.Release(ctx) }()
 	if err := replication.CheckDestSchema(ctx, conn, j.dst); err != nil {
 		return err
 	}

@@ -70,9 +70,10 @@ INSERT INTO job_status_text (alert_code, alert_text) VALUES (1, 'OK'), (2, 'WARN
 `
 
 // TestPgJobmonTables points the logger at pg_jobmon's own tables: jobs
-// logged without a known backend (every kind's maker and destroyer jobs,
-// AddJob without WithPID) are recorded, and a write that fails anyway is
-// reported through the logger, never dropped in silence.
+// logged without a known backend (AddJob without WithPID) are recorded
+// with pid 0, every kind's jobs (makers and destroyers included) with the
+// backend that ran them, and a write that fails anyway is reported through
+// the logger, never dropped in silence.
 //
 // Not parallel: it swaps slog's default logger for a while.
 func TestPgJobmonTables(t *testing.T) {
@@ -103,8 +104,8 @@ func TestPgJobmonTables(t *testing.T) {
 	require.Equal(t, []string{
 		"(\"PLAIN JOB\",OK,t)",
 		"(\"REFRESH SNAP: PUBLIC.S\",OK,f)",
-		"(\"SNAPSHOT DESTROYER: PUBLIC.S\",OK,t)",
-		"(\"SNAPSHOT MAKER: PUBLIC.S\",OK,t)",
+		"(\"SNAPSHOT DESTROYER: PUBLIC.S\",OK,f)",
+		"(\"SNAPSHOT MAKER: PUBLIC.S\",OK,f)",
 	}, pgtest.Rows(t, b.Dest, `SELECT job_name, status, pid = 0 FROM jobmon_ext.job_log`))
 
 	// A write that fails is reported through the configured logger.

@@ -2,9 +2,6 @@ package snapshot
 
 import (
 	"context"
-	"errors"
-	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -40,28 +37,9 @@ func (e *endpoints) Dest() replication.Table { return e.dst }
 // Source returns the source table.
 func (e *endpoints) Source() replication.Table { return e.src }
 
-// lockDest acquires a destination connection and takes the destination
-// table's refresh lock on it, waiting as opts.LockWait says. When the lock
-// is held elsewhere and skipped is not empty, a skipped run of that name is
-// logged (a WARNING job) and the error wraps ErrLocked. release lets the
-// lock and the connection go; nothing is held when err is not nil.
-func lockDest(ctx context.Context, dest *pgxpool.Pool, dst replication.Table, opts *replication.Options, skipped string) (conn *pgxpool.Conn, release func(), err error) {
-	conn, err = dest.Acquire(ctx)
-	if err != nil {
-		return nil, nil, fmt.Errorf("connect to destination: %w", err)
-	}
-	lock, err := replication.AcquireLock(ctx, conn, dst, opts.LockWait)
-	if err != nil {
-		conn.Release()
-		if errors.Is(err, replication.ErrLocked) && skipped != "" {
-			replication.Skipped(ctx, opts.JobLog, opts.Logger, skipped, err)
-		}
-		return nil, nil, err
-	}
-	return conn, func() { _ = lock.Release(ctx); conn.Release() }, nil
-}
-
-// skippedLocked is the result of a run that found the lock taken.
-func skippedLocked(start time.Time) replication.Result {
-	return replication.Result{Skipped: true, SkipReason: SkipLocked, Duration: time.Since(start)}
+// run runs body as one run of the job (replication.Run: the destination's
+// lock, the job log named name, failure counting, the event).
+func (e *endpoints) run(ctx context.Context, op replication.Op, kind replication.Kind, name string, opts *replication.Options,
+	body replication.Body) (replication.Result, error) {
+	return replication.Run{Op: op, Kind: kind, Dest: e.dst, Name: name, Pool: e.dest, Catalog: e.catalog, Options: opts}.Do(ctx, body)
 }

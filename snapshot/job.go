@@ -3,7 +3,6 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"log/slog"
 
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -24,13 +23,4 @@ func jobOf(ctx context.Context, c *replication.Catalog, db replication.DB, dest,
 			Fix: fmt.Sprintf("its job replicates source %s, not %s", job.SourceTable, src)}
 	}
 	return job, nil
-}
-
-// recordFailure notes a failed run in the catalog; a failure to do so is
-// only logged.
-func recordFailure(ctx context.Context, c *replication.Catalog, db replication.DB, jobID int64, runErr error, logger *slog.Logger) {
-	err := c.RecordFailure(context.WithoutCancel(ctx), db, jobID, runErr)
-	if err != nil && logger != nil {
-		logger.Warn("record job failure", "job", jobID, "err", err)
-	}
 }

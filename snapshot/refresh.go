@@ -16,10 +16,6 @@ import (
 // change since the last refresh.
 const SkipUnchanged = "the source's published statistics show no insert, update, delete or truncate since the last refresh"
 
-// SkipLocked is the Result.SkipReason of a refresh that did not run because
-// another refresh of the same destination held its lock.
-const SkipLocked = "another refresh of the destination holds its lock"
-
 // Refresh brings the destination up to date with the source under the
 // destination's advisory lock (see Options.LockWait).
 //
@@ -36,7 +32,7 @@ const SkipLocked = "another refresh of the destination holds its lock"
 // unless SkipIndexes, and the job's PostScripts run.
 //
 // A refresh that finds the lock taken returns a *replication.TableError
-// wrapping ErrLocked and a Result with Skipped set (SkipReason SkipLocked),
+// wrapping ErrLocked and a Result with Skipped set (SkipReason replication.SkipLocked),
 // and logs a WARNING job. A failed refresh changes nothing on the
 // destination but the job's failure count.
 func (s *Snapshot) Refresh(ctx context.Context) (replication.Result, error) {

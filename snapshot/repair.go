@@ -2,9 +2,7 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -115,19 +113,14 @@ func (r *repairer) run(ctx context.Context, diff *replication.ChecksumResult) (r
 	if len(diff.Ranges) == 0 {
 		return res, nil
 	}
-	start := time.Now()
-	name := replication.JobName(r.name, r.dst)
-	conn, release, err := lockDest(ctx, r.dest, r.dst, &r.opts, name)
-	if errors.Is(err, replication.ErrLocked) {
-		return skippedLocked(start), err
-	}
-	if err != nil {
-		return res, err
-	}
-	defer release()
-	run := replication.StartJob(replication.WithBackendPID(ctx, conn.Conn().PgConn().PID()), r.opts.JobLog, r.opts.Logger, name)
-	defer func() { err = run.Finish(ctx, err) }()
+	return replication.Run{Op: replication.OpRepair, Kind: r.kind, Dest: r.dst, Name: replication.JobName(r.name, r.dst),
+		Pool: r.dest, Catalog: r.catalog, Options: &r.opts}.Do(ctx, func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (replication.Result, error) {
+		return r.repair(ctx, conn, run, diff)
+	})
+}
 
+// repair is the body of a repair run, on the locked session conn.
+func (r *repairer) repair(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, diff *replication.ChecksumResult) (res replication.Result, err error) {
 	job, err := jobOf(ctx, r.catalog, conn, r.dst, r.src, r.kind)
 	if err != nil {
 		return res, err
@@ -153,12 +146,7 @@ func (r *repairer) run(ctx context.Context, diff *replication.ChecksumResult) (r
 	if err != nil {
 		return res, err
 	}
-	res = replication.Result{Inserted: st.Inserted, Deleted: st.Deleted, Bytes: st.Bytes, Duration: time.Since(start)}
-	if r.opts.Logger != nil {
-		r.opts.Logger.Info("key ranges repaired", "dest", r.dst.String(), "ranges", len(diff.Ranges),
-			"deleted", st.Deleted, "inserted", st.Inserted)
-	}
-	return res, nil
+	return replication.Result{Inserted: st.Inserted, Deleted: st.Deleted, Bytes: st.Bytes}, nil
 }
 
 // repull deletes and copies the ranges in one destination transaction,

@@ -69,65 +69,61 @@ func (s *Snapshot) jobOptions() jobOptions {
 // run on the source, and a *replication.ColumnError wrapping
 // ErrColumnNotFound for a filter naming an unknown column; nothing is left
 // behind on either side.
-func (s *Snapshot) Setup(ctx context.Context) (err error) {
-	run := replication.StartJob(ctx, s.cfg.JobLog, s.cfg.Logger, replication.JobName("Snapshot Maker", s.src))
-	defer func() { err = run.Finish(ctx, err) }()
+//
+// Setup runs as one job run (replication.Run) under the destination's
+// lock, waiting for it: of concurrent Setups of one destination one wins
+// and the others find it taken (ErrExists).
+func (s *Snapshot) Setup(ctx context.Context) error {
+	_, err := s.run(ctx, replication.OpSetup, replication.KindSnapshot, replication.JobName("Snapshot Maker", s.src), &s.cfg.Options, s.setup)
+	return err
+}
 
+func (s *Snapshot) setup(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (res replication.Result, err error) {
 	run.Step(ctx, "Checking source "+s.src.String())
 	srcConn, err := s.source.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to source: %w", err)
+		return res, fmt.Errorf("connect to source: %w", err)
 	}
 	defer srcConn.Release()
 	src, err := describeSource(ctx, srcConn, s.src, s.cfg.Columns, s.cfg.Condition, true)
 	if err != nil {
-		return err
+		return res, err
 	}
 	if err := preflight(ctx, srcConn, src, s.cfg.Columns, replication.KindSnapshot); err != nil {
-		return err
+		return res, err
 	}
 	if err := src.check(ctx, srcConn); err != nil {
-		return err
+		return res, err
 	}
 	var srcIdx []replication.Index
 	if !s.cfg.SkipIndexes {
 		if srcIdx, err = src.info.Indexes(ctx, srcConn); err != nil {
-			return err
+			return res, err
 		}
 	}
 
 	run.Step(ctx, "Checking destination "+s.dst.String())
-	conn, err := s.dest.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireSetupLock(ctx, conn, s.dst)
-	if err != nil {
-		return err
-	}
-	defer lock.Release(ctx)
 	snaps := []replication.Table{snapTable(s.dst, 1), snapTable(s.dst, 2)}
 	if err := checkFree(ctx, conn, s.dst, append([]replication.Table{s.dst}, snaps...)...); err != nil {
-		return err
+		return res, err
 	}
 	if err := checkSettings(ctx, conn, s.cfg.LoadOptions); err != nil {
-		return err
+		return res, err
 	}
 	if err := s.catalog.Migrate(ctx, s.dest); err != nil {
-		return err
+		return res, err
 	}
 
 	var stats *statsSig
 	if !s.cfg.SkipPull {
 		if stats, _, err = sourceStats(ctx, srcConn, src, !s.cfg.SkipUnchanged); err != nil {
-			return err
+			return res, err
 		}
 	}
 	cols := signature(src.cols)
 	tx, err := beginLoad(ctx, conn, s.cfg.LoadOptions)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer func() {
 		if err != nil {
@@ -136,27 +132,27 @@ func (s *Snapshot) Setup(ctx context.Context) (err error) {
 	}()
 	for _, t := range snaps {
 		if err := createTable(ctx, tx, t, cols); err != nil {
-			return err
+			return res, err
 		}
 	}
 	config, err := json.Marshal(s.jobOptions())
 	if err != nil {
-		return err
+		return res, err
 	}
 	job := &replication.Job{Kind: replication.KindSnapshot, SourceName: s.cfg.Source(), SourceTable: s.src,
 		Dest: s.dst, Config: config, Period: s.cfg.Period}
 	if err := s.catalog.CreateJob(ctx, tx, job); err != nil {
-		return err
+		return res, err
 	}
 	if err := s.catalog.PutSource(ctx, tx, s.cfg.Source(), s.source.Config().ConnString()); err != nil {
-		return err
+		return res, err
 	}
 	state := snapState{Active: snapName(1), Columns: cols, Stats: stats}
 	if !s.cfg.SkipPull {
 		run.Step(ctx, "Loading "+snaps[0].String())
 		st, err := load(ctx, tx, srcConn.Conn().PgConn(), src, snaps[0], true, s.cfg.LoadOptions)
 		if err != nil {
-			return err
+			return res, err
 		}
 		state.Rows = st.Rows
 		run.Done(ctx, "Inserted %d rows (%d bytes)", st.Rows, st.Bytes)
@@ -165,33 +161,27 @@ func (s *Snapshot) Setup(ctx context.Context) (err error) {
 		run.Step(ctx, "Creating indexes")
 		for _, t := range snaps {
 			if err := createSourceIndexes(ctx, tx, t, srcIdx); err != nil {
-				return err
+				return res, err
 			}
 		}
 	}
 	if !s.cfg.SkipPull {
 		if err := analyze(ctx, tx, snaps[0]); err != nil {
-			return err
+			return res, err
 		}
 	}
 	run.Step(ctx, "Creating view "+s.dst.String())
 	if err := createView(ctx, tx, s.dst, snaps[0], src.names(), nil); err != nil {
-		return err
+		return res, err
 	}
 	if err := s.catalog.SaveState(ctx, tx, job.ID, state); err != nil {
-		return err
+		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit setup of %s: %w", s.dst, err)
+		return res, fmt.Errorf("commit setup of %s: %w", s.dst, err)
 	}
-	s.logInfo("snapshot set up", "rows", state.Rows)
-	return nil
-}
-
-func (s *Snapshot) logInfo(msg string, args ...any) {
-	if s.cfg.Logger != nil {
-		s.cfg.Logger.Info(msg, append([]any{"dest", s.dst.String()}, args...)...)
-	}
+	res.Inserted = state.Rows
+	return res, nil
 }
 
 // sourceStats reads the source's change signature, or nil when the check is

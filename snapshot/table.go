@@ -49,79 +49,75 @@ func NewTable(source, dest *pgxpool.Pool, src replication.Table, cfg *TableConfi
 // input fails with the same typed errors as Snapshot.Setup, and a sequence
 // in TableConfig.Sequences that the destination lacks with ErrTableNotFound;
 // nothing is left behind on either side.
-func (t *Table) Setup(ctx context.Context) (err error) {
-	run := replication.StartJob(ctx, t.cfg.JobLog, t.cfg.Logger, replication.JobName("Table Maker", t.src))
-	defer func() { err = run.Finish(ctx, err) }()
+//
+// Setup runs as one job run (replication.Run) under the destination's
+// lock, waiting for it: of concurrent Setups of one destination one wins
+// and the others find it taken (ErrExists).
+func (t *Table) Setup(ctx context.Context) error {
+	_, err := t.run(ctx, replication.OpSetup, replication.KindTableReload, replication.JobName("Table Maker", t.src), &t.cfg.Options, t.setup)
+	return err
+}
 
+func (t *Table) setup(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (res replication.Result, err error) {
 	run.Step(ctx, "Checking source "+t.src.String())
 	srcConn, err := t.source.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("connect to source: %w", err)
+		return res, fmt.Errorf("connect to source: %w", err)
 	}
 	defer srcConn.Release()
 	src, err := describeSource(ctx, srcConn, t.src, t.cfg.Columns, t.cfg.Condition, true)
 	if err != nil {
-		return err
+		return res, err
 	}
 	if err := preflight(ctx, srcConn, src, t.cfg.Columns, replication.KindTableReload); err != nil {
-		return err
+		return res, err
 	}
 	if err := src.check(ctx, srcConn); err != nil {
-		return err
+		return res, err
 	}
 
 	run.Step(ctx, "Checking destination "+t.dst.String())
-	conn, err := t.dest.Acquire(ctx)
-	if err != nil {
-		return fmt.Errorf("connect to destination: %w", err)
-	}
-	defer conn.Release()
-	lock, err := replication.AcquireSetupLock(ctx, conn, t.dst)
-	if err != nil {
-		return err
-	}
-	defer lock.Release(ctx)
 	kind, err := relKind(ctx, conn, t.dst)
 	if err != nil {
-		return err
+		return res, err
 	}
 	exists := kind != ""
 	switch {
 	case !exists:
 		if err := checkFree(ctx, conn, t.dst); err != nil {
-			return err
+			return res, err
 		}
 	case !t.cfg.UseExisting:
-		return &replication.TableError{Table: t.dst, Err: replication.ErrExists,
+		return res, &replication.TableError{Table: t.dst, Err: replication.ErrExists,
 			Fix: "drop it, choose another destination with Options.Dest, or set UseExisting to adopt it"}
 	case kind != "r" && kind != "p":
-		return &replication.TableError{Table: t.dst, Err: replication.ErrExists,
+		return res, &replication.TableError{Table: t.dst, Err: replication.ErrExists,
 			Fix: "it is not a table, so it cannot be adopted; drop it or choose another destination"}
 	}
 	if exists {
 		if err := hasColumns(ctx, conn, t.dst, src.cols); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if err := checkSequences(ctx, conn, t.cfg.Sequences); err != nil {
-		return err
+		return res, err
 	}
 	var srcIdx []replication.Index
 	if !t.cfg.SkipIndexes && !exists {
 		if srcIdx, err = src.info.Indexes(ctx, srcConn); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if err := checkSettings(ctx, conn, t.cfg.LoadOptions); err != nil {
-		return err
+		return res, err
 	}
 	if err := t.catalog.Migrate(ctx, t.dest); err != nil {
-		return err
+		return res, err
 	}
 
 	tx, err := beginLoad(ctx, conn, t.cfg.LoadOptions)
 	if err != nil {
-		return err
+		return res, err
 	}
 	defer func() {
 		if err != nil {
@@ -131,20 +127,20 @@ func (t *Table) Setup(ctx context.Context) (err error) {
 	cols := signature(src.cols)
 	if !exists {
 		if err := createTable(ctx, tx, t.dst, cols); err != nil {
-			return err
+			return res, err
 		}
 	}
 	config, err := json.Marshal(t.jobOptions())
 	if err != nil {
-		return err
+		return res, err
 	}
 	job := &replication.Job{Kind: replication.KindTableReload, SourceName: t.cfg.Source(), SourceTable: t.src,
 		Dest: t.dst, Config: config, Period: t.cfg.Period}
 	if err := t.catalog.CreateJob(ctx, tx, job); err != nil {
-		return err
+		return res, err
 	}
 	if err := t.catalog.PutSource(ctx, tx, t.cfg.Source(), t.source.Config().ConnString()); err != nil {
-		return err
+		return res, err
 	}
 	state := tableState{Columns: cols}
 	switch {
@@ -152,39 +148,40 @@ func (t *Table) Setup(ctx context.Context) (err error) {
 	case exists:
 		st, err := t.reload(ctx, tx, srcConn, src, t.jobOptions(), run)
 		if err != nil {
-			return err
+			return res, err
 		}
 		state.Rows, state.Loaded = st.Rows, true
 	default:
 		run.Step(ctx, "Loading "+t.dst.String())
 		st, err := load(ctx, tx, srcConn.Conn().PgConn(), src, t.dst, true, t.cfg.LoadOptions)
 		if err != nil {
-			return err
+			return res, err
 		}
 		run.Done(ctx, "Inserted %d rows (%d bytes)", st.Rows, st.Bytes)
 		state.Rows, state.Loaded = st.Rows, true
 		if err := t.resetSequences(ctx, tx, t.cfg.Sequences, run); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if len(srcIdx) > 0 {
 		run.Step(ctx, "Creating indexes on "+t.dst.String())
 		if err := createSourceIndexes(ctx, tx, t.dst, srcIdx); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if state.Loaded && !exists {
 		if err := analyze(ctx, tx, t.dst); err != nil {
-			return err
+			return res, err
 		}
 	}
 	if err := t.catalog.SaveState(ctx, tx, job.ID, state); err != nil {
-		return err
+		return res, err
 	}
 	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit setup of %s: %w", t.dst, err)
+		return res, fmt.Errorf("commit setup of %s: %w", t.dst, err)
 	}
-	return nil
+	res.Inserted = state.Rows
+	return res, nil
 }
 
 func (t *Table) jobOptions() jobOptions {

@@ -1,0 +1,168 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// SkipLocked is the Result.SkipReason of a run that did not happen because
+// another run of the same destination held its lock. Every kind and every
+// operation gives this one reason.
+const SkipLocked = "another run of this destination holds its lock"
+
+// Op is a job operation; its name is the message of the slog event that
+// ends each run.
+type Op string
+
+// The operations every kind runs through Run.
+const (
+	OpSetup   Op = "setup"
+	OpRefresh Op = "refresh"
+	OpRepull  Op = "repull"
+	OpRepair  Op = "repair"
+	OpDestroy Op = "destroy"
+)
+
+// Run is one run of a job: the single code path every kind and every
+// operation goes through. Do takes a live destination session, the
+// destination's advisory lock (for OpSetup waiting as long as ctx allows,
+// see AcquireSetupLock; else as Options.LockWait says), reports a busy
+// lock as a skipped run (Result.Skipped, SkipReason SkipLocked, a WARNING
+// job in the job log, an error wrapping ErrLocked), starts the job log
+// with the session's backend pid, runs the kind's body, counts a failure
+// against the job in the catalog, and emits one slog event.
+//
+// The failure-counting rule, the same for every kind: a failed run of a
+// job that exists counts, except a skipped one (ErrLocked) and a wrong
+// call (ErrBadOption, which every *OptionError wraps, ErrWrongKind,
+// ErrNotManaged). A Setup counts nothing: its job does not exist yet.
+type Run struct {
+	// Op is the operation.
+	Op Op
+	// Kind is the job's kind, for the event.
+	Kind Kind
+	// Dest is the destination table, whose lock the run holds.
+	Dest Table
+	// Name is the job log's name of the run, e.g. JobName("Refresh Snap", dest).
+	Name string
+	// Pool is the destination database.
+	Pool *pgxpool.Pool
+	// Catalog counts failures; nil counts none.
+	Catalog *Catalog
+	// Options gives JobLog, Logger and LockWait.
+	Options *Options
+}
+
+// Body is a kind's part of a run: conn is the locked destination session,
+// log the run's job log.
+type Body func(ctx context.Context, conn *pgxpool.Conn, log *JobRun) (Result, error)
+
+// Do runs body as described at Run.
+func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
+	start := time.Now()
+	o := r.Options
+	if o == nil {
+		o = &Options{}
+	}
+	defer func() {
+		res.Duration = time.Since(start)
+		r.event(o.Logger, res, err)
+	}()
+	conn, err := AcquireLive(ctx, r.Pool)
+	if err != nil {
+		return res, fmt.Errorf("%s %s: connect to the destination: %w", r.Op, r.Dest, err)
+	}
+	defer conn.Release()
+	var lock *Lock
+	if r.Op == OpSetup {
+		lock, err = AcquireSetupLock(ctx, conn, r.Dest)
+	} else {
+		lock, err = AcquireLock(ctx, conn, r.Dest, o.LockWait)
+	}
+	if errors.Is(err, ErrLocked) {
+		Skipped(ctx, o.JobLog, o.Logger, r.Name, err)
+		return Result{Skipped: true, SkipReason: SkipLocked}, err
+	}
+	if err != nil {
+		return res, err
+	}
+	// A lost session has released the lock already; nothing to report.
+	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	log := StartJob(WithBackendPID(ctx, conn.Conn().PgConn().PID()), o.JobLog, o.Logger, r.Name)
+	res, err = body(ctx, conn, log)
+	if err != nil && r.Op != OpSetup && r.Catalog != nil && countsAsFailure(err) {
+		r.recordFailure(ctx, o.Logger, err)
+	}
+	return res, log.Finish(ctx, err)
+}
+
+// countsAsFailure is the failure-counting rule (see Run).
+func countsAsFailure(err error) bool {
+	for _, e := range []error{ErrLocked, ErrBadOption, ErrWrongKind, ErrNotManaged} {
+		if errors.Is(err, e) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordFailure counts err against the job of r.Dest, on a session of its
+// own (the run's may be gone). Best effort: the run's error is what the
+// caller gets; a failure to count it is logged.
+func (r Run) recordFailure(ctx context.Context, logger *slog.Logger, runErr error) {
+	ctx = context.WithoutCancel(ctx)
+	job, err := r.Catalog.Job(ctx, r.Pool, r.Dest)
+	if err == nil {
+		err = r.Catalog.RecordFailure(ctx, r.Pool, job.ID, runErr)
+	}
+	if err != nil && !errors.Is(err, ErrNotManaged) && logger != nil {
+		logger.Warn("record failure in catalog", "kind", string(r.Kind), "dest_schema", r.Dest.Schema, "dest_table", r.Dest.Name, "error", err)
+	}
+}
+
+// event logs the end of a run: one message per operation, the same keys for
+// every kind; a skipped run or one that changed nothing at DEBUG.
+func (r Run) event(logger *slog.Logger, res Result, err error) {
+	if logger == nil {
+		return
+	}
+	attrs := []any{"kind", string(r.Kind), "dest_schema", r.Dest.Schema, "dest_table", r.Dest.Name,
+		"rows", res.Inserted + res.Updated + res.Deleted, "bytes", res.Bytes, "duration", res.Duration, "skipped", res.Skipped}
+	switch {
+	case res.Skipped:
+		logger.Debug(string(r.Op), append(attrs, "reason", res.SkipReason)...)
+	case err != nil:
+		logger.Error(string(r.Op), append(attrs, "error", err)...)
+	case res.Inserted+res.Updated+res.Deleted == 0 && r.Op == OpRefresh:
+		logger.Debug(string(r.Op), attrs...)
+	default:
+		logger.Info(string(r.Op), attrs...)
+	}
+}
+
+// AcquireLive takes a live session from pool. A pooled session whose
+// backend was terminated (a server restart, pg_terminate_backend) is found
+// dead only when used: each is pinged first and, when dead, dropped and
+// another one taken.
+func AcquireLive(ctx context.Context, pool *pgxpool.Pool) (*pgxpool.Conn, error) {
+	var err error
+	for i := 0; i <= int(pool.Config().MaxConns); i++ {
+		var c *pgxpool.Conn
+		if c, err = pool.Acquire(ctx); err != nil {
+			return nil, err
+		}
+		if err = c.Ping(ctx); err == nil {
+			return c, nil
+		}
+		c.Release() // closed by the failed ping: the pool destroys it
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("no live connection: %w", err)
+}
