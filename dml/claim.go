@@ -104,7 +104,8 @@ func (q *Queue) closeTable(ctx context.Context, db queryRower, cfg *Config, i in
 		q.Source.Sanitize()).Scan(&open); err != nil {
 		return fmt.Errorf("close queue table %s: list writers of %s: %w", q.Table(i), q.Source, err)
 	}
-	deadline := time.Now().Add(cfg.ddlLockTimeout() * time.Duration(cfg.ddlRetries()+1))
+	timeout, retries := cfg.DDLLock()
+	deadline := time.Now().Add(timeout * time.Duration(retries+1))
 	pause := time.Millisecond
 	for len(open) > 0 {
 		var pids []int32
@@ -118,7 +119,7 @@ func (q *Queue) closeTable(ctx context.Context, db queryRower, cfg *Config, i in
 		if time.Now().After(deadline) {
 			return &replication.TableError{Table: q.Source, Err: fmt.Errorf("close queue table %s: %w", q.Table(i), ErrWritersOpen),
 				Fix: fmt.Sprintf("transactions that were writing to the table when the refresh switched queue tables are still open "+
-					"(backend pids %v; 0 is a prepared transaction): end them, or raise Config.DDLLockTimeout or Config.DDLRetries", pids)}
+					"(backend pids %v; 0 is a prepared transaction): end them, or raise Options.DDLLockTimeout or Options.DDLRetries", pids)}
 		}
 		select {
 		case <-ctx.Done():
@@ -142,7 +143,8 @@ func (q *Queue) isEmpty(ctx context.Context, db queryRower, i int) (bool, error)
 // truncate empties table i; the refresh that drained it has committed on
 // the destination.
 func (q *Queue) truncate(ctx context.Context, db beginner, cfg *Config, i int) error {
-	err := sqltext.LockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
+	timeout, retries := cfg.DDLLock()
+	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `TRUNCATE `+q.Table(i).Sanitize())
 		return err
 	})

@@ -35,7 +35,7 @@ func TestColumnChanges(t *testing.T) {
 
 	// Adopting needs the column on the destination first.
 	require.NoError(t, r.Destroy(ctx, &replication.DestroyOptions{KeepTable: true}))
-	again := newDML(t, b, accounts, &dml.Config{AdoptDest: true})
+	again := newDML(t, b, accounts, &dml.Config{Options: replication.Options{AdoptDest: true}})
 	err := again.Setup(ctx)
 	require.ErrorIs(t, err, replication.ErrColumnNotFound)
 	require.ErrorContains(t, err, "extra")

@@ -2,7 +2,6 @@ package dml
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -16,14 +15,6 @@ const DefaultQueueSchema = "mimeo_queue"
 // DefaultChunkSize is the number of queue entries one destination
 // transaction applies when Config.ChunkSize is zero.
 const DefaultChunkSize = 25000
-
-// DefaultDDLLockTimeout is the lock_timeout of statements that lock the live
-// source table or a queue table when Config.DDLLockTimeout is zero.
-const DefaultDDLLockTimeout = 2 * time.Second
-
-// DefaultDDLRetries is how often such a statement is retried after a lock
-// timeout when Config.DDLRetries is zero.
-const DefaultDDLRetries = 10
 
 // MaxDestinations is the number of destinations (queues) one source table
 // can feed.
@@ -56,24 +47,6 @@ type Config struct {
 	// ChunkSize is the number of queue entries fetched and applied per
 	// destination transaction when FetchFirst is false. Default 25,000.
 	ChunkSize int
-
-	// DDLLockTimeout is the lock_timeout of statements that take a lock on
-	// the live source table or a queue table: creating and dropping the
-	// trigger, closing and truncating a queue table. Such a statement is
-	// retried after a lock timeout. Default 2s.
-	DDLLockTimeout time.Duration
-
-	// DDLRetries is how many times a statement that timed out waiting for a
-	// lock is retried. Default 10.
-	DDLRetries int
-
-	// AdoptDest lets Setup take an existing destination table instead of
-	// refusing it (ErrExists): it must have the replicated columns (and for
-	// logdel mimeo_source_deleted); no row is copied at setup and the first
-	// refresh pulls every row again (logdel keeps the rows marked deleted).
-	// This is how a job is set up again after a column change. Default
-	// false.
-	AdoptDest bool
 
 	// Capture chooses how source changes are captured: CaptureTrigger (the
 	// trigger and queue tables) or CaptureLogical (logical decoding through
@@ -117,20 +90,6 @@ func (c *Config) fillfactor() int {
 	return c.Fillfactor
 }
 
-func (c *Config) ddlLockTimeout() time.Duration {
-	if c.DDLLockTimeout <= 0 {
-		return DefaultDDLLockTimeout
-	}
-	return c.DDLLockTimeout
-}
-
-func (c *Config) ddlRetries() int {
-	if c.DDLRetries <= 0 {
-		return DefaultDDLRetries
-	}
-	return c.DDLRetries
-}
-
 // validate checks what can be checked without a database and names the
 // field at fault.
 func (c *Config) validate() error {
@@ -140,14 +99,8 @@ func (c *Config) validate() error {
 	if c.ChunkSize < 0 {
 		return &replication.OptionError{Field: "Config.ChunkSize", Problem: "must be 0 (the default) or positive"}
 	}
-	if c.DDLLockTimeout < 0 {
-		return &replication.OptionError{Field: "Config.DDLLockTimeout", Problem: "must be 0 (the default) or positive"}
-	}
 	if c.Fillfactor != 0 && (c.Fillfactor < 10 || c.Fillfactor > 100) {
 		return &replication.OptionError{Field: "Config.Fillfactor", Problem: "must be 0 (the default, 90) or from 10 to 100"}
-	}
-	if c.DDLRetries < 0 {
-		return &replication.OptionError{Field: "Config.DDLRetries", Problem: "must be 0 (the default) or positive"}
 	}
 	if err := c.Capture.validate(); err != nil {
 		return err

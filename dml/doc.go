@@ -201,7 +201,7 @@
 // DestroyOptions.KeepTable; add the column to the destination (or, to drop
 // one, drop it from the source, then if wanted from the destination, which
 // may keep it as long as it is not NOT NULL); add it to the source; Setup
-// again with Config.AdoptDest, whose first refresh pulls every row. The
+// again with Options.AdoptDest, whose first refresh pulls every row. The
 // queue is made anew by Setup.
 //
 // # Performance

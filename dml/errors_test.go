@@ -87,8 +87,7 @@ func TestConfigErrors(t *testing.T) {
 	b := pgtest.Setup(t)
 	for field, cfg := range map[string]dml.Config{
 		"Config.ChunkSize":       {ChunkSize: -1},
-		"Config.DDLLockTimeout":  {DDLLockTimeout: -time.Second},
-		"Config.DDLRetries":      {DDLRetries: -1},
+		"Options.DDLLockTimeout": {Options: replication.Options{DDLLockTimeout: -time.Second}},
 		"Config.QueueSchema":     {QueueSchema: "mimeo"},
 		"Config.Key":             {Key: []string{"a", "a"}},
 		"Options.BatchLimit":     {Options: replication.Options{BatchLimit: -5}},

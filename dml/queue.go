@@ -65,7 +65,8 @@ func migrateQueueSchema(ctx context.Context, db migrate.DB, schema string) error
 // it returns, every change to the source table is queued.
 func installQueue(ctx context.Context, db beginner, cfg *Config, spec *TableSpec, v Variant, label string) (*Queue, error) {
 	q := &Queue{Schema: cfg.queueSchema(), Source: spec.Source, KeepsDeleted: v.KeepsDeleted()}
-	err := sqltext.LockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
+	timeout, retries := cfg.DDLLock()
+	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))`,
 			lockClass, spec.Source.Sanitize()); err != nil {
 			return err
@@ -133,7 +134,8 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 // with the functions (DROP … CASCADE): dropping a trigger by name would need
 // ownership of the source table, which the replication role need not have.
 func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
-	err := sqltext.LockRetry(ctx, db, cfg.ddlLockTimeout(), cfg.ddlRetries(), func(tx pgx.Tx) error {
+	timeout, retries := cfg.DDLLock()
+	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		var exists bool
 		if err := tx.QueryRow(ctx, `SELECT to_regnamespace($1) IS NOT NULL`, replication.QuoteIdent(q.Schema)).Scan(&exists); err != nil {
 			return err

@@ -174,7 +174,7 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 }
 
 // checkDest refuses a job that already exists, and a destination table
-// that exists unless Config.AdoptDest; it reports whether the table is to
+// that exists unless Options.AdoptDest; it reports whether the table is to
 // be adopted.
 func (r *Replicator) checkDest(ctx context.Context) (adopt bool, err error) {
 	dest := r.Dest()
@@ -187,7 +187,7 @@ func (r *Replicator) checkDest(ctx context.Context) (adopt bool, err error) {
 	}
 	if exists && !r.cfg.AdoptDest {
 		return false, &replication.TableError{Table: dest, Err: replication.ErrExists,
-			Fix: "drop it, choose another destination with Options.Dest, or set Config.AdoptDest to replicate into it"}
+			Fix: "drop it, choose another destination with Options.Dest, or set Options.AdoptDest to replicate into it"}
 	}
 	if err := r.catalog.Migrate(ctx, r.dest); err != nil {
 		return false, fmt.Errorf("prepare catalog: %w", err)

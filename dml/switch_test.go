@@ -78,7 +78,7 @@ func TestSwitchGivesUpOnWritersLeftOpen(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, accountsDDL)
 	pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o' || g, g, NULL, NULL, NULL FROM generate_series(1, 10) g`)
-	r := newDML(t, b, accounts, &dml.Config{DDLLockTimeout: 20 * time.Millisecond, DDLRetries: 1})
+	r := newDML(t, b, accounts, &dml.Config{Options: replication.Options{DDLLockTimeout: 20 * time.Millisecond, DDLRetries: 1}})
 	require.NoError(t, r.Setup(ctx))
 	pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = 0 WHERE id = 5`)
 	w, err := b.Source.Begin(ctx)
@@ -89,7 +89,7 @@ func TestSwitchGivesUpOnWritersLeftOpen(t *testing.T) {
 
 	_, err = r.Refresh(ctx)
 	require.ErrorIs(t, err, dml.ErrWritersOpen)
-	require.ErrorContains(t, err, "raise Config.DDLLockTimeout")
+	require.ErrorContains(t, err, "raise Options.DDLLockTimeout")
 	var te *replication.TableError
 	require.ErrorAs(t, err, &te)
 	require.Equal(t, accounts, te.Table)

@@ -31,7 +31,6 @@ const (
 	DefaultDSTStart             = 30 * time.Minute
 	DefaultDSTEnd               = 150 * time.Minute
 	DefaultSerialLongTxn        = 10 * time.Minute
-	defaultDDLLockTimeout       = 2 * time.Second
 )
 
 // Config configures an Inserter or an Updater. A nil Config is not enough:
@@ -112,12 +111,6 @@ type Config struct {
 	// Now is the clock of the daylight-saving check. Default nil: time.Now.
 	// (Bounds are computed from the source's own clock.)
 	Now func() time.Time
-
-	// DurableCommit makes the destination transaction wait for its WAL to
-	// be flushed. Default false: it commits with synchronous_commit=off,
-	// which is safe here because the rows and the state that advances past
-	// them are lost or kept together, and a lost commit is pulled again.
-	DurableCommit bool
 }
 
 // withDefaults returns a copy of cfg (nil allowed) with defaults filled in.

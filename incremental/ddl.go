@@ -15,22 +15,20 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// ddlAttempts is how often DDL on a live table is tried when its lock is
-// busy.
-const ddlAttempts = 5
-
-// lockedDDL runs stmt on table t in tx under lock_timeout, in a savepoint,
-// retrying when the lock is not granted in time (SQLSTATE 55P03), so that a
-// busy table is not queued behind (and does not queue every reader behind
+// lockedDDL runs stmt on the job's destination in tx under
+// Options.DDLLockTimeout, in a savepoint, retrying up to Options.DDLRetries
+// more times when the lock is not granted in time (SQLSTATE 55P03), so that
+// a busy table is not queued behind (and does not queue every reader behind
 // it) for ever.
-func lockedDDL(ctx context.Context, tx pgx.Tx, t replication.Table, stmt string) error {
-	err := sqltext.LockRetry(ctx, tx, defaultDDLLockTimeout, ddlAttempts-1, func(sp pgx.Tx) error {
+func (j *job) lockedDDL(ctx context.Context, tx pgx.Tx, stmt string) error {
+	timeout, retries := j.cfg.DDLLock()
+	err := sqltext.LockRetry(ctx, tx, timeout, retries, func(sp pgx.Tx) error {
 		_, err := sp.Exec(ctx, stmt)
 		return err
 	})
 	if sqltext.IsLockTimeout(err) {
-		return &replication.TableError{Table: t, Err: err,
-			Fix: fmt.Sprintf("other sessions held the table's lock through %d tries: retry when it is less busy", ddlAttempts)}
+		return &replication.TableError{Table: j.dst, Err: err,
+			Fix: fmt.Sprintf("other sessions held the table's lock through %d tries: retry when it is less busy, or raise Options.DDLLockTimeout or Options.DDLRetries", retries+1)}
 	}
 	return err
 }

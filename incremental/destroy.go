@@ -32,7 +32,7 @@ func (j *job) destroy(ctx context.Context, opts *replication.DestroyOptions) err
 				run.Step(ctx, "Keeping destination table "+j.dst.String())
 			} else {
 				run.Step(ctx, "Dropping destination table "+j.dst.String())
-				if err := lockedDDL(ctx, tx, j.dst, "DROP TABLE "+j.dst.Sanitize()); err != nil {
+				if err := j.lockedDDL(ctx, tx, "DROP TABLE "+j.dst.Sanitize()); err != nil {
 					return res, fmt.Errorf("drop %s: %w", j.dst, err)
 				}
 			}

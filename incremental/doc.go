@@ -20,7 +20,7 @@
 // transaction as the rows, so a refresh killed at any point leaves rows and
 // state as they were, and the next refresh pulls nothing twice and loses
 // nothing. That transaction commits with synchronous_commit=off (unless
-// [Config].DurableCommit): a commit lost in a crash loses the rows and the
+// replication.Options.DurableCommit): a commit lost in a crash loses the rows and the
 // state that advanced past them together, and they are pulled again.
 //
 // Bounds go into the COPY query as quoted literals of the control column's
@@ -66,9 +66,10 @@
 // last value is the destination's highest control value; when nothing was
 // pulled (Options.SkipPull, or an empty source) it is the setup time less
 // the boundary for a Time job (so, as in mimeo, older rows are not pulled:
-// RepullAll pulls them) and no bound for a Serial job (the first refresh
-// pulls every row). An existing destination table is adopted as it is,
-// without pulling, from its highest control value.
+// Repull pulls them) and no bound for a Serial job (the first refresh
+// pulls every row). An existing destination table is refused (ErrExists)
+// unless Options.AdoptDest: then it is adopted as it is, without pulling,
+// from its highest control value.
 //
 // # Daylight saving
 //
@@ -81,7 +82,7 @@
 //
 // # Repull
 //
-// RepullAll empties the destination and pulls everything up to the upper
+// Repull empties the destination and pulls everything up to the upper
 // bound. RepullRange replaces the rows whose control values lie in an
 // exclusive range (start, end), up to the last value pulled, and leaves the
 // state alone.

@@ -43,7 +43,7 @@ func forEachMode(t *testing.T, test func(t *testing.T, m mode)) {
 // rep is what the tests drive: an Inserter or an Updater.
 type rep interface {
 	replication.Replicator
-	RepullAll(ctx context.Context) (replication.Result, error)
+	Repull(ctx context.Context) (replication.Result, error)
 	RepullRange(ctx context.Context, start, end incremental.Value) (replication.Result, error)
 }
 

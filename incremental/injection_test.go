@@ -29,7 +29,7 @@ func TestConditionNeverRunsAStatement(t *testing.T) {
 			tbl := replication.T("public", "events")
 			type job interface {
 				replication.Replicator
-				RepullAll(ctx context.Context) (replication.Result, error)
+				Repull(ctx context.Context) (replication.Result, error)
 			}
 			zero := int64(0)
 			newJob := func(cond string) (job, error) {
@@ -61,7 +61,7 @@ func TestConditionNeverRunsAStatement(t *testing.T) {
 				if err == nil {
 					_, err = o.Refresh(ctx)
 					require.ErrorIs(t, err, replication.ErrBadCondition, "refresh: %s", c)
-					_, err = o.(job).RepullAll(ctx)
+					_, err = o.(job).Repull(ctx)
 				}
 				require.ErrorIs(t, err, replication.ErrBadCondition, "open or repull: %s", c)
 				// The job made in code says another condition: refused too.

@@ -46,9 +46,9 @@ func (r *Inserter) Setup(ctx context.Context) error { return r.j.setup(ctx) }
 // another refresh of the table runs.
 func (r *Inserter) Refresh(ctx context.Context) (replication.Result, error) { return r.j.refresh(ctx) }
 
-// RepullAll empties the destination table and pulls every source row up to
+// Repull empties the destination table and pulls every source row up to
 // the upper bound again.
-func (r *Inserter) RepullAll(ctx context.Context) (replication.Result, error) {
+func (r *Inserter) Repull(ctx context.Context) (replication.Result, error) {
 	return r.j.repullAll(ctx)
 }
 

@@ -83,8 +83,9 @@ func TestDestroy(t *testing.T) {
 	}
 }
 
-// TestAdoptExisting: an existing destination table is taken as it is; the
-// job starts above its highest control value.
+// TestAdoptExisting: an existing destination table is refused, unless
+// Options.AdoptDest: then it is taken as it is and the job starts above its
+// highest control value.
 func TestAdoptExisting(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m)
@@ -94,7 +95,10 @@ func TestAdoptExisting(t *testing.T) {
 		pgtest.MustExec(t, f.b.Dest, `DELETE FROM items WHERE id > 20`)
 		f.insert(31, 40)
 
-		r = f.setup(f.cfg())
+		require.ErrorIs(t, f.rep(f.cfg()).Setup(context.Background()), replication.ErrExists)
+		adopt := f.cfg()
+		adopt.AdoptDest = true
+		r = f.setup(adopt)
 		want := scalar[string](t, f.b.Dest, `SELECT max(ctl)::text FROM items`)
 		require.EqualValues(t, 20, scalar[int64](t, f.b.Dest, `SELECT count(*) FROM items`), "nothing pulled into an existing table")
 		res := f.refresh(r)

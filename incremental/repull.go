@@ -43,7 +43,7 @@ func (j *job) repullAllBody(ctx context.Context, conn *pgxpool.Conn, run *replic
 	if err != nil {
 		return res, err
 	}
-	if err := lockedDDL(ctx, tx, j.dst, "TRUNCATE "+j.dst.Sanitize()); err != nil {
+	if err := j.lockedDDL(ctx, tx, "TRUNCATE "+j.dst.Sanitize()); err != nil {
 		return res, fmt.Errorf("empty %s: %w", j.dst, err)
 	}
 	var maxv *string

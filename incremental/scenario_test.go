@@ -65,7 +65,7 @@ func TestEmptySource(t *testing.T) {
 
 // TestNoDataSetup: SkipPull creates the table (with its indexes) empty. A
 // Serial job's first refresh pulls every row; a Time job starts at the
-// setup time, as mimeo's does, and RepullAll brings the older rows.
+// setup time, as mimeo's does, and Repull brings the older rows.
 func TestNoDataSetup(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m)
@@ -87,7 +87,7 @@ func TestNoDataSetup(t *testing.T) {
 		f.insertNow(61, 70)
 		require.EqualValues(t, 10, f.refresh(r).Inserted)
 		f.sameQuery("SELECT * FROM "+f.src.Sanitize()+" WHERE id > 60", "SELECT * FROM "+r.Dest().Sanitize())
-		res, err := r.RepullAll(context.Background())
+		res, err := r.Repull(context.Background())
 		require.NoError(t, err)
 		require.EqualValues(t, 70, res.Inserted)
 		f.same(r.Dest())
@@ -118,7 +118,7 @@ func TestSpecialNames(t *testing.T) {
 		_, err := r.RepullRange(context.Background(), f.val(0), f.val(1000))
 		require.NoError(t, err)
 		f.same(r.Dest())
-		_, err = r.RepullAll(context.Background())
+		_, err = r.Repull(context.Background())
 		require.NoError(t, err)
 		f.same(r.Dest())
 		require.NoError(t, r.Destroy(context.Background(), nil))
@@ -211,8 +211,8 @@ func TestFilter(t *testing.T) {
 	})
 }
 
-// TestRepullAll: a damaged destination is restored by RepullAll.
-func TestRepullAll(t *testing.T) {
+// TestRepull: a damaged destination is restored by Repull.
+func TestRepull(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m)
 		f.insert(1, 100)
@@ -220,7 +220,7 @@ func TestRepullAll(t *testing.T) {
 		pgtest.MustExec(t, f.b.Dest, `DELETE FROM items WHERE id % 3 = 0`)
 		pgtest.MustExec(t, f.b.Dest, `UPDATE items SET payload = 'damaged' WHERE id % 5 = 0`)
 		f.insert(101, 120)
-		res, err := r.RepullAll(context.Background())
+		res, err := r.Repull(context.Background())
 		require.NoError(t, err)
 		require.EqualValues(t, 120, res.Inserted)
 		f.same(r.Dest())

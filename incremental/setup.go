@@ -84,6 +84,9 @@ func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replicat
 	var st state
 	rel, err := catalog.LookupRelation(ctx, tx, j.dst.Schema, j.dst.Name)
 	switch {
+	case err == nil && !j.cfg.AdoptDest:
+		return &replication.TableError{Table: j.dst, Err: replication.ErrExists,
+			Fix: "drop it, choose another Options.Dest, or set Options.AdoptDest to adopt it (no rows are pulled then: the job goes on from its highest control value)"}
 	case err == nil:
 		run.Step(ctx, fmt.Sprintf("Destination table %s already exists: no data or indexes were pulled from source", j.dst))
 		if st.LastValue, err = j.adopt(ctx, tx, p, rel); err != nil {

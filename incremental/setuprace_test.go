@@ -13,8 +13,8 @@ import (
 
 // Four Setups of one destination at once: one wins, every other one gets
 // ErrExists, and the destination holds the source's rows. An Updater set
-// up over an existing table that lacks a replicated column is ErrExists
-// too, naming the column.
+// up over an existing table is ErrExists too (naming the missing column
+// when told to adopt the table).
 func TestConcurrentSetupsOfOneDestination(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"inserter", "updater"} {
@@ -49,6 +49,12 @@ func TestConcurrentSetupsOfOneDestination(t *testing.T) {
 		pgtest.MustExec(t, b.Dest, `CREATE TABLE public.events (id int PRIMARY KEY, seq bigint NOT NULL)`)
 		zero := int64(0)
 		u, err := incremental.NewUpdater(b.Source, b.Dest, replication.T("public", "events"), &incremental.Config{Control: "seq", SerialBoundary: &zero})
+		require.NoError(t, err)
+		err = u.Setup(ctx)
+		require.ErrorIs(t, err, replication.ErrExists)
+		// Told to adopt it, the missing column is named.
+		u, err = incremental.NewUpdater(b.Source, b.Dest, replication.T("public", "events"), &incremental.Config{Control: "seq", SerialBoundary: &zero,
+			Options: replication.Options{AdoptDest: true}})
 		require.NoError(t, err)
 		err = u.Setup(ctx)
 		require.ErrorIs(t, err, replication.ErrExists)

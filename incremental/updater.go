@@ -51,9 +51,9 @@ func (r *Updater) Setup(ctx context.Context) error { return r.j.setup(ctx) }
 // the table runs.
 func (r *Updater) Refresh(ctx context.Context) (replication.Result, error) { return r.j.refresh(ctx) }
 
-// RepullAll empties the destination table and pulls every source row up to
+// Repull empties the destination table and pulls every source row up to
 // the upper bound again.
-func (r *Updater) RepullAll(ctx context.Context) (replication.Result, error) {
+func (r *Updater) Repull(ctx context.Context) (replication.Result, error) {
 	return r.j.repullAll(ctx)
 }
 

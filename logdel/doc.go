@@ -46,7 +46,7 @@
 // the queue keeps the replicated columns of deleted rows, so it is made
 // anew after a column change. To add a column: Destroy the job with
 // DestroyOptions.KeepTable (this removes the queue); add the column to the
-// destination; add it to the source; Setup again with Config.AdoptDest (a
+// destination; add it to the source; Setup again with Options.AdoptDest (a
 // new queue with the new column). The first refresh then repulls every
 // row and keeps the rows marked deleted, which have the new column NULL.
 // To drop a column: Destroy keeping the table, drop it from the source,

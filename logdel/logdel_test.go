@@ -204,7 +204,7 @@ func testColumnAddKeepsDeletedRows(t *testing.T, capture dml.Capture) {
 	pgtest.MustExec(t, b.Dest, `ALTER TABLE items ADD COLUMN color text`)
 	pgtest.MustExec(t, b.Source, `ALTER TABLE items ADD COLUMN color text`)
 	pgtest.MustExec(t, b.Source, `UPDATE items SET color = 'red' WHERE id > 5`)
-	again, err := logdel.New(b.Source, b.Dest, items, &logdel.Config{AdoptDest: true, Capture: capture})
+	again, err := logdel.New(b.Source, b.Dest, items, &logdel.Config{Options: replication.Options{AdoptDest: true}, Capture: capture})
 	require.NoError(t, err)
 	require.NoError(t, again.Setup(ctx))
 	pgtest.MustExec(t, b.Source, `DELETE FROM items WHERE id = 10`)

@@ -26,8 +26,8 @@
 // the server, database or role sets, so an acknowledged commit cannot be
 // lost in a crash after the source forgot the changes. Snapshot, table and
 // incremental jobs keep their whole state in the transaction that writes
-// their rows and may commit asynchronously (LoadOptions.SyncCommit,
-// incremental Config.DurableCommit).
+// their rows and may commit asynchronously (unless
+// Options.DurableCommit).
 //
 // Conditions: a row condition is one piece of SQL from the operator, never
 // statements. NormalizeCondition, through which every kind turns one into

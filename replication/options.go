@@ -12,6 +12,14 @@ import (
 // DefaultCatalogSchema is the destination schema of the job catalog.
 const DefaultCatalogSchema = "mimeo"
 
+// DefaultDDLLockTimeout is the lock_timeout of statements that lock a live
+// table when Options.DDLLockTimeout is zero.
+const DefaultDDLLockTimeout = 2 * time.Second
+
+// DefaultDDLRetries is how often such a statement is tried again after a
+// lock timeout when Options.DDLRetries is zero.
+const DefaultDDLRetries = 10
+
 // DefaultSourceName is the catalog name of the source when none is given.
 const DefaultSourceName = "default"
 
@@ -47,6 +55,34 @@ type Options struct {
 	// BatchLimit caps the rows (or queued changes) one refresh moves.
 	// Default 0: the kind's default (no limit for full pulls).
 	BatchLimit int
+
+	// AdoptDest lets Setup take a destination table that already exists
+	// instead of refusing it (ErrExists): it must have the replicated
+	// columns (and whatever the kind adds, such as logdel's
+	// mimeo_source_deleted). What happens to its rows is the kind's to say
+	// (see each kind's Setup). Default false.
+	AdoptDest bool
+
+	// DurableCommit makes the destination transactions of pull-only jobs
+	// (snapshot, table, incremental) wait for their WAL flush. Default
+	// false: they commit with synchronous_commit=off, which is safe because
+	// their whole state lives in the same transaction as the rows: a crash
+	// loses at most the last refresh, which the next one repeats. DML and
+	// LogDeletes jobs always commit durably, whatever this says: their
+	// commits let the source drop its queue.
+	DurableCommit bool
+
+	// DDLLockTimeout bounds each attempt to take a lock on a live table
+	// (the source table or a queue table for DML and LogDeletes; the
+	// destination for snapshot, table and incremental jobs), so that a long
+	// reader never queues every other session behind pgmimeo. A statement
+	// that times out is retried. Default 0: DefaultDDLLockTimeout (2s).
+	DDLLockTimeout time.Duration
+
+	// DDLRetries is how many more attempts follow one that timed out
+	// (SQLSTATE 55P03), with a growing pause between them. Default 0:
+	// DefaultDDLRetries (10); negative: no retry.
+	DDLRetries int
 
 	// LockWait is how long a refresh waits for another refresh of the same
 	// destination table: nil does not wait (ErrLocked at once), a positive
@@ -114,6 +150,9 @@ func (o *Options) Validate() error {
 	if o.Period < 0 {
 		return &OptionError{Field: "Options.Period", Problem: "must be 0 (not scheduled) or positive"}
 	}
+	if o.DDLLockTimeout < 0 {
+		return &OptionError{Field: "Options.DDLLockTimeout", Problem: "must be 0 (the default, 2s) or positive"}
+	}
 	if err := sqltext.CheckCondition(o.Condition); err != nil {
 		return &OptionError{Field: "Options.Condition", Problem: err.Error() + "; give one boolean expression, without ';' or '--' comments",
 			Err: ErrBadCondition}
@@ -162,4 +201,20 @@ func NormalizeCondition(t Table, c string) (string, error) {
 // HasJoin reports whether the condition joins further tables (", other …").
 func (o *Options) HasJoin() bool {
 	return o != nil && strings.HasPrefix(strings.TrimSpace(o.Condition), ",")
+}
+
+// DDLLock returns the lock_timeout and the retries of statements that lock
+// a live table, with the defaults applied.
+func (o *Options) DDLLock() (timeout time.Duration, retries int) {
+	timeout, retries = DefaultDDLLockTimeout, DefaultDDLRetries
+	if o != nil && o.DDLLockTimeout > 0 {
+		timeout = o.DDLLockTimeout
+	}
+	switch {
+	case o != nil && o.DDLRetries < 0:
+		retries = 0
+	case o != nil && o.DDLRetries > 0:
+		retries = o.DDLRetries
+	}
+	return timeout, retries
 }

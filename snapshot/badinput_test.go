@@ -123,7 +123,7 @@ func TestSnapshotBadOptions(t *testing.T) {
 		{&snapshot.Config{Options: replication.Options{BatchLimit: 10}}, "Config.BatchLimit"},
 		{&snapshot.Config{Options: replication.Options{Columns: []string{"id"}}}, "Config.SkipIndexes"},
 		{&snapshot.Config{PostScripts: []string{" "}}, "Config.PostScripts"},
-		{&snapshot.Config{LoadOptions: snapshot.LoadOptions{DDLLockTimeout: -1}}, "Config.DDLLockTimeout"},
+		{&snapshot.Config{Options: replication.Options{DDLLockTimeout: -1}}, "Options.DDLLockTimeout"},
 	} {
 		_, err := snapshot.New(b.Source, b.Dest, src, tc.cfg)
 		require.ErrorIs(t, err, replication.ErrBadOption, tc.field)

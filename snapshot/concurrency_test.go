@@ -233,7 +233,7 @@ func TestSnapshotSwapWaitsForReadersUnderLockTimeout(t *testing.T) {
 
 	// Without retries the swap gives up after its lock timeout, and the old
 	// copy keeps serving.
-	cfg := &snapshot.Config{LoadOptions: snapshot.LoadOptions{DDLLockTimeout: 20 * time.Millisecond, DDLRetries: -1}}
+	cfg := &snapshot.Config{Options: replication.Options{DDLLockTimeout: 20 * time.Millisecond, DDLRetries: -1}}
 	_, err = b.newSnap("public.quotes", cfg).Refresh(ctx)
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, err, &pgErr)

@@ -12,11 +12,6 @@ import (
 const (
 	// DefaultProgressEvery is how often (in bytes copied) Progress is called.
 	DefaultProgressEvery = 16 << 20
-	// DefaultDDLLockTimeout bounds each attempt to lock a live table.
-	DefaultDDLLockTimeout = 2 * time.Second
-	// DefaultDDLRetries is how many times a lock attempt that timed out is
-	// retried.
-	DefaultDDLRetries = 10
 )
 
 // LoadOptions tune how a refresh loads and swaps. The zero value is the
@@ -31,29 +26,23 @@ type LoadOptions struct {
 	// Default 0: DefaultProgressEvery (16 MiB).
 	ProgressEvery int64
 
-	// DDLLockTimeout bounds each attempt to take the lock a refresh needs on
-	// a live destination table or view (the lock_timeout of that
-	// statement), so that a long reader never queues every other reader
-	// behind the refresh. Default 0: DefaultDDLLockTimeout (2s).
-	DDLLockTimeout time.Duration
-
-	// DDLRetries is how many more attempts follow one that timed out
-	// (SQLSTATE 55P03), with a growing pause between them.
-	// Default 0: DefaultDDLRetries (10); negative: no retry.
-	DDLRetries int
-
 	// MaintenanceWorkMem, when set (for example "512MB"), is the
 	// maintenance_work_mem of the destination transaction: the memory each
 	// index build after the load may use. More memory makes the build of a
 	// large index much faster. Default "": the server's setting.
 	MaintenanceWorkMem string
 
-	// SyncCommit makes the destination transaction wait for its WAL flush.
-	// Default false: it commits with synchronous_commit=off, which is safe
-	// for these pull-only jobs because their whole state lives in the same
-	// destination transaction as the rows: a crash loses at most the last
-	// refresh, which the next refresh repeats.
-	SyncCommit bool
+	// From the job's replication.Options (see bind): DurableCommit, and
+	// the DDL lock timeout and retries with their defaults.
+	durable    bool
+	ddlTimeout time.Duration
+	ddlRetries int
+}
+
+// bind takes the settings of opts that the loads need.
+func (o *LoadOptions) bind(opts *replication.Options) {
+	o.durable = opts.DurableCommit
+	o.ddlTimeout, o.ddlRetries = opts.DDLLock()
 }
 
 func (o LoadOptions) progressEvery() int64 {
@@ -63,29 +52,9 @@ func (o LoadOptions) progressEvery() int64 {
 	return o.ProgressEvery
 }
 
-func (o LoadOptions) lockTimeout() time.Duration {
-	if o.DDLLockTimeout <= 0 {
-		return DefaultDDLLockTimeout
-	}
-	return o.DDLLockTimeout
-}
-
-func (o LoadOptions) retries() int {
-	switch {
-	case o.DDLRetries < 0:
-		return 0
-	case o.DDLRetries == 0:
-		return DefaultDDLRetries
-	}
-	return o.DDLRetries
-}
-
 func (o LoadOptions) validate(prefix string) error {
 	if o.ProgressEvery < 0 {
 		return &replication.OptionError{Field: prefix + ".ProgressEvery", Problem: "must be 0 (default) or positive"}
-	}
-	if o.DDLLockTimeout < 0 {
-		return &replication.OptionError{Field: prefix + ".DDLLockTimeout", Problem: "must be 0 (default) or positive"}
 	}
 	return nil
 }
@@ -170,12 +139,6 @@ type TableConfig struct {
 	// highest value in use in the columns (of any table) whose default or
 	// identity draws from them. Default none.
 	Sequences []replication.Table
-
-	// UseExisting lets Setup adopt a destination table that already exists
-	// (its columns must include the replicated source columns): setup then
-	// makes no indexes and, unless SkipPull, truncates and loads it.
-	// Default false: an existing destination is an error (ErrExists).
-	UseExisting bool
 }
 
 func (c *TableConfig) validate() error {

@@ -57,7 +57,7 @@
 // transaction. A refresh whose source or destination connection dies
 // mid-copy leaves the previous copy serving and the job's state as it was;
 // the next refresh starts over. The destination transaction commits with
-// synchronous_commit=off unless LoadOptions.SyncCommit: losing the last
+// synchronous_commit=off unless Options.DurableCommit: losing the last
 // commit in a server crash only means the next refresh repeats it.
 //
 // # Options

@@ -27,7 +27,7 @@ func ExampleTable() {
 	}
 
 	tbl, err := snapshot.NewTable(source, dest, replication.T("public", "customers"), &snapshot.TableConfig{
-		UseExisting:     true,
+		Options:         replication.Options{AdoptDest: true},
 		TruncateCascade: true,
 		Sequences:       []replication.Table{replication.T("public", "customers_id_seq")},
 	})

@@ -62,7 +62,7 @@ func beginLoad(ctx context.Context, conn interface {
 	if err != nil {
 		return nil, fmt.Errorf("begin destination transaction: %w", err)
 	}
-	if !o.SyncCommit {
+	if !o.durable {
 		if _, err := tx.Exec(ctx, "SET LOCAL synchronous_commit = off"); err != nil {
 			_ = tx.Rollback(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("begin destination transaction: %w", err)

@@ -11,10 +11,11 @@ import (
 )
 
 // lockRetry runs fn, which takes locks on live objects, in a savepoint of
-// tx under lock_timeout, retried on a lock timeout up to o.retries() more
-// times (see sqltext.LockRetry); errors are prefixed by what.
+// tx under Options.DDLLockTimeout, retried on a lock timeout up to
+// Options.DDLRetries more times (see sqltext.LockRetry); errors are
+// prefixed by what.
 func lockRetry(ctx context.Context, tx pgx.Tx, o LoadOptions, what string, fn func(context.Context) error) error {
-	err := sqltext.LockRetry(ctx, tx, o.lockTimeout(), o.retries(), func(pgx.Tx) error { return fn(ctx) })
+	err := sqltext.LockRetry(ctx, tx, o.ddlTimeout, o.ddlRetries, func(pgx.Tx) error { return fn(ctx) })
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

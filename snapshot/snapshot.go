@@ -36,6 +36,7 @@ func New(source, dest *pgxpool.Pool, src replication.Table, cfg *Config) (*Snaps
 	if cfg != nil {
 		s.cfg = *cfg
 	}
+	s.cfg.LoadOptions.bind(&s.cfg.Options)
 	var err error
 	if s.endpoints, err = newEndpoints(source, dest, src, &s.cfg.Options); err != nil {
 		return nil, err

@@ -36,6 +36,7 @@ func NewTable(source, dest *pgxpool.Pool, src replication.Table, cfg *TableConfi
 	if cfg != nil {
 		t.cfg = *cfg
 	}
+	t.cfg.LoadOptions.bind(&t.cfg.Options)
 	var err error
 	if t.endpoints, err = newEndpoints(source, dest, src, &t.cfg.Options); err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func NewTable(source, dest *pgxpool.Pool, src replication.Table, cfg *TableConfi
 }
 
 // Setup checks the source, the options and the destination, creates the
-// destination table (or adopts it, with UseExisting), records the job and
+// destination table (or adopts it, with Options.AdoptDest: it must have the replicated columns; setup then makes no indexes and, unless SkipPull, truncates and loads it), records the job and
 // (unless SkipPull) loads the rows, in one destination transaction. Bad
 // input fails with the same typed errors as Snapshot.Setup, and a sequence
 // in TableConfig.Sequences that the destination lacks with ErrTableNotFound;
@@ -87,9 +88,9 @@ func (t *Table) setup(ctx context.Context, conn *pgxpool.Conn, run *replication.
 		if err := checkFree(ctx, conn, t.dst); err != nil {
 			return res, err
 		}
-	case !t.cfg.UseExisting:
+	case !t.cfg.AdoptDest:
 		return res, &replication.TableError{Table: t.dst, Err: replication.ErrExists,
-			Fix: "drop it, choose another destination with Options.Dest, or set UseExisting to adopt it"}
+			Fix: "drop it, choose another destination with Options.Dest, or set Options.AdoptDest to adopt it"}
 	case kind != "r" && kind != "p":
 		return res, &replication.TableError{Table: t.dst, Err: replication.ErrExists,
 			Fix: "it is not a table, so it cannot be adopted; drop it or choose another destination"}

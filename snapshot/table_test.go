@@ -105,7 +105,7 @@ func TestTableCascadeAndSequences(t *testing.T) {
 
 	// Without cascade the referenced table cannot be truncated: setup says so
 	// and changes nothing.
-	noCascade := b.newTable("public.customers", &snapshot.TableConfig{UseExisting: true, Sequences: []replication.Table{seq}})
+	noCascade := b.newTable("public.customers", &snapshot.TableConfig{Options: replication.Options{AdoptDest: true}, Sequences: []replication.Table{seq}})
 	err := noCascade.Setup(ctx)
 	require.ErrorIs(t, err, replication.ErrBadOption)
 	var te *replication.TableError
@@ -116,7 +116,7 @@ func TestTableCascadeAndSequences(t *testing.T) {
 	require.EqualValues(t, 2, scalar[int64](t, b.Dest, `SELECT count(*) FROM public.orders`))
 	require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM mimeo.jobs`))
 
-	tb := b.newTable("public.customers", &snapshot.TableConfig{UseExisting: true, TruncateCascade: true,
+	tb := b.newTable("public.customers", &snapshot.TableConfig{Options: replication.Options{AdoptDest: true}, TruncateCascade: true,
 		Sequences: []replication.Table{seq, ordersSeq}})
 	require.NoError(t, tb.Setup(ctx))
 	b.same(`SELECT id, name FROM public.customers`, "(SELECT id, name FROM public.customers) c")
@@ -168,7 +168,7 @@ func TestTableBadInput(t *testing.T) {
 			case "unknown sequence":
 				cfg.Sequences = []replication.Table{replication.T("public", "orders_seq")}
 			case "adopted table lacks a column", "adopting a view":
-				cfg.UseExisting = true
+				cfg.AdoptDest = true
 			}
 			tb, err := snapshot.NewTable(b.Source, b.Dest, replication.MustParseTable(tc.src), cfg)
 			require.NoError(t, err)
