@@ -32,7 +32,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml/export"
-	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -69,7 +69,7 @@ func run(ctx context.Context, sourceDSN, destDSN, dir string) error {
 	}
 	if sourceDSN == "" {
 		fmt.Println("Starting a throwaway PostgreSQL server…")
-		srv, err := pgtest.StartServer(ctx, "")
+		srv, err := pgmimeotest.Start(ctx)
 		if err != nil {
 			return fmt.Errorf("start a PostgreSQL server: %w (or give -source and -dest)", err)
 		}
@@ -77,18 +77,11 @@ func run(ctx context.Context, sourceDSN, destDSN, dir string) error {
 			_ = srv.Stop()
 			fmt.Println("Stopped the throwaway server.")
 		}()
-		admin, err := pgx.Connect(ctx, srv.AdminDSN("postgres"))
+		dsns, err := srv.CreateDatabases(ctx, "export_source", "export_dest")
 		if err != nil {
 			return err
 		}
-		for _, db := range []string{"export_source", "export_dest"} {
-			if _, err := admin.Exec(ctx, `CREATE DATABASE `+replication.QuoteIdent(db)); err != nil {
-				admin.Close(ctx)
-				return err
-			}
-		}
-		admin.Close(ctx)
-		sourceDSN, destDSN = srv.AdminDSN("export_source"), srv.AdminDSN("export_dest")
+		sourceDSN, destDSN = dsns[0], dsns[1]
 	}
 	source, err := pgxpool.New(ctx, sourceDSN)
 	if err != nil {

@@ -30,8 +30,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -74,7 +74,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if o.source == "" {
 		fmt.Fprintln(stdout, "Starting a throwaway PostgreSQL server…")
-		srv, err := pgtest.StartServer(ctx, "")
+		srv, err := pgmimeotest.Start(ctx)
 		if err != nil {
 			return fmt.Errorf("start a PostgreSQL server: %w (or give -source and -dest)", err)
 		}
@@ -82,18 +82,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			_ = srv.Stop()
 			fmt.Fprintln(stdout, "Stopped the throwaway server.")
 		}()
-		conn, err := srv.Connect(ctx, "postgres")
+		dsns, err := srv.CreateDatabases(ctx, "shop", "reporting")
 		if err != nil {
 			return err
 		}
-		for _, db := range []string{"shop", "reporting"} {
-			if _, err := conn.Exec(ctx, "CREATE DATABASE "+db); err != nil {
-				conn.Close(ctx)
-				return err
-			}
-		}
-		conn.Close(ctx)
-		o.source, o.dest = srv.AdminDSN("shop"), srv.AdminDSN("reporting")
+		o.source, o.dest = dsns[0], dsns[1]
 	}
 	plugin := o.plugin
 	if plugin == "" {

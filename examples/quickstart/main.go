@@ -29,8 +29,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -63,7 +63,7 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 	}
 	if sourceDSN == "" {
 		fmt.Println("Starting a throwaway PostgreSQL server…")
-		srv, err := pgtest.StartServer(ctx, "")
+		srv, err := pgmimeotest.Start(ctx)
 		if err != nil {
 			return fmt.Errorf("start a PostgreSQL server: %w (or give -source and -dest)", err)
 		}
@@ -71,11 +71,12 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 			_ = srv.Stop()
 			fmt.Println("Stopped the throwaway server.")
 		}()
-		if err := createDatabases(ctx, srv, "quickstart_source", "quickstart_dest"); err != nil {
+		dsns, err := srv.CreateDatabases(ctx, "quickstart_source", "quickstart_dest")
+		if err != nil {
 			return err
 		}
-		sourceDSN, destDSN = srv.AdminDSN("quickstart_source"), srv.AdminDSN("quickstart_dest")
-		fmt.Printf("Server (%s) at %s:%s, databases quickstart_source and quickstart_dest.\n", srv.Source, srv.Host, srv.Port)
+		sourceDSN, destDSN = dsns[0], dsns[1]
+		fmt.Printf("Server (%s), databases quickstart_source and quickstart_dest.\n", srv)
 	}
 	source, err := pgxpool.New(ctx, sourceDSN)
 	if err != nil {
@@ -168,20 +169,6 @@ func run(ctx context.Context, sourceDSN, destDSN string, rows int) error {
 		return err
 	}
 	printResult(ctx, jobs, res)
-	return nil
-}
-
-func createDatabases(ctx context.Context, srv *pgtest.Server, names ...string) error {
-	conn, err := srv.Connect(ctx, "postgres")
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	for _, n := range names {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+replication.QuoteIdent(n)); err != nil {
-			return fmt.Errorf("create database %s: %w", n, err)
-		}
-	}
 	return nil
 }
 

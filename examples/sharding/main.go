@@ -32,7 +32,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -73,7 +73,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	switch {
 	case *sourceDSN == "" && len(shardDSNs) == 0:
-		srv, err := pgtest.StartServer(ctx, "")
+		srv, err := pgmimeotest.Start(ctx)
 		if err != nil {
 			return fmt.Errorf("start a PostgreSQL server: %w (or give -source and four -shard)", err)
 		}
@@ -84,7 +84,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if *sourceDSN, shardDSNs, err = throwawayDatabases(ctx, srv); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "Throwaway server (%s) with databases shop and shard_0 … shard_3.\n", srv.Source)
+		fmt.Fprintf(stdout, "Throwaway server (%s) with databases shop and shard_0 … shard_3.\n", srv)
 	case *sourceDSN == "" || len(shardDSNs) != shards:
 		return fmt.Errorf("give -source and -shard exactly %d times, or neither", shards)
 	}
@@ -167,22 +167,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // throwawayDatabases makes the source and shard databases.
-func throwawayDatabases(ctx context.Context, srv *pgtest.Server) (string, []string, error) {
-	conn, err := srv.Connect(ctx, "postgres")
-	if err != nil {
-		return "", nil, err
-	}
-	defer conn.Close(ctx)
+func throwawayDatabases(ctx context.Context, srv *pgmimeotest.Server) (string, []string, error) {
 	names := []string{"shop"}
 	for k := range shards {
 		names = append(names, fmt.Sprintf("shard_%d", k))
 	}
-	var dsns []string
-	for _, n := range names {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+n); err != nil {
-			return "", nil, fmt.Errorf("create database %s: %w", n, err)
-		}
-		dsns = append(dsns, srv.AdminDSN(n))
+	dsns, err := srv.CreateDatabases(ctx, names...)
+	if err != nil {
+		return "", nil, err
 	}
 	return dsns[0], dsns[1:], nil
 }

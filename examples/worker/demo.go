@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/incremental"
-	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
 	"github.com/pgmimeo/pgmimeo/snapshot"
@@ -29,18 +29,12 @@ var (
 )
 
 // throwawayDatabases makes the demo's databases on a throwaway server.
-func throwawayDatabases(ctx context.Context, srv *pgtest.Server) (source, dest string, err error) {
-	conn, err := srv.Connect(ctx, "postgres")
+func throwawayDatabases(ctx context.Context, srv *pgmimeotest.Server) (source, dest string, err error) {
+	dsns, err := srv.CreateDatabases(ctx, "worker_source", "worker_dest")
 	if err != nil {
 		return "", "", err
 	}
-	defer conn.Close(ctx)
-	for _, db := range []string{"worker_source", "worker_dest"} {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+replication.QuoteIdent(db)); err != nil {
-			return "", "", fmt.Errorf("create database %s: %w", db, err)
-		}
-	}
-	return srv.AdminDSN("worker_source"), srv.AdminDSN("worker_dest"), nil
+	return dsns[0], dsns[1], nil
 }
 
 // demoJobs are the demo's source tables and jobs.

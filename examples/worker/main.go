@@ -31,8 +31,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
 )
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c.DemoSource != "" {
 			return errors.New("-demo-source needs -dest")
 		}
-		srv, err := pgtest.StartServer(ctx, "")
+		srv, err := pgmimeotest.Start(ctx)
 		if err != nil {
 			return fmt.Errorf("start a throwaway PostgreSQL server: %w (or give -dest)", err)
 		}
@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if c.For == 0 && !c.Once {
 			c.For = duration(10 * time.Second)
 		}
-		fmt.Fprintf(stdout, "Throwaway server (%s) at %s:%s with databases worker_source and worker_dest.\n", srv.Source, srv.Host, srv.Port)
+		fmt.Fprintf(stdout, "Throwaway server (%s) with databases worker_source and worker_dest.\n", srv)
 	}
 
 	dest, err := openDest(ctx, c.Dest, c.Concurrency)
