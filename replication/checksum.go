@@ -170,6 +170,10 @@ type KeyRange struct {
 	NullKey bool
 }
 
+// Bounds returns the range's bounds and whether it is the range of keys
+// with a NULL part.
+func (r KeyRange) Bounds() (from, to []string, nullKey bool) { return r.From, r.To, r.NullKey }
+
 // String describes the range, e.g. "(100) <= key < (200)".
 func (r KeyRange) String() string {
 	b := func(k []string) string { return "(" + strings.Join(k, ", ") + ")" }

@@ -11,7 +11,6 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
-	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // Key is one key column.
@@ -31,12 +30,19 @@ type Range struct {
 	NullKey  bool
 }
 
+// Bounded is a key range as a checksum validation reports it
+// (replication.KeyRange).
+type Bounded interface {
+	Bounds() (from, to []string, nullKey bool)
+}
+
 // FromKeyRanges returns the ranges a checksum validation found to differ
 // (replication.ChecksumResult.Ranges) as ranges to re-pull.
-func FromKeyRanges(rs []replication.KeyRange) []Range {
+func FromKeyRanges[R Bounded](rs []R) []Range {
 	out := make([]Range, len(rs))
 	for i, r := range rs {
-		out[i] = Range{From: r.From, To: r.To, NullKey: r.NullKey}
+		from, to, null := r.Bounds()
+		out[i] = Range{From: from, To: to, NullKey: null}
 	}
 	return out
 }

@@ -1,0 +1,71 @@
+package replication_test
+
+import (
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/pgmimeo/pgmimeo"
+
+// imports lists, for every package of the module, the packages of the
+// module it imports (tests excluded), from go list.
+func imports(t *testing.T) map[string][]string {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, module+"/...")
+	cmd.Dir = ".."
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	m := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg := strings.TrimPrefix(f[0], module+"/")
+		m[pkg] = nil
+		for _, imp := range f[1:] {
+			if rest, ok := strings.CutPrefix(imp, module+"/"); ok {
+				m[pkg] = append(m[pkg], rest)
+			}
+		}
+	}
+	return m
+}
+
+// TestImportRules asserts the layering (see the package documentation):
+// internal imports no public package; replication imports only internal;
+// the kinds import replication and internal, and no other kind except the
+// edges listed below, which are the ones left to remove.
+func TestImportRules(t *testing.T) {
+	kinds := []string{"snapshot", "incremental", "dml", "logdel", "dml/export"}
+	isKind := func(p string) bool {
+		for _, k := range kinds {
+			if p == k {
+				return true
+			}
+		}
+		return false
+	}
+	// Still to go: logdel and the exporter reach dml's apply machinery
+	// through dml itself, and the scheduler names every kind.
+	allowed := map[string]bool{"logdel -> dml": true, "dml/export -> dml": true}
+	var bad []string
+	for pkg, imps := range imports(t) {
+		for _, imp := range imps {
+			edge := pkg + " -> " + imp
+			switch {
+			case strings.HasPrefix(pkg, "internal/") && !strings.HasPrefix(imp, "internal/"):
+				bad = append(bad, edge+": internal imports a public package")
+			case pkg == "replication" && !strings.HasPrefix(imp, "internal/"):
+				bad = append(bad, edge+": replication imports only internal")
+			case isKind(pkg) && isKind(imp) && !allowed[edge]:
+				bad = append(bad, edge+": a kind imports another kind")
+			case strings.HasPrefix(imp, "examples/") || strings.HasPrefix(imp, "cmd/"):
+				bad = append(bad, edge+": nothing imports a command or an example")
+			}
+		}
+	}
+	sort.Strings(bad)
+	require.Empty(t, bad)
+}
