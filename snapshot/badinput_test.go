@@ -174,12 +174,12 @@ func TestSnapshotSourcePrivilege(t *testing.T) {
 	// SELECT is all the source role needs.
 	pgtest.MustExec(t, b.Source, `GRANT SELECT ON public.secret TO `+replication.QuoteIdent(r.Name))
 	require.NoError(t, s.Setup(ctx))
-	b.same(`SELECT * FROM public.secret`, "public.secret")
-	b.change(`INSERT INTO public.secret VALUES (2, 'b')`)
+	b.same(t, `SELECT * FROM public.secret`, "public.secret")
+	b.change(t, `INSERT INTO public.secret VALUES (2, 'b')`)
 	res, err := s.Refresh(ctx)
 	require.NoError(t, err)
 	require.False(t, res.Skipped)
-	b.same(`SELECT * FROM public.secret`, "public.secret")
+	b.same(t, `SELECT * FROM public.secret`, "public.secret")
 	// The password is not stored in the catalog.
 	require.NotContains(t, scalar[string](t, b.Dest, `SELECT conninfo FROM mimeo.sources`), r.Password)
 }
@@ -193,11 +193,11 @@ func TestSnapshotJobLog(t *testing.T) {
 	log := &memLog{}
 	cfg := snapshotConfig(log)
 	cfg.SkipUnchanged = true
-	s := b.newSnap("public.logged", cfg)
+	s := b.newSnap(t, "public.logged", cfg)
 	require.NoError(t, s.Setup(ctx))
 	_, err := s.Refresh(ctx)
 	require.NoError(t, err)
-	b.change(`DELETE FROM public.logged WHERE id > 5`)
+	b.change(t, `DELETE FROM public.logged WHERE id > 5`)
 	_, err = s.Refresh(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{

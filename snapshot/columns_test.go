@@ -51,17 +51,17 @@ func TestSnapshotColumnChanges(t *testing.T) {
 				`INSERT INTO public.post_log (note) SELECT 'ran'`,
 				`CREATE INDEX extra_snap1 ON public.products_snap1 (id DESC); CREATE INDEX extra_snap2 ON public.products_snap2 (id DESC)`,
 			}}
-			s := b.newSnap("public.products", cfg)
+			s := b.newSnap(t, "public.products", cfg)
 			require.NoError(t, s.Setup(ctx))
 			_, err := s.Refresh(ctx)
 			require.NoError(t, err)
 			require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM public.post_log`), "post-scripts run only after a column change")
 
-			b.change(tc.change)
+			b.change(t, tc.change)
 			res, err := s.Refresh(ctx)
 			require.NoError(t, err)
 			require.False(t, res.Skipped)
-			b.same(`SELECT * FROM public.products`, "public.products")
+			b.same(t, `SELECT * FROM public.products`, "public.products")
 			want := columnsOf(t, b, "source", "public.products")
 			require.Equal(t, want, columnsOf(t, b, "dest", "public.products"))
 			require.Equal(t, want, columnsOf(t, b, "dest", "public.products_snap1"))
@@ -76,11 +76,11 @@ func TestSnapshotColumnChanges(t *testing.T) {
 
 			// The next refresh is an ordinary one again, and keeps the
 			// post-scripts' indexes through its drop-and-rebuild.
-			b.change(`UPDATE public.products SET name = name || '!' WHERE id < 50`)
+			b.change(t, `UPDATE public.products SET name = name || '!' WHERE id < 50`)
 			res, err = s.Refresh(ctx)
 			require.NoError(t, err)
 			require.False(t, res.Skipped)
-			b.same(`SELECT * FROM public.products`, "public.products")
+			b.same(t, `SELECT * FROM public.products`, "public.products")
 			require.Equal(t, []string{"ran"}, strs(t, b.Dest, `SELECT note FROM public.post_log`))
 			require.Equal(t, []string{"extra_snap1", "extra_snap2"},
 				strs(t, b.Dest, `SELECT relname FROM pg_class WHERE relname LIKE 'extra_snap_'`))
@@ -96,7 +96,7 @@ func TestSnapshotColumnChangeKeepsPrivileges(t *testing.T) {
 	auditor := b.CreateRole()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.stock (id int PRIMARY KEY, qty int)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.stock SELECT g, g FROM generate_series(1, 30) g`)
-	s := b.newSnap("public.stock", nil)
+	s := b.newSnap(t, "public.stock", nil)
 	require.NoError(t, s.Setup(ctx))
 	q := replication.QuoteIdent
 	pgtest.MustExec(t, b.Dest, `GRANT SELECT ON public.stock TO `+q(reader.Name))
@@ -111,18 +111,18 @@ func TestSnapshotColumnChangeKeepsPrivileges(t *testing.T) {
 	}
 	before := privs()
 
-	b.change(`ALTER TABLE public.stock ADD COLUMN bin text`)
-	b.change(`UPDATE public.stock SET bin = 'b' || id`)
+	b.change(t, `ALTER TABLE public.stock ADD COLUMN bin text`)
+	b.change(t, `UPDATE public.stock SET bin = 'b' || id`)
 	_, err := s.Refresh(ctx)
 	require.NoError(t, err)
-	b.same(`SELECT * FROM public.stock`, "public.stock")
+	b.same(t, `SELECT * FROM public.stock`, "public.stock")
 	require.Equal(t, before, privs())
 	// An ordinary refresh keeps them too.
-	b.change(`UPDATE public.stock SET qty = -qty`)
+	b.change(t, `UPDATE public.stock SET qty = -qty`)
 	res, err := s.Refresh(ctx)
 	require.NoError(t, err)
 	require.False(t, res.Skipped)
-	b.same(`SELECT * FROM public.stock`, "public.stock")
+	b.same(t, `SELECT * FROM public.stock`, "public.stock")
 	require.Equal(t, before, privs())
 	// The reader still reads the view, new column included.
 	rp := pgtest.Pool(t, b.DSN(b.DestDB, reader))
@@ -145,9 +145,9 @@ func TestSnapshotDestroy(t *testing.T) {
 			reader := b.CreateRole()
 			pgtest.MustExec(t, b.Source, `CREATE TABLE public.cities (id int PRIMARY KEY, name text)`)
 			pgtest.MustExec(t, b.Source, `INSERT INTO public.cities SELECT g, 'city ' || g FROM generate_series(1, 40) g`)
-			s := b.newSnap("public.cities", nil)
+			s := b.newSnap(t, "public.cities", nil)
 			require.NoError(t, s.Setup(ctx))
-			b.change(`DELETE FROM public.cities WHERE id > 30`)
+			b.change(t, `DELETE FROM public.cities WHERE id > 30`)
 			_, err := s.Refresh(ctx)
 			require.NoError(t, err)
 			pgtest.MustExec(t, b.Dest, `GRANT SELECT ON public.cities TO `+replication.QuoteIdent(reader.Name))
@@ -160,7 +160,7 @@ func TestSnapshotDestroy(t *testing.T) {
 			} else {
 				require.Equal(t, []string{"cities:r", "cities_pkey:i"}, rels)
 				require.Equal(t, []string{"cities_pkey"}, strs(t, b.Dest, `SELECT conname FROM pg_constraint WHERE conrelid = 'public.cities'::regclass`))
-				b.same(`SELECT * FROM public.cities`, "public.cities")
+				b.same(t, `SELECT * FROM public.cities`, "public.cities")
 				rp := pgtest.Pool(t, b.DSN(b.DestDB, reader))
 				require.EqualValues(t, 30, scalar[int64](t, rp, `SELECT count(*) FROM public.cities`))
 			}

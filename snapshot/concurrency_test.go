@@ -26,7 +26,7 @@ func TestSnapshotReadersNeverSeePartial(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.ledger (id int PRIMARY KEY, v int, pad text)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.ledger SELECT g, 0, repeat('x', 50) FROM generate_series(1, 20000) g`)
-	s := b.newSnap("public.ledger", nil)
+	s := b.newSnap(t, "public.ledger", nil)
 	require.NoError(t, s.Setup(ctx))
 
 	valid := map[string]bool{scalar[string](t, b.Source, fmt.Sprintf(checksumSQL, "public.ledger")): true}
@@ -59,8 +59,8 @@ func TestSnapshotReadersNeverSeePartial(t *testing.T) {
 	const rounds = 8
 	for r := 1; r <= rounds; r++ {
 		// Each round changes values and the number of rows.
-		b.change(`UPDATE public.ledger SET v = $1 WHERE id % 3 = $1 % 3`, r)
-		b.change(`DELETE FROM public.ledger WHERE id > 20000 - $1 * 500`, r)
+		b.change(t, `UPDATE public.ledger SET v = $1 WHERE id % 3 = $1 % 3`, r)
+		b.change(t, `DELETE FROM public.ledger WHERE id > 20000 - $1 * 500`, r)
 		valid[scalar[string](t, b.Source, fmt.Sprintf(checksumSQL, "public.ledger"))] = true
 		res, err := s.Refresh(ctx)
 		require.NoError(t, err)
@@ -140,7 +140,7 @@ func TestSnapshotCrashMidCopy(t *testing.T) {
 			b := setup(t)
 			ctx := context.Background()
 			bigSource(t, b)
-			s := b.newSnap("public.big", nil)
+			s := b.newSnap(t, "public.big", nil)
 			require.NoError(t, s.Setup(ctx))
 			before := scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big"))
 			catalogRow := func() string {
@@ -151,7 +151,7 @@ func TestSnapshotCrashMidCopy(t *testing.T) {
 				return strs(t, b.Dest, `SELECT indexrelid::regclass::text FROM pg_index WHERE indrelid IN ('public.big_snap1'::regclass, 'public.big_snap2'::regclass)`)
 			}
 			ixBefore := indexes()
-			b.change(`UPDATE public.big SET grp = -grp WHERE id % 7 = 0`)
+			b.change(t, `UPDATE public.big SET grp = -grp WHERE id % 7 = 0`)
 
 			refreshErr := refreshCutMidCopy(t, b, side, func() error {
 				_, err := s.Refresh(ctx)
@@ -163,7 +163,7 @@ func TestSnapshotCrashMidCopy(t *testing.T) {
 			// The previous copy still serves, the job's options and state
 			// are as they were, nothing half-made is left.
 			require.Equal(t, before, scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big")))
-			require.Equal(t, "snap1", b.active("public.big"))
+			require.Equal(t, "snap1", b.active(t, "public.big"))
 			require.Equal(t, catBefore, catalogRow())
 			require.Equal(t, ixBefore, indexes())
 			require.Equal(t, 1, scalar[int](t, b.Dest, `SELECT failures FROM mimeo.jobs WHERE dest_table = 'big'`))
@@ -174,7 +174,7 @@ func TestSnapshotCrashMidCopy(t *testing.T) {
 			require.False(t, res.Skipped)
 			require.Equal(t, scalar[string](t, b.Source, fmt.Sprintf(checksumSQL, "public.big")),
 				scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big")))
-			b.same(`SELECT * FROM public.big`, "public.big")
+			b.same(t, `SELECT * FROM public.big`, "public.big")
 			require.Equal(t, 0, scalar[int](t, b.Dest, `SELECT failures FROM mimeo.jobs WHERE dest_table = 'big'`))
 		})
 	}
@@ -186,7 +186,7 @@ func TestSnapshotLocked(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.busy (id int PRIMARY KEY)`)
 	log := &memLog{}
-	s := b.newSnap("public.busy", nil)
+	s := b.newSnap(t, "public.busy", nil)
 	require.NoError(t, s.Setup(ctx))
 
 	conn, err := b.Dest.Acquire(ctx)
@@ -198,7 +198,7 @@ func TestSnapshotLocked(t *testing.T) {
 	for _, wait := range []*time.Duration{nil, replication.Wait(100 * time.Millisecond)} {
 		cfg := snapshotConfig(log)
 		cfg.LockWait = wait
-		res, err := b.newSnap("public.busy", cfg).Refresh(ctx)
+		res, err := b.newSnap(t, "public.busy", cfg).Refresh(ctx)
 		require.ErrorIs(t, err, replication.ErrLocked)
 		var te *replication.TableError
 		require.True(t, errors.As(err, &te))
@@ -220,7 +220,7 @@ func TestSnapshotSwapWaitsForReadersUnderLockTimeout(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.quotes (id int PRIMARY KEY, px int)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.quotes SELECT g, g FROM generate_series(1, 100) g`)
-	require.NoError(t, b.newSnap("public.quotes", nil).Setup(ctx))
+	require.NoError(t, b.newSnap(t, "public.quotes", nil).Setup(ctx))
 	before := scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.quotes"))
 
 	// A long reader holds the view.
@@ -229,12 +229,12 @@ func TestSnapshotSwapWaitsForReadersUnderLockTimeout(t *testing.T) {
 	defer reader.Rollback(ctx)
 	_, err = reader.Exec(ctx, `SELECT count(*) FROM public.quotes`)
 	require.NoError(t, err)
-	b.change(`UPDATE public.quotes SET px = -px`)
+	b.change(t, `UPDATE public.quotes SET px = -px`)
 
 	// Without retries the swap gives up after its lock timeout, and the old
 	// copy keeps serving.
 	cfg := &snapshot.Config{Options: replication.Options{DDLLockTimeout: 20 * time.Millisecond, DDLRetries: -1}}
-	_, err = b.newSnap("public.quotes", cfg).Refresh(ctx)
+	_, err = b.newSnap(t, "public.quotes", cfg).Refresh(ctx)
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, err, &pgErr)
 	require.Equal(t, "55P03", pgErr.Code)
@@ -245,7 +245,7 @@ func TestSnapshotSwapWaitsForReadersUnderLockTimeout(t *testing.T) {
 	cfg.DDLRetries = 50
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.newSnap("public.quotes", cfg).Refresh(ctx)
+		_, err := b.newSnap(t, "public.quotes", cfg).Refresh(ctx)
 		done <- err
 	}()
 	// Wait until the refresh has tried and backed off at least once, read
@@ -256,5 +256,5 @@ func TestSnapshotSwapWaitsForReadersUnderLockTimeout(t *testing.T) {
 	require.Equal(t, before, scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.quotes")))
 	require.NoError(t, reader.Rollback(ctx))
 	require.NoError(t, <-done)
-	b.same(`SELECT * FROM public.quotes`, "public.quotes")
+	b.same(t, `SELECT * FROM public.quotes`, "public.quotes")
 }

@@ -33,8 +33,8 @@ func TestOpenRebuildsJobsFromCatalog(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, tbl.Setup(ctx))
 
-	b.change(`UPDATE public.items SET name = name || '!' WHERE id <= 10`)
-	b.change(`INSERT INTO public.items VALUES (200, 'new', 'x')`)
+	b.change(t, `UPDATE public.items SET name = name || '!' WHERE id <= 10`)
+	b.change(t, `INSERT INTO public.items VALUES (200, 'new', 'x')`)
 	want := pgtest.Rows(t, b.Source, `SELECT id, name FROM public.items WHERE id % 2 = 0`)
 
 	os, err := snapshot.Open(ctx, b.Source, b.Dest, replication.T("public", "items_snap"), nil)

@@ -39,7 +39,7 @@ func TestSnapshotRepairRanges(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.notes (id int PRIMARY KEY, kind text NOT NULL, note text)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.notes SELECT g, 'k' || g % 7, 'note ' || g FROM generate_series(1, 2000) g`)
-	s := b.newSnap("public.notes", nil)
+	s := b.newSnap(t, "public.notes", nil)
 	require.NoError(t, s.Setup(ctx))
 	dest := replication.T("public", "notes")
 	tamper(t, b, "public.notes_snap1")
@@ -54,8 +54,8 @@ func TestSnapshotRepairRanges(t *testing.T) {
 	require.Equal(t, res.Deleted, res.Inserted)
 	require.Less(t, res.Inserted, int64(1000))
 	require.True(t, checksum(t, b, dest).Match)
-	b.same("SELECT * FROM public.notes", "public.notes")
-	require.Equal(t, "snap1", b.active("public.notes"))
+	b.same(t, "SELECT * FROM public.notes", "public.notes")
+	require.Equal(t, "snap1", b.active(t, "public.notes"))
 	require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM public.notes_snap2`))
 
 	// A matching check repairs nothing; another job's check is refused.
@@ -96,5 +96,5 @@ func TestTableRepairRanges(t *testing.T) {
 	_, err = tbl.RepairRanges(ctx, diff)
 	require.NoError(t, err)
 	require.True(t, checksum(t, b, dest).Match)
-	b.same("SELECT * FROM public.notes WHERE id % 5 <> 0", "public.notes")
+	b.same(t, "SELECT * FROM public.notes WHERE id % 5 <> 0", "public.notes")
 }

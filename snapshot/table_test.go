@@ -12,10 +12,10 @@ import (
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
-func (b *bundle) newTable(src string, cfg *snapshot.TableConfig) *snapshot.Table {
-	b.t.Helper()
+func (b *bundle) newTable(t testing.TB, src string, cfg *snapshot.TableConfig) *snapshot.Table {
+	t.Helper()
 	tb, err := snapshot.NewTable(b.Source, b.Dest, replication.MustParseTable(src), cfg)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	return tb
 }
 
@@ -33,7 +33,7 @@ func TestTableNeedsOnlySelect(t *testing.T) {
 		&snapshot.TableConfig{Options: replication.Options{JobLog: log}})
 	require.NoError(t, err)
 	require.NoError(t, tb.Setup(ctx))
-	b.same(`SELECT * FROM public.customers`, "public.customers")
+	b.same(t, `SELECT * FROM public.customers`, "public.customers")
 	require.Equal(t, "r", scalar[string](t, b.Dest, `SELECT relkind::text FROM pg_class WHERE oid = 'public.customers'::regclass`))
 	idx := func() []string {
 		return strs(t, b.Dest, `SELECT regexp_replace(pg_get_indexdef(indexrelid), 'INDEX \S+ ON', 'INDEX ON') FROM pg_index WHERE indrelid = 'public.customers'::regclass`)
@@ -53,7 +53,7 @@ func TestTableNeedsOnlySelect(t *testing.T) {
 	res, err := tb.Refresh(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 1900, res.Inserted)
-	b.same(`SELECT * FROM public.customers`, "public.customers")
+	b.same(t, `SELECT * FROM public.customers`, "public.customers")
 	require.Equal(t, wantIdx, idx())
 	// A table job always pulls.
 	res, err = tb.Refresh(ctx)
@@ -76,15 +76,15 @@ func TestTableFilterAndCondition(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.sessions (id int PRIMARY KEY, user_id int, token text, active bool)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.sessions SELECT g, g % 10, md5(g::text), g % 3 = 0 FROM generate_series(1, 300) g`)
-	tb := b.newTable("public.sessions", &snapshot.TableConfig{Options: replication.Options{
+	tb := b.newTable(t, "public.sessions", &snapshot.TableConfig{Options: replication.Options{
 		Columns: []string{"id", "user_id", "active"}, SkipIndexes: true, Condition: "WHERE active",
 		Dest: replication.T("public", "active_sessions")}})
 	require.NoError(t, tb.Setup(ctx))
-	b.same(`SELECT id, user_id, active FROM public.sessions WHERE active`, "public.active_sessions")
+	b.same(t, `SELECT id, user_id, active FROM public.sessions WHERE active`, "public.active_sessions")
 	pgtest.MustExec(t, b.Source, `UPDATE public.sessions SET active = NOT active WHERE id < 30`)
 	_, err := tb.Refresh(ctx)
 	require.NoError(t, err)
-	b.same(`SELECT id, user_id, active FROM public.sessions WHERE active`, "public.active_sessions")
+	b.same(t, `SELECT id, user_id, active FROM public.sessions WHERE active`, "public.active_sessions")
 }
 
 func TestTableCascadeAndSequences(t *testing.T) {
@@ -105,7 +105,7 @@ func TestTableCascadeAndSequences(t *testing.T) {
 
 	// Without cascade the referenced table cannot be truncated: setup says so
 	// and changes nothing.
-	noCascade := b.newTable("public.customers", &snapshot.TableConfig{Options: replication.Options{AdoptDest: true}, Sequences: []replication.Table{seq}})
+	noCascade := b.newTable(t, "public.customers", &snapshot.TableConfig{Options: replication.Options{AdoptDest: true}, Sequences: []replication.Table{seq}})
 	err := noCascade.Setup(ctx)
 	require.ErrorIs(t, err, replication.ErrBadOption)
 	var te *replication.TableError
@@ -116,10 +116,10 @@ func TestTableCascadeAndSequences(t *testing.T) {
 	require.EqualValues(t, 2, scalar[int64](t, b.Dest, `SELECT count(*) FROM public.orders`))
 	require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM mimeo.jobs`))
 
-	tb := b.newTable("public.customers", &snapshot.TableConfig{Options: replication.Options{AdoptDest: true}, TruncateCascade: true,
+	tb := b.newTable(t, "public.customers", &snapshot.TableConfig{Options: replication.Options{AdoptDest: true}, TruncateCascade: true,
 		Sequences: []replication.Table{seq, ordersSeq}})
 	require.NoError(t, tb.Setup(ctx))
-	b.same(`SELECT id, name FROM public.customers`, "(SELECT id, name FROM public.customers) c")
+	b.same(t, `SELECT id, name FROM public.customers`, "(SELECT id, name FROM public.customers) c")
 	require.Equal(t, []string{"dev"}, strs(t, b.Dest, `SELECT DISTINCT local_note FROM public.customers`))
 	require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM public.orders`), "the cascade emptied the referencing table")
 	require.EqualValues(t, 121, scalar[int64](t, b.Dest, `SELECT nextval('public.customers_id_seq')`))
@@ -131,7 +131,7 @@ func TestTableCascadeAndSequences(t *testing.T) {
 	res, err := tb.Refresh(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 41, res.Inserted)
-	b.same(`SELECT id, name FROM public.customers`, "(SELECT id, name FROM public.customers) c")
+	b.same(t, `SELECT id, name FROM public.customers`, "(SELECT id, name FROM public.customers) c")
 	require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM public.orders`))
 	require.EqualValues(t, 501, scalar[int64](t, b.Dest, `SELECT nextval('public.customers_id_seq')`))
 	// The identity sequence's table is empty: it is left as it was.
@@ -185,19 +185,19 @@ func TestTableDestroy(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.a (id int PRIMARY KEY)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.a SELECT generate_series(1, 10)`)
-	keep := b.newTable("public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "kept")}})
-	drop := b.newTable("public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "dropped")}})
+	keep := b.newTable(t, "public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "kept")}})
+	drop := b.newTable(t, "public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "dropped")}})
 	require.NoError(t, keep.Setup(ctx))
 	require.NoError(t, drop.Setup(ctx))
 	require.NoError(t, keep.Destroy(ctx, &replication.DestroyOptions{KeepTable: true}))
 	require.NoError(t, drop.Destroy(ctx, nil))
-	b.same(`SELECT * FROM public.a`, "public.kept")
+	b.same(t, `SELECT * FROM public.a`, "public.kept")
 	require.Equal(t, []string{"kept", "kept_pkey"}, strs(t, b.Dest, `SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace`))
 	require.Zero(t, scalar[int64](t, b.Dest, `SELECT count(*) FROM mimeo.jobs`))
 	// The wrong kind is refused.
-	s := b.newSnap("public.a", &snapshot.Config{Options: replication.Options{Dest: replication.T("public", "snap")}})
+	s := b.newSnap(t, "public.a", &snapshot.Config{Options: replication.Options{Dest: replication.T("public", "snap")}})
 	require.NoError(t, s.Setup(ctx))
-	_, err := b.newTable("public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "snap")}}).Refresh(ctx)
+	_, err := b.newTable(t, "public.a", &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("public", "snap")}}).Refresh(ctx)
 	require.ErrorIs(t, err, replication.ErrWrongKind)
 }
 
@@ -209,7 +209,7 @@ func TestTableCrashMidCopy(t *testing.T) {
 			b := setup(t)
 			ctx := context.Background()
 			bigSource(t, b)
-			tb := b.newTable("public.big", nil)
+			tb := b.newTable(t, "public.big", nil)
 			require.NoError(t, tb.Setup(ctx))
 			before := scalar[string](t, b.Dest, fmt.Sprintf(checksumSQL, "public.big"))
 			catBefore := scalar[string](t, b.Dest, `SELECT config::text || ' ' || state::text FROM mimeo.jobs`)
@@ -226,7 +226,7 @@ func TestTableCrashMidCopy(t *testing.T) {
 
 			_, err := tb.Refresh(ctx)
 			require.NoError(t, err)
-			b.same(`SELECT * FROM public.big`, "public.big")
+			b.same(t, `SELECT * FROM public.big`, "public.big")
 		})
 	}
 }

@@ -25,10 +25,10 @@ const killSwitch = `CREATE TABLE public.kill (on_ boolean);
 // no acknowledgement; importing again applies the batch.
 func TestImportTerminatedMidway(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Dest, killSwitch+`CREATE TRIGGER die AFTER UPDATE ON public.items FOR EACH STATEMENT EXECUTE FUNCTION public.die()`)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = -qty WHERE id % 2 = 0; DELETE FROM public.items WHERE id < 20`)
-	res := b.export(targetA)
+	res := b.export(t, targetA)
 	before := pgtest.Rows(t, b.Dest, itemsRows)
 	record := pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo_import.applied_batch`)
 	_, err := b.im.Import(ctx, res.Dir)
@@ -44,7 +44,7 @@ func TestImportTerminatedMidway(t *testing.T) {
 	require.False(t, r.AlreadyApplied)
 	_, err = b.ex.Acknowledge(ctx, r.AckPath)
 	require.NoError(t, err)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 }
 
 // An export whose session is terminated before it committed records no
@@ -52,7 +52,7 @@ func TestImportTerminatedMidway(t *testing.T) {
 // under the same number.
 func TestExportTerminatedMidway(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, killSwitch+`CREATE TRIGGER die AFTER INSERT ON mimeo_export.export_batch FOR EACH STATEMENT EXECUTE FUNCTION public.die()`)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET name = upper(name) WHERE id > 150`)
 	_, err := b.ex.Export(ctx, targetA, b.dir)
@@ -68,8 +68,8 @@ func TestExportTerminatedMidway(t *testing.T) {
 	require.Equal(t, int64(1), states[0].LastBatch)
 
 	pgtest.MustExec(t, b.Source, `UPDATE public.kill SET on_ = false`)
-	ex, im := b.ship(targetA)
+	ex, im := b.ship(t, targetA)
 	require.Equal(t, int64(2), ex.Manifest.Batch)
 	require.Equal(t, int64(50), im.Counts.Updated)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 }

@@ -23,7 +23,6 @@ var (
 // and a directory the files travel through.
 type tb struct {
 	*pgtest.Bundle
-	t     *testing.T
 	table replication.Table
 	ex    *export.Exporter
 	im    *export.Importer
@@ -51,34 +50,34 @@ func setup(t *testing.T, table replication.Table, ddl, destDDL, fill string, cfg
 	im, err := export.NewImporter(b.Dest, nil)
 	require.NoError(t, err)
 	require.NoError(t, im.Install(ctx))
-	return &tb{Bundle: b, t: t, table: table, ex: ex, im: im, dir: t.TempDir()}
+	return &tb{Bundle: b, table: table, ex: ex, im: im, dir: t.TempDir()}
 }
 
 // export writes a batch for target and fails on error.
-func (b *tb) export(target export.Target) *export.ExportResult {
-	b.t.Helper()
+func (b *tb) export(t testing.TB, target export.Target) *export.ExportResult {
+	t.Helper()
 	res, err := b.ex.Export(ctx, target, b.dir)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	return res
 }
 
 // ship exports, imports and acknowledges one batch for target.
-func (b *tb) ship(target export.Target) (*export.ExportResult, *export.ImportResult) {
-	b.t.Helper()
-	ex := b.export(target)
-	require.False(b.t, ex.Skipped)
+func (b *tb) ship(t testing.TB, target export.Target) (*export.ExportResult, *export.ImportResult) {
+	t.Helper()
+	ex := b.export(t, target)
+	require.False(t, ex.Skipped)
 	im, err := b.im.Import(ctx, ex.Dir)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	ok, err := b.ex.Acknowledge(ctx, im.AckPath)
-	require.NoError(b.t, err)
-	require.True(b.t, ok)
+	require.NoError(t, err)
+	require.True(t, ok)
 	return ex, im
 }
 
 // same checks that query returns the same rows on both sides.
-func (b *tb) same(query string) {
-	b.t.Helper()
-	src := pgtest.Rows(b.t, b.Source, query)
-	require.NotEmpty(b.t, src)
-	require.Equal(b.t, src, pgtest.Rows(b.t, b.Dest, query))
+func (b *tb) same(t testing.TB, query string) {
+	t.Helper()
+	src := pgtest.Rows(t, b.Source, query)
+	require.NotEmpty(t, src)
+	require.Equal(t, src, pgtest.Rows(t, b.Dest, query))
 }

@@ -19,13 +19,13 @@ func TestExtraDestinationColumns(t *testing.T) {
 	b := setup(t, items, itemsDDL,
 		`CREATE TABLE public.items (local_flag text DEFAULT 'new', id bigint PRIMARY KEY, name text NOT NULL, qty int, note text, seen_at timestamptz)`,
 		itemsFill, nil)
-	b.ship(targetA)
-	b.same(itemsRows)
+	b.ship(t, targetA)
+	b.same(t, itemsRows)
 	pgtest.MustExec(t, b.Dest, `UPDATE public.items SET local_flag = 'mine' WHERE id <= 3`)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = -1 WHERE id IN (1, 2)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.items (name) VALUES ('fresh')`)
-	b.ship(targetA)
-	b.same(itemsRows)
+	b.ship(t, targetA)
+	b.same(t, itemsRows)
 	require.Equal(t, []string{"(1,mine)", "(2,mine)", "(201,new)", "(3,mine)"},
 		pgtest.Rows(t, b.Dest, `SELECT id, local_flag FROM public.items WHERE id IN (1, 2, 3, 201)`))
 }
@@ -34,17 +34,17 @@ func TestExtraDestinationColumns(t *testing.T) {
 // every change since the last acknowledged batch.
 func TestLostBatchResent(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET name = 'lost change' WHERE id = 1`)
 	pgtest.MustExec(t, b.Source, `DELETE FROM public.items WHERE id = 2`)
-	lost := b.export(targetA)
+	lost := b.export(t, targetA)
 	require.NoError(t, os.RemoveAll(lost.Dir)) // lost on the way
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET name = 'later change' WHERE id = 3`)
-	ex, im := b.ship(targetA)
+	ex, im := b.ship(t, targetA)
 	require.Equal(t, int64(3), ex.Manifest.Batch)
 	require.Equal(t, int64(1), ex.Manifest.Since)
 	require.Equal(t, dml.Counts{Updated: 2, Deleted: 1}, im.Counts)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 	// The lost batch's acknowledgement can no longer move the position.
 	ok, err := b.ex.Confirm(ctx, targetA, 2)
 	require.NoError(t, err)
@@ -54,28 +54,28 @@ func TestLostBatchResent(t *testing.T) {
 // An export that is not acknowledged is sent again, whole, in the next one.
 func TestUnacknowledgedBatchRepeated(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET name = 'first' WHERE id = 1`)
-	first := b.export(targetA)
+	first := b.export(t, targetA)
 	_, err := b.im.Import(ctx, first.Dir) // applied, but the ack never comes back
 	require.NoError(t, err)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET name = 'second' WHERE id = 2`)
-	second := b.export(targetA)
+	second := b.export(t, targetA)
 	require.Equal(t, int64(1), second.Manifest.Since)
 	require.Equal(t, int64(2), second.Manifest.IDs.Rows)
 	im, err := b.im.Import(ctx, second.Dir)
 	require.NoError(t, err)
 	require.Equal(t, dml.Counts{Updated: 1}, im.Counts) // row 1 is already right
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 }
 
 // Importing a batch twice changes nothing, not even the rows' versions.
 func TestDuplicateImportChangesNothing(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 0 WHERE id < 50`)
 	pgtest.MustExec(t, b.Source, `DELETE FROM public.items WHERE id > 190`)
-	res := b.export(targetA)
+	res := b.export(t, targetA)
 	first, err := b.im.Import(ctx, res.Dir)
 	require.NoError(t, err)
 	require.False(t, first.AlreadyApplied)
@@ -88,7 +88,7 @@ func TestDuplicateImportChangesNothing(t *testing.T) {
 	require.Equal(t, dml.Counts{}, again.Counts)
 	require.Equal(t, before, pgtest.Rows(t, b.Dest, versions))
 	require.Equal(t, record, pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo_import.applied_batch`))
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 	// The acknowledgement is written again and still accepted once.
 	ok, err := b.ex.Acknowledge(ctx, again.AckPath)
 	require.NoError(t, err)
@@ -102,10 +102,10 @@ func TestDuplicateImportChangesNothing(t *testing.T) {
 // typed error and nothing is applied.
 func TestBadBatchesRefused(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 7 WHERE id <= 100`)
 	pgtest.MustExec(t, b.Source, `DELETE FROM public.items WHERE id > 150`)
-	res := b.export(targetA)
+	res := b.export(t, targetA)
 	destRows := pgtest.Rows(t, b.Dest, itemsRows)
 	record := pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo_import.applied_batch`)
 	unchanged := func() {
@@ -151,7 +151,7 @@ func TestBadBatchesRefused(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 8 WHERE id = 1`)
-	next := b.export(targetA)
+	next := b.export(t, targetA)
 	require.Equal(t, int64(2), next.Manifest.Since)
 	_, err = b.im.Import(ctx, next.Dir)
 	require.ErrorIs(t, err, export.ErrOutOfOrder)
@@ -163,7 +163,7 @@ func TestBadBatchesRefused(t *testing.T) {
 	require.NoError(t, err)
 	_, err = b.im.Import(ctx, next.Dir)
 	require.NoError(t, err)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 	_, err = b.im.Import(ctx, res.Dir)
 	require.ErrorIs(t, err, export.ErrOutOfOrder)
 
@@ -198,13 +198,13 @@ func TestTwoTargetsAtDifferentPositions(t *testing.T) {
 		return res
 	}
 
-	b.ship(targetA)
+	b.ship(t, targetA)
 	shipB()
 	for i := 0; i < 3; i++ {
 		pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = qty + 1 WHERE id % 10 = $1`, i)
-		b.ship(targetA)
+		b.ship(t, targetA)
 	}
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 	states, err := b.ex.Targets(ctx)
 	require.NoError(t, err)
 	require.Len(t, states, 2)
@@ -222,7 +222,7 @@ func TestTwoTargetsAtDifferentPositions(t *testing.T) {
 	require.Equal(t, pgtest.Rows(t, b.Source, itemsRows), pgtest.Rows(t, poolB, itemsRows))
 	// With both positions past them, the next export purges the entries.
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 0 WHERE id = 1`)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	require.Equal(t, []string{"(1)"}, pgtest.Rows(t, b.Source, `SELECT count(*) FROM `+export.ShadowTable("mimeo_export", items).Sanitize()))
 }
 
@@ -230,29 +230,29 @@ func TestTwoTargetsAtDifferentPositions(t *testing.T) {
 // snapshot is in the next batch, even though it began earlier.
 func TestChangeCommittedDuringExport(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	tx, err := b.Source.Begin(ctx)
 	require.NoError(t, err)
 	_, err = tx.Exec(ctx, `UPDATE public.items SET name = 'slow writer' WHERE id = 42`)
 	require.NoError(t, err)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET name = 'quick writer' WHERE id = 43`)
-	ex, _ := b.ship(targetA)
+	ex, _ := b.ship(t, targetA)
 	require.Equal(t, int64(1), ex.Manifest.IDs.Rows)
 	require.NoError(t, tx.Commit(ctx))
-	ex, _ = b.ship(targetA)
+	ex, _ = b.ship(t, targetA)
 	require.Equal(t, int64(1), ex.Manifest.IDs.Rows)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 }
 
 // Reset returns a target to a full export, which repairs a destination
 // that went astray; acknowledgements from before the reset are ignored.
 func TestResetForcesFullExport(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 1 WHERE id = 1`)
-	b.ship(targetA)
+	b.ship(t, targetA)
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 2 WHERE id = 2`)
-	pending := b.export(targetA)
+	pending := b.export(t, targetA)
 	// The destination goes astray.
 	pgtest.MustExec(t, b.Dest, `DELETE FROM public.items WHERE id BETWEEN 100 AND 120`)
 	pgtest.MustExec(t, b.Dest, `INSERT INTO public.items VALUES (9999, 'stray', 0, NULL)`)
@@ -263,16 +263,16 @@ func TestResetForcesFullExport(t *testing.T) {
 	ok, err = b.ex.Confirm(ctx, targetA, pending.Manifest.Batch)
 	require.NoError(t, err)
 	require.False(t, ok, "a batch exported before the reset does not count")
-	ex, im := b.ship(targetA)
+	ex, im := b.ship(t, targetA)
 	require.True(t, ex.Manifest.Full)
 	require.Equal(t, int64(4), ex.Manifest.Batch)
 	require.Equal(t, int64(200), im.Counts.Inserted)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 	// Then incremental again.
 	pgtest.MustExec(t, b.Source, `UPDATE public.items SET qty = 3 WHERE id = 3`)
-	ex, _ = b.ship(targetA)
+	ex, _ = b.ship(t, targetA)
 	require.False(t, ex.Manifest.Full)
-	b.same(itemsRows)
+	b.same(t, itemsRows)
 	// A target never exported to has nothing to reset.
 	ok, err = b.ex.Reset(ctx, targetB)
 	require.NoError(t, err)
@@ -289,19 +289,19 @@ func TestSpecialNames(t *testing.T) {
 	fill := `INSERT INTO "Odd ""Sch"" \x"."it's a-table; DROP" SELECT g, E'tab\there\nnew line \\ back ' || g, jsonb_build_object('k', g), g / 3.0 FROM generate_series(1, 50) g`
 	b := setup(t, table, ddl, "", fill, &export.ExporterConfig{Key: `Key \ Col`, Schema: `exp "schema"`})
 	rows := `SELECT * FROM "Odd ""Sch"" \x"."it's a-table; DROP"`
-	b.ship(targetA)
-	b.same(rows)
+	b.ship(t, targetA)
+	b.same(t, rows)
 	pgtest.MustExec(t, b.Source, `UPDATE "Odd ""Sch"" \x"."it's a-table; DROP" SET "Weird ""Col""" = E'\\N \r\n' WHERE "Key \ Col" < 5`)
 	pgtest.MustExec(t, b.Source, `DELETE FROM "Odd ""Sch"" \x"."it's a-table; DROP" WHERE "Key \ Col" > 45`)
-	ex, _ := b.ship(targetA)
+	ex, _ := b.ship(t, targetA)
 	require.Contains(t, filepath.Base(ex.Dir), "Odd__Sch___x_it_s_a-table__DROP-")
-	b.same(rows)
+	b.same(t, rows)
 	ok, err := b.ex.Reset(ctx, targetA)
 	require.NoError(t, err)
 	require.True(t, ok)
-	ex, _ = b.ship(targetA)
+	ex, _ = b.ship(t, targetA)
 	require.True(t, ex.Manifest.Full)
-	b.same(rows)
+	b.same(t, rows)
 	require.NoError(t, b.ex.Uninstall(ctx))
 	require.Equal(t, []string{}, pgtest.Rows(t, b.Source, `SELECT tgname FROM pg_trigger WHERE NOT tgisinternal`))
 }
