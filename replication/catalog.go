@@ -40,7 +40,7 @@ func (c *Catalog) table(name string) string { return pgx.Identifier{c.schema, na
 
 // Migrate creates or upgrades the catalog schema. It is safe to call
 // concurrently and repeatedly.
-func (c *Catalog) Migrate(ctx context.Context, db migrate.DB) error {
+func (c *Catalog) Migrate(ctx context.Context, db DB) error {
 	ms, err := migrate.Load(catalogMigrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("load catalog migrations: %w", err)

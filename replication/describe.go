@@ -5,14 +5,60 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/pgmimeo/pgmimeo/internal/catalog"
 )
 
-// Column is one column of a table, as the source's catalog describes it.
-type Column = catalog.Column
+// Querier reads: a pool, a connection or a transaction.
+type Querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
 
-// Index is one index of a table, as the source's catalog describes it.
-type Index = catalog.Index
+// Column is one column of a table, as the database's catalog describes it.
+type Column struct {
+	// Name is the column's name, unquoted.
+	Name string
+	// Type is the type as SQL would write it (format_type), with modifiers.
+	Type string
+	// TypeOID is the column type's OID.
+	TypeOID uint32
+	// NotNull is true for NOT NULL columns.
+	NotNull bool
+	// Builtin is true when the type, and for arrays its element type, is a
+	// built-in type, whose binary COPY form is the same in every database.
+	Builtin bool
+	// Num is the attribute number.
+	Num int16
+}
+
+// Index is one index of a table, as the database's catalog describes it.
+type Index struct {
+	// Name is the index's name, unquoted.
+	Name string
+	// Def is CREATE INDEX text as pg_get_indexdef gives it.
+	Def string
+	// Body is Def from "USING" on: method, columns with their operator
+	// classes and order, INCLUDE, storage parameters and predicate, so that
+	// the same index can be made on another table as
+	// "CREATE [UNIQUE] INDEX ON other " + Body.
+	Body string
+	// Primary and Unique describe the index; Constraint is the name of the
+	// constraint it backs, if any.
+	Primary    bool
+	Unique     bool
+	Constraint string
+}
+
+// Key is the key a table's rows are identified by.
+type Key struct {
+	// Columns are in key order.
+	Columns []string
+	// Index is the name of the primary key or unique index.
+	Index string
+	// Primary is true for a primary key.
+	Primary bool
+}
 
 // RelKind is the kind of a relation.
 type RelKind string
@@ -35,13 +81,13 @@ type TableInfo struct {
 	Columns []Column
 	// Key is the primary key, else the alphabetically first unique index on
 	// NOT NULL plain columns; nil when there is none (always for views).
-	Key *catalog.Key
+	Key *Key
 }
 
 // Describe reads the catalog of the database behind db for table t. It
 // returns a *TableError wrapping ErrTableNotFound when t does not exist or
 // is not visible to the connecting role.
-func Describe(ctx context.Context, db catalog.Querier, t Table) (*TableInfo, error) {
+func Describe(ctx context.Context, db Querier, t Table) (*TableInfo, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
@@ -66,12 +112,21 @@ func Describe(ctx context.Context, db catalog.Querier, t Table) (*TableInfo, err
 	case 'f':
 		info.Kind = KindForeign
 	}
-	if info.Columns, err = catalog.Columns(ctx, db, rel.OID); err != nil {
+	cols, err := catalog.Columns(ctx, db, rel.OID)
+	if err != nil {
 		return nil, fmt.Errorf("describe %s: columns: %w", t, err)
 	}
+	info.Columns = make([]Column, len(cols))
+	for i, c := range cols {
+		info.Columns[i] = Column(c)
+	}
 	if info.Kind != KindView {
-		if info.Key, err = catalog.FindKey(ctx, db, rel.OID); err != nil {
+		k, err := catalog.FindKey(ctx, db, rel.OID)
+		if err != nil {
 			return nil, fmt.Errorf("describe %s: key: %w", t, err)
+		}
+		if k != nil {
+			info.Key = &Key{Columns: k.Columns, Index: k.Index, Primary: k.Primary}
 		}
 	}
 	return info, nil
@@ -128,12 +183,16 @@ func (ti *TableInfo) Select(filter []string) ([]Column, error) {
 }
 
 // Indexes returns the table's indexes, primary key first.
-func (ti *TableInfo) Indexes(ctx context.Context, db catalog.Querier) ([]Index, error) {
+func (ti *TableInfo) Indexes(ctx context.Context, db Querier) ([]Index, error) {
 	ix, err := catalog.Indexes(ctx, db, ti.OID)
 	if err != nil {
 		return nil, fmt.Errorf("indexes of %s: %w", ti.Table, err)
 	}
-	return ix, nil
+	out := make([]Index, len(ix))
+	for i, x := range ix {
+		out[i] = Index(x)
+	}
+	return out, nil
 }
 
 // RequireColumns checks that every name in required is among cols, else a

@@ -2,6 +2,7 @@ package replication_test
 
 import (
 	"os/exec"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -68,4 +69,14 @@ func TestImportRules(t *testing.T) {
 	}
 	sort.Strings(bad)
 	require.Empty(t, bad)
+}
+
+// TestNoInternalTypesInTheAPI: nothing replication exports names a type of
+// an internal package, so go doc shows users every field they get.
+func TestNoInternalTypesInTheAPI(t *testing.T) {
+	cmd := exec.Command("go", "doc", "-all", ".")
+	out, err := cmd.Output()
+	require.NoError(t, err)
+	internal := regexp.MustCompile(`\b(catalog|copypipe|rangecopy|sqltext|durable|dsn|jobctx|migrate|pgtest)\.[A-Z]\w*`)
+	require.Empty(t, internal.FindAllString(string(out), -1))
 }

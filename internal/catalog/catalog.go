@@ -53,8 +53,10 @@ func LookupRelation(ctx context.Context, q Querier, schema, name string) (Relati
 	return r, nil
 }
 
-// Column is one column of a relation.
-type Column struct {
+// ColumnFields is the shape of Column, so that a type defined with the
+// same fields elsewhere (replication.Column) converts to and from it, and
+// generic code takes either (see copypipe.CanBinary).
+type ColumnFields = struct {
 	Name string
 	// Type is the type as SQL would write it (format_type), with modifiers.
 	Type string
@@ -68,6 +70,9 @@ type Column struct {
 	// Num is the attribute number.
 	Num int16
 }
+
+// Column is one column of a table.
+type Column ColumnFields
 
 const columnsSQL = `
 SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.atttypid, a.attnotnull,

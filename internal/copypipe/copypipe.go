@@ -160,12 +160,13 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // same on both sides. Types made in a database (enums, domains, composites,
 // arrays of those) carry OIDs that differ between databases, so they go as
 // text.
-func CanBinary(src, dst []catalog.Column) bool {
+func CanBinary[S, D ~catalog.ColumnFields](src []S, dst []D) bool {
 	if len(src) != len(dst) {
 		return false
 	}
 	for i := range src {
-		if !src[i].Builtin || !dst[i].Builtin || src[i].TypeOID != dst[i].TypeOID {
+		s, d := catalog.Column(src[i]), catalog.Column(dst[i])
+		if !s.Builtin || !d.Builtin || s.TypeOID != d.TypeOID {
 			return false
 		}
 	}

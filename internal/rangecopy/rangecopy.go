@@ -200,13 +200,13 @@ func describe(r Range) string {
 
 // Keys returns the key columns named, as cols (the replicated columns)
 // describe them, with whether each type has a collation (read through q).
-func Keys(ctx context.Context, q catalog.Querier, cols []catalog.Column, names []string) ([]Key, error) {
+func Keys[C ~catalog.ColumnFields](ctx context.Context, q catalog.Querier, cols []C, names []string) ([]Key, error) {
 	out := make([]Key, 0, len(names))
 	for _, n := range names {
 		var found *catalog.Column
 		for i := range cols {
-			if cols[i].Name == n {
-				found = &cols[i]
+			if c := catalog.Column(cols[i]); c.Name == n {
+				found = &c
 				break
 			}
 		}
