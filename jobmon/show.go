@@ -2,8 +2,10 @@ package jobmon
 
 import (
 	"context"
+	"fmt"
 	"time"
 
+	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -103,42 +105,58 @@ func limitOr(limit, def int) int {
 	return limit
 }
 
-func (l *Logger) jobs(ctx context.Context, what, where string, args ...any) ([]Job, error) {
-	out, err := collect(ctx, l, scanJob, `SELECT `+jobColumns+` FROM `+l.t("job_log")+` j WHERE `+where+`
-		ORDER BY j.job_id DESC LIMIT $1`, args...)
+// jobs returns the newest limit jobs that meet every one of where, newest
+// first. The query is assembled with squirrel from its optional parts,
+// values always as $n arguments.
+func (l *Logger) jobs(ctx context.Context, what string, limit int, where ...sq.Sqlizer) ([]Job, error) {
+	q := sq.Select(jobColumns).From(l.t("job_log") + " j").
+		OrderBy("j.job_id DESC").Limit(uint64(limit)).PlaceholderFormat(sq.Dollar)
+	for _, w := range where {
+		q = q.Where(w)
+	}
+	sql, args, err := q.ToSql()
+	if err != nil {
+		return nil, fmt.Errorf("%s: build query: %w", what, err)
+	}
+	out, err := collect(ctx, l, scanJob, sql, args...)
 	if err != nil {
 		return nil, l.wrap(what, err)
 	}
 	return out, nil
 }
 
+// byName matches jobs named name, upper-cased as pg_jobmon stores them.
+func byName(name string) sq.Sqlizer { return sq.Expr("j.job_name = upper(?)", name) }
+
 // ShowJob returns the newest limit jobs named name (upper-cased), newest first.
 func (l *Logger) ShowJob(ctx context.Context, name string, limit int) ([]Job, error) {
-	return l.jobs(ctx, "show job "+name, `j.job_name = upper($2)`, limitOr(limit, DefaultShowLimit), name)
+	return l.jobs(ctx, "show job "+name, limitOr(limit, DefaultShowLimit), byName(name))
 }
 
 // ShowJobLike returns the newest limit jobs whose name matches the POSIX
 // regular expression pattern (upper-cased), newest first.
 func (l *Logger) ShowJobLike(ctx context.Context, pattern string, limit int) ([]Job, error) {
-	return l.jobs(ctx, "show jobs like "+pattern, `j.job_name ~ upper($2)`, limitOr(limit, DefaultShowLimit), pattern)
+	return l.jobs(ctx, "show jobs like "+pattern, limitOr(limit, DefaultShowLimit), sq.Expr("j.job_name ~ upper(?)", pattern))
 }
 
 // ShowJobStatus returns the newest limit jobs that ended with status (e.g.
 // "CRITICAL"), newest first; a name that is not empty (upper-cased) also
 // restricts them to that job.
 func (l *Logger) ShowJobStatus(ctx context.Context, name, status string, limit int) ([]Job, error) {
-	return l.jobs(ctx, "show jobs with status "+status,
-		`j.status = $2 AND ($3 = '' OR j.job_name = upper($3))`, limitOr(limit, DefaultShowLimit), status, name)
+	where := []sq.Sqlizer{sq.Eq{"j.status": status}}
+	if name != "" {
+		where = append(where, byName(name))
+	}
+	return l.jobs(ctx, "show jobs with status "+status, limitOr(limit, DefaultShowLimit), where...)
 }
 
 // ShowRunning returns the newest limit jobs that have not ended and whose
 // backend (see WithPID) is still the live backend that started them,
 // newest first. Jobs recorded without a backend are not listed.
 func (l *Logger) ShowRunning(ctx context.Context, limit int) ([]Job, error) {
-	return l.jobs(ctx, "show running jobs", `j.status IS NULL AND EXISTS (
+	return l.jobs(ctx, "show running jobs", limitOr(limit, DefaultShowLimit), sq.Expr(`j.status IS NULL AND EXISTS (
 		SELECT 1 FROM pg_catalog.pg_stat_activity a WHERE a.pid = j.pid
-			AND (a.backend_start IS NULL OR a.backend_start <= j.start_time))`,
-		limitOr(limit, DefaultShowLimit))
+			AND (a.backend_start IS NULL OR a.backend_start <= j.start_time))`))
 }
 
 // ShowDetail returns the steps of job jobID in the order they were added.
