@@ -155,7 +155,7 @@
 // # Range repair
 //
 // [Replicator.RepairRanges] re-pulls the key ranges in which a checksum
-// validation (replication.ChecksumJob, which checks a DML job by the key it
+// validation (check.ChecksumJob, which checks a DML job by the key it
 // replicates by) found the destination different, as the scheduler's
 // Repair does for every kind: under the refresh lock, the source rows of
 // the ranges are read in one snapshot and staged with COPY in one

@@ -9,6 +9,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // A column added on the source of a DML job is reported by the catalog-wide
@@ -26,12 +27,12 @@ func TestSourceColumnDriftOfDMLJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.Setup(ctx))
 
-	drift, err := replication.CheckSourceColumns(ctx, b.Source, b.Dest, replication.NewCatalog(""), replication.DefaultSourceName)
+	drift, err := check.CheckSourceColumns(ctx, b.Source, b.Dest, replication.NewCatalog(""), replication.DefaultSourceName)
 	require.NoError(t, err)
 	require.Empty(t, drift)
 
 	pgtest.MustExec(t, b.Source, `ALTER TABLE whole ADD COLUMN added int; ALTER TABLE part ADD COLUMN added int`)
-	drift, err = replication.CheckSourceColumns(ctx, b.Source, b.Dest, replication.NewCatalog(""), replication.DefaultSourceName)
+	drift, err = check.CheckSourceColumns(ctx, b.Source, b.Dest, replication.NewCatalog(""), replication.DefaultSourceName)
 	require.NoError(t, err)
 	require.Len(t, drift, 1, "%v", drift)
 	require.Equal(t, replication.T("public", "whole"), drift[0].Source)

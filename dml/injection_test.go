@@ -11,6 +11,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // TestConditionNeverRunsAStatement gives dml and logdel jobs, with both
@@ -58,7 +59,7 @@ func injectDML(t *testing.T, capture dml.Capture, v dml.Variant) {
 	require.NoError(t, r.Setup(ctx))
 	pgtest.MustExec(t, b.Dest, `UPDATE accounts SET owner = 'tampered' WHERE id = 7`)
 	cat := replication.NewCatalog("")
-	diff, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, accounts, nil)
+	diff, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, accounts, nil)
 	require.NoError(t, err)
 	require.NotEmpty(t, diff.Ranges)
 	for _, c := range pgtest.InjectionConditions() {
@@ -70,9 +71,9 @@ func injectDML(t *testing.T, capture dml.Capture, v dml.Variant) {
 		require.ErrorIs(t, err, replication.ErrBadCondition, "repull: %s", c)
 		_, err = r.RepairRanges(ctx, diff)
 		require.ErrorIs(t, err, replication.ErrBadCondition, "repair: %s", c)
-		_, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, accounts, nil)
+		_, err = check.ChecksumJob(ctx, b.Source, b.Dest, cat, accounts, nil)
 		require.ErrorIs(t, err, replication.ErrBadCondition, "checksum: %s", c)
-		_, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, accounts, &replication.ChecksumConfig{Condition: "id > 0", DestCondition: c})
+		_, err = check.ChecksumJob(ctx, b.Source, b.Dest, cat, accounts, &check.ChecksumConfig{Condition: "id > 0", DestCondition: c})
 		require.ErrorIs(t, err, replication.ErrBadCondition, "checksum, destination condition: %s", c)
 		pgtest.RequireVictim(t, b.Source, c)
 		pgtest.RequireVictim(t, b.Dest, c)

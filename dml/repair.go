@@ -12,12 +12,13 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
-var _ replication.RangeRepairer = (*Replicator)(nil)
+var _ check.RangeRepairer = (*Replicator)(nil)
 
 // RepairRanges re-pulls the key ranges in which a checksum validation of
-// the job (diff, from replication.ChecksumJob, which compares a DML job by
+// the job (diff, from check.ChecksumJob, which compares a DML job by
 // the key it replicates by) found the destination's rows to differ from
 // the source's. Under the table's refresh lock, it reads the source rows of
 // the ranges in one source snapshot, with the job's column filter and row
@@ -37,10 +38,10 @@ var _ replication.RangeRepairer = (*Replicator)(nil)
 // replication.ErrBadOption. While a refresh runs, the repair is skipped as
 // a refresh would be (ErrLocked, after LockWait). The repair is logged as a
 // job named "Repair DML: schema.table" ("Repair Logdel: …").
-func (r *Replicator) RepairRanges(ctx context.Context, diff *replication.ChecksumResult) (replication.Result, error) {
+func (r *Replicator) RepairRanges(ctx context.Context, diff *check.ChecksumResult) (replication.Result, error) {
 	var res replication.Result
 	if diff == nil {
-		return res, &replication.OptionError{Field: "diff", Problem: "is nil: pass the result of replication.ChecksumJob"}
+		return res, &replication.OptionError{Field: "diff", Problem: "is nil: pass the result of check.ChecksumJob"}
 	}
 	if diff.Dest != r.Dest() {
 		return res, &replication.OptionError{Field: "diff",
@@ -64,7 +65,7 @@ func (r *Replicator) RepairRanges(ctx context.Context, diff *replication.Checksu
 // checkRepairDiff refuses a checksum of another source, or by other key
 // columns than the job's: a range of another key could hold a row whose
 // job key is also held by a row outside it.
-func checkRepairDiff(diff *replication.ChecksumResult, j *job) error {
+func checkRepairDiff(diff *check.ChecksumResult, j *job) error {
 	if diff.Source != j.spec.Source {
 		return &replication.OptionError{Field: "diff",
 			Problem: fmt.Sprintf("compares %s with %s, not the job's %s with %s", diff.Source, diff.Dest, j.spec.Source, j.spec.Dest)}
@@ -77,7 +78,7 @@ func checkRepairDiff(diff *replication.ChecksumResult, j *job) error {
 	return nil
 }
 
-func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, j *job, diff *replication.ChecksumResult, res *replication.Result) error {
+func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, j *job, diff *check.ChecksumResult, res *replication.Result) error {
 	src, err := replication.AcquireLive(ctx, r.source)
 	if err != nil {
 		return fmt.Errorf("connect to source: %w", err)
@@ -127,7 +128,7 @@ func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, 
 
 // stageRanges copies the source rows of each range, read in srcTx's
 // snapshot, into the batch as current rows.
-func stageRanges(ctx context.Context, srcTx pgx.Tx, b *Batch, spec rangecopy.Spec, ranges []replication.KeyRange) error {
+func stageRanges(ctx context.Context, srcTx pgx.Tx, b *Batch, spec rangecopy.Spec, ranges []check.KeyRange) error {
 	for i, rg := range rangecopy.FromKeyRanges(ranges) {
 		st, err := copypipe.Copy(ctx, srcTx.Conn().PgConn(), b.tx.Conn().PgConn(), copypipe.Spec{
 			Query:   `SELECT mimeo$r.*, true, NULL::timestamptz FROM (` + spec.SourceQuery(rg) + `) mimeo$r`,

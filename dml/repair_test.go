@@ -11,6 +11,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // TestRepairRangesThenRefreshConverges tampers with the destination
@@ -87,8 +88,8 @@ func repairConverges(t *testing.T, v dml.Variant, capture dml.Capture) {
 	}
 
 	cat := replication.NewCatalog("")
-	check := &replication.ChecksumConfig{LeafRows: 1000}
-	diff, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, r.Dest(), check)
+	ccfg := &check.ChecksumConfig{LeafRows: 1000}
+	diff, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, r.Dest(), ccfg)
 	require.NoError(t, err)
 	require.False(t, diff.Match)
 	require.Equal(t, []string{"id"}, diff.Key)
@@ -99,7 +100,7 @@ func repairConverges(t *testing.T, v dml.Variant, capture dml.Capture) {
 	require.NoError(t, err)
 	require.Positive(t, res.Deleted)
 	require.Positive(t, res.Inserted)
-	after, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, r.Dest(), check)
+	after, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, r.Dest(), ccfg)
 	require.NoError(t, err)
 	require.True(t, after.Match, "%v", after.Ranges)
 	requireSame(t, b, srcQuery, destQuery)
@@ -139,7 +140,7 @@ func repairConverges(t *testing.T, v dml.Variant, capture dml.Capture) {
 }
 
 // inRanges reports whether integer key k lies in one of diff's ranges.
-func inRanges(t *testing.T, diff *replication.ChecksumResult, k int64) bool {
+func inRanges(t *testing.T, diff *check.ChecksumResult, k int64) bool {
 	t.Helper()
 	bound := func(s []string) int64 {
 		n, err := strconv.ParseInt(s[0], 10, 64)
@@ -177,7 +178,7 @@ func TestRepairRangesRefusesOtherDiffs(t *testing.T) {
 	_, err := r.RepairRanges(ctx, nil)
 	require.ErrorAs(t, err, new(*replication.OptionError))
 	// By the source's primary key (a, b), not the job's (b, a).
-	byPK, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, pairs, &replication.ChecksumConfig{Key: []string{"a", "b"}})
+	byPK, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, pairs, &check.ChecksumConfig{Key: []string{"a", "b"}})
 	require.NoError(t, err)
 	require.False(t, byPK.Match)
 	_, err = r.RepairRanges(ctx, byPK)
@@ -190,7 +191,7 @@ func TestRepairRangesRefusesOtherDiffs(t *testing.T) {
 	require.Equal(t, before, pgtest.Rows(t, b.Dest, `SELECT * FROM pairs`))
 
 	// The job's own key, text first: the repair fixes it.
-	diff, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, pairs, nil)
+	diff, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, pairs, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"b", "a"}, diff.Key)
 	require.False(t, diff.Match)
@@ -212,7 +213,7 @@ func TestRepairRangesRefusesOtherDiffs(t *testing.T) {
 	require.GreaterOrEqual(t, res.Inserted, int64(30))
 	require.Equal(t, res.Deleted, res.Inserted)
 	requireSame(t, b, `SELECT * FROM pairs`, `SELECT * FROM pairs`)
-	matched, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, pairs, nil)
+	matched, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, pairs, nil)
 	require.NoError(t, err)
 	require.True(t, matched.Match)
 	res, err = r.RepairRanges(ctx, matched)

@@ -9,6 +9,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // TestConditionNeverRunsAStatement gives inserter and updater jobs row
@@ -67,7 +68,7 @@ func TestConditionNeverRunsAStatement(t *testing.T) {
 				// The job made in code says another condition: refused too.
 				_, err = r.Refresh(ctx)
 				require.ErrorIs(t, err, replication.ErrBadOption, "refresh: %s", c)
-				_, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, tbl, nil)
+				_, err = check.ChecksumJob(ctx, b.Source, b.Dest, cat, tbl, nil)
 				require.ErrorIs(t, err, replication.ErrBadCondition, "checksum: %s", c)
 				pgtest.RequireVictim(t, b.Source, c)
 			}

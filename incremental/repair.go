@@ -9,15 +9,16 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 var (
-	_ replication.RangeRepairer = (*Inserter)(nil)
-	_ replication.RangeRepairer = (*Updater)(nil)
+	_ check.RangeRepairer = (*Inserter)(nil)
+	_ check.RangeRepairer = (*Updater)(nil)
 )
 
 // RepairRanges re-pulls the key ranges in which a checksum validation of
-// the job (diff, from replication.ChecksumJob) found the destination's
+// the job (diff, from check.ChecksumJob) found the destination's
 // rows to differ from the source's. In one destination transaction under
 // the table's refresh lock, it deletes the rows of each range and copies
 // in the source's rows of the range that the job has pulled already
@@ -29,7 +30,7 @@ var (
 // is gone. The job's state is left as it is. The repair is logged as a job
 // named "Repair Updater: schema.table"; while a refresh runs it is skipped
 // as a refresh would be.
-func (r *Updater) RepairRanges(ctx context.Context, diff *replication.ChecksumResult) (replication.Result, error) {
+func (r *Updater) RepairRanges(ctx context.Context, diff *check.ChecksumResult) (replication.Result, error) {
 	return r.j.repairRanges(ctx, diff)
 }
 
@@ -38,13 +39,13 @@ func (r *Updater) RepairRanges(ctx context.Context, diff *replication.ChecksumRe
 // Updater.RepairRanges does; the repair is logged as "Repair Inserter:
 // schema.table". The checksum needs a key: the source's primary key or a
 // unique index, or ChecksumConfig.Key.
-func (r *Inserter) RepairRanges(ctx context.Context, diff *replication.ChecksumResult) (replication.Result, error) {
+func (r *Inserter) RepairRanges(ctx context.Context, diff *check.ChecksumResult) (replication.Result, error) {
 	return r.j.repairRanges(ctx, diff)
 }
 
-func (j *job) repairRanges(ctx context.Context, diff *replication.ChecksumResult) (replication.Result, error) {
+func (j *job) repairRanges(ctx context.Context, diff *check.ChecksumResult) (replication.Result, error) {
 	if diff == nil {
-		return replication.Result{}, &replication.OptionError{Field: "diff", Problem: "is nil: pass the result of replication.ChecksumJob"}
+		return replication.Result{}, &replication.OptionError{Field: "diff", Problem: "is nil: pass the result of check.ChecksumJob"}
 	}
 	if diff.Source != j.src || diff.Dest != j.dst {
 		return replication.Result{}, &replication.OptionError{Field: "diff",
@@ -58,7 +59,7 @@ func (j *job) repairRanges(ctx context.Context, diff *replication.ChecksumResult
 	})
 }
 
-func (j *job) repairBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass, diff *replication.ChecksumResult) (res replication.Result, err error) {
+func (j *job) repairBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass, diff *check.ChecksumResult) (res replication.Result, err error) {
 	p, st := ps.p, ps.l.state
 	keys, err := rangecopy.Keys(ctx, ps.s.tx, p.cols, diff.Key)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // An incremental job whose destination was tampered with (rows changed,
@@ -30,7 +31,7 @@ func TestRepairRanges(t *testing.T) {
 			zero := int64(0)
 			cfg := &incremental.Config{Control: "seq", SerialBoundary: &zero}
 			tbl := replication.T("public", "events")
-			var r replication.RangeRepairer
+			var r check.RangeRepairer
 			var err error
 			if updater {
 				r, err = incremental.NewUpdater(b.Source, b.Dest, tbl, cfg)
@@ -50,14 +51,14 @@ func TestRepairRanges(t *testing.T) {
 			// that differ.
 			pgtest.MustExec(t, b.Source, `INSERT INTO public.events VALUES (-3, 3001, 'late'), (3999, 3002, 'late')`)
 			cat := replication.NewCatalog("")
-			diff, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, tbl, nil)
+			diff, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, tbl, nil)
 			require.NoError(t, err)
 			require.False(t, diff.Match)
 
 			res, err := r.RepairRanges(ctx, diff)
 			require.NoError(t, err)
 			require.Positive(t, res.Inserted)
-			after, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, tbl, nil)
+			after, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, tbl, nil)
 			require.NoError(t, err)
 			require.True(t, after.Match, "%+v", after.Ranges)
 			require.Equal(t, pgtest.Rows(t, b.Source, `SELECT * FROM public.events WHERE seq <= 3000`),

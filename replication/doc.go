@@ -10,6 +10,7 @@
 //	dml                    imports replication, internal/*; dml/export imports dml
 //	logdel                 imports dml (the one replicator-to-replicator edge)
 //	jobmon                 imports internal/* only; replication talks to it via JobLog
+//	replication/check      imports replication, internal/*; the kinds import it for RangeRepairer
 //	replication/scheduler  imports every kind; nothing imports it
 //
 // A replication job copies one source table into one destination table. Every
@@ -48,8 +49,7 @@
 // ErrExists; a destination schema that does not exist is refused by every
 // kind (CheckDestSchema, ErrSchemaNotFound): pgmimeo creates none.
 //
-// The maintenance checks live here too: ValidateRowCount, SourceColumnDrift
-// and CheckSourceColumns, UnreplicatedTables, MonitorSnapshots, Checksum (which names the key ranges and rows that differ)
-// and Preflight (which replication kinds a source role can run, and the
-// exact grant or setting each missing one needs).
+// The maintenance checks (row counts, checksums, column drift,
+// unreplicated tables, snapshot sizes, preflight) are in the sub-package
+// replication/check.
 package replication

@@ -70,8 +70,8 @@ func (j *Job) Settings() (JobSettings, error) {
 	return s, nil
 }
 
-// incremental reports whether a job of kind k pulls by a control column.
-func (k Kind) incremental() bool {
+// Incremental reports whether a job of kind k pulls by a control column.
+func (k Kind) Incremental() bool {
 	switch k {
 	case KindInserterTime, KindInserterSerial, KindUpdaterTime, KindUpdaterSerial:
 		return true

@@ -60,6 +60,8 @@ func TestImportRules(t *testing.T) {
 				bad = append(bad, edge+": internal imports a public package")
 			case pkg == "replication" && !strings.HasPrefix(imp, "internal/"):
 				bad = append(bad, edge+": replication imports only internal")
+			case pkg == "replication/check" && isKind(imp):
+				bad = append(bad, edge+": the checks take the kinds as values, never import them")
 			case isKind(pkg) && isKind(imp) && !allowed[edge]:
 				bad = append(bad, edge+": a kind imports another kind")
 			case strings.HasPrefix(imp, "examples/") || strings.HasPrefix(imp, "cmd/"):

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
@@ -27,7 +28,7 @@ func TestConditionNeverRunsAStatement(t *testing.T) {
 			pgtest.CreateVictim(t, b.Source)
 			pgtest.CreateVictim(t, b.Dest)
 			src := replication.T("public", "notes")
-			newJob := func(cond string) (replication.RangeRepairer, error) {
+			newJob := func(cond string) (check.RangeRepairer, error) {
 				o := replication.Options{Condition: cond}
 				if kind == "snapshot" {
 					return snapshot.New(b.Source, b.Dest, src, &snapshot.Config{Options: o})
@@ -50,7 +51,7 @@ func TestConditionNeverRunsAStatement(t *testing.T) {
 			pgtest.MustExec(t, b.Dest, `UPDATE mimeo.jobs SET config = jsonb_set(config, '{condition}', '"id > 1"') WHERE dest_table = 'notes'`)
 			cat := replication.NewCatalog("")
 			dest := replication.T("public", "notes")
-			diff, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, dest, nil)
+			diff, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, dest, nil)
 			require.NoError(t, err)
 			require.NotEmpty(t, diff.Ranges)
 			for _, c := range pgtest.InjectionConditions() {
@@ -60,11 +61,11 @@ func TestConditionNeverRunsAStatement(t *testing.T) {
 				require.ErrorIs(t, err, replication.ErrBadCondition, "refresh: %s", c)
 				_, err = r.RepairRanges(ctx, diff)
 				require.ErrorIs(t, err, replication.ErrBadCondition, "repair: %s", c)
-				_, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, dest, nil)
+				_, err = check.ChecksumJob(ctx, b.Source, b.Dest, cat, dest, nil)
 				require.ErrorIs(t, err, replication.ErrBadCondition, "checksum: %s", c)
-				_, err = replication.ValidateRowCount(ctx, b.Source, b.Dest, src, dest, &replication.RowCountOptions{Condition: c})
+				_, err = check.ValidateRowCount(ctx, b.Source, b.Dest, src, dest, &check.RowCountOptions{Condition: c})
 				require.ErrorIs(t, err, replication.ErrBadCondition, "row count: %s", c)
-				_, err = replication.ValidateRowCount(ctx, b.Source, b.Dest, src, dest, &replication.RowCountOptions{DestCondition: c})
+				_, err = check.ValidateRowCount(ctx, b.Source, b.Dest, src, dest, &check.RowCountOptions{DestCondition: c})
 				require.ErrorIs(t, err, replication.ErrBadCondition, "row count, destination condition: %s", c)
 				pgtest.RequireVictim(t, b.Source, c)
 				pgtest.RequireVictim(t, b.Dest, c)

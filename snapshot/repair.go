@@ -10,15 +10,16 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 var (
-	_ replication.RangeRepairer = (*Snapshot)(nil)
-	_ replication.RangeRepairer = (*Table)(nil)
+	_ check.RangeRepairer = (*Snapshot)(nil)
+	_ check.RangeRepairer = (*Table)(nil)
 )
 
 // RepairRanges re-pulls the key ranges in which a checksum validation of
-// the job (diff, from replication.ChecksumJob) found the view's rows to
+// the job (diff, from check.ChecksumJob) found the view's rows to
 // differ from the source's, into the table the view shows: in one
 // destination transaction under the view's refresh lock, it deletes the
 // rows of each range and copies the source's rows of the range in, read in
@@ -28,7 +29,7 @@ var (
 // refresh runs, and with ErrBadOption when the source's columns changed
 // since the last refresh (refresh, check and repair again). The repair is
 // logged as a job named "Repair Snap: schema.view".
-func (s *Snapshot) RepairRanges(ctx context.Context, diff *replication.ChecksumResult) (replication.Result, error) {
+func (s *Snapshot) RepairRanges(ctx context.Context, diff *check.ChecksumResult) (replication.Result, error) {
 	r := &repairer{source: s.source, dest: s.dest, src: s.src, dst: s.dst, kind: replication.KindSnapshot,
 		catalog: s.catalog, opts: s.cfg.Options, load: s.cfg.LoadOptions, name: "Repair Snap"}
 	r.target = func(ctx context.Context, conn *pgxpool.Conn, job *replication.Job, src *source) (replication.Table, error) {
@@ -53,7 +54,7 @@ func (s *Snapshot) RepairRanges(ctx context.Context, diff *replication.ChecksumR
 }
 
 // RepairRanges re-pulls the key ranges in which a checksum validation of
-// the job (diff, from replication.ChecksumJob) found the destination's
+// the job (diff, from check.ChecksumJob) found the destination's
 // rows to differ from the source's: in one destination transaction under
 // the table's refresh lock, it deletes the rows of each range and copies
 // the source's rows of the range in, read in one source snapshot with the
@@ -61,7 +62,7 @@ func (s *Snapshot) RepairRanges(ctx context.Context, diff *replication.ChecksumR
 // Foreign keys of other tables that reference deleted rows act as they do
 // on any DELETE. Errors are as for Snapshot.RepairRanges; the repair is
 // logged as a job named "Repair Table: schema.table".
-func (t *Table) RepairRanges(ctx context.Context, diff *replication.ChecksumResult) (replication.Result, error) {
+func (t *Table) RepairRanges(ctx context.Context, diff *check.ChecksumResult) (replication.Result, error) {
 	r := &repairer{source: t.source, dest: t.dest, src: t.src, dst: t.dst, kind: replication.KindTableReload,
 		catalog: t.catalog, opts: t.cfg.Options, load: t.cfg.LoadOptions, name: "Repair Table"}
 	var seqs []replication.Table
@@ -106,7 +107,7 @@ type repairer struct {
 	finish func(ctx context.Context, tx pgx.Tx, run *replication.JobRun) error
 }
 
-func (r *repairer) run(ctx context.Context, diff *replication.ChecksumResult) (res replication.Result, err error) {
+func (r *repairer) run(ctx context.Context, diff *check.ChecksumResult) (res replication.Result, err error) {
 	if err := checkDiff(diff, r.src, r.dst); err != nil {
 		return res, err
 	}
@@ -120,7 +121,7 @@ func (r *repairer) run(ctx context.Context, diff *replication.ChecksumResult) (r
 }
 
 // repair is the body of a repair run, on the locked session conn.
-func (r *repairer) repair(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, diff *replication.ChecksumResult) (res replication.Result, err error) {
+func (r *repairer) repair(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, diff *check.ChecksumResult) (res replication.Result, err error) {
 	job, err := jobOf(ctx, r.catalog, conn, r.dst, r.src, r.kind)
 	if err != nil {
 		return res, err
@@ -152,7 +153,7 @@ func (r *repairer) repair(ctx context.Context, conn *pgxpool.Conn, run *replicat
 // repull deletes and copies the ranges in one destination transaction,
 // reading the source in one REPEATABLE READ snapshot.
 func (r *repairer) repull(ctx context.Context, conn, srcConn *pgxpool.Conn, src *source, target replication.Table,
-	diff *replication.ChecksumResult, run *replication.JobRun) (st rangecopy.Stats, err error) {
+	diff *check.ChecksumResult, run *replication.JobRun) (st rangecopy.Stats, err error) {
 	keys, err := rangecopy.Keys(ctx, srcConn, src.cols, diff.Key)
 	if err != nil {
 		return st, &replication.TableError{Table: r.dst, Err: fmt.Errorf("%w: %w", replication.ErrBadOption, err),
@@ -204,9 +205,9 @@ func (r *repairer) repull(ctx context.Context, conn, srcConn *pgxpool.Conn, src 
 }
 
 // checkDiff refuses a checksum result of other tables than the job's.
-func checkDiff(diff *replication.ChecksumResult, src, dst replication.Table) error {
+func checkDiff(diff *check.ChecksumResult, src, dst replication.Table) error {
 	if diff == nil {
-		return &replication.OptionError{Field: "diff", Problem: "is nil: pass the result of replication.ChecksumJob"}
+		return &replication.OptionError{Field: "diff", Problem: "is nil: pass the result of check.ChecksumJob"}
 	}
 	if diff.Source != src || diff.Dest != dst {
 		return &replication.OptionError{Field: "diff", Problem: fmt.Sprintf("compares %s with %s, not the job's %s with %s",

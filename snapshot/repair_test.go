@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
@@ -24,9 +25,9 @@ func tamper(t *testing.T, b *bundle, table string) {
 }
 
 // checksum validates the job of dest.
-func checksum(t *testing.T, b *bundle, dest replication.Table) *replication.ChecksumResult {
+func checksum(t *testing.T, b *bundle, dest replication.Table) *check.ChecksumResult {
 	t.Helper()
-	res, err := replication.ChecksumJob(context.Background(), b.Source, b.Dest, replication.NewCatalog(""), dest, nil)
+	res, err := check.ChecksumJob(context.Background(), b.Source, b.Dest, replication.NewCatalog(""), dest, nil)
 	require.NoError(t, err)
 	return res
 }

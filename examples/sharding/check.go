@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // row is one row: its id and its whole text.
@@ -31,9 +32,9 @@ func readRows(ctx context.Context, db *pgxpool.Pool) ([]row, error) {
 	})
 }
 
-// check compares the union of the shards with the source, row by row, and
+// checkShards compares the union of the shards with the source, row by row, and
 // requires every row to be on the shard its id names.
-func check(ctx context.Context, source *pgxpool.Pool, dests []*pgxpool.Pool, stdout io.Writer) error {
+func checkShards(ctx context.Context, source *pgxpool.Pool, dests []*pgxpool.Pool, stdout io.Writer) error {
 	want, err := readRows(ctx, source)
 	if err != nil {
 		return fmt.Errorf("read source: %w", err)
@@ -69,7 +70,7 @@ func check(ctx context.Context, source *pgxpool.Pool, dests []*pgxpool.Pool, std
 // checksums validates each shard's job against its share of the source.
 func checksums(ctx context.Context, source *pgxpool.Pool, dests []*pgxpool.Pool, stdout io.Writer) error {
 	for k, d := range dests {
-		res, err := replication.ChecksumJob(ctx, source, d, replication.NewCatalog(""), table, nil)
+		res, err := check.ChecksumJob(ctx, source, d, replication.NewCatalog(""), table, nil)
 		if err != nil {
 			return fmt.Errorf("checksum shard %d: %w", k, err)
 		}

@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		jobs = append(jobs, j)
 	}
 	fmt.Fprintf(stdout, "Set up %d shards of %s (condition id %% %d = k).\n", shards, table, shards)
-	if err := check(ctx, source, dests, stdout); err != nil {
+	if err := checkShards(ctx, source, dests, stdout); err != nil {
 		return err
 	}
 
@@ -160,7 +160,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	for k, r := range results {
 		fmt.Fprintf(stdout, "  shard %d: %s\n", k, r)
 	}
-	if err := check(ctx, source, dests, stdout); err != nil {
+	if err := checkShards(ctx, source, dests, stdout); err != nil {
 		return err
 	}
 	return checksums(ctx, source, dests, stdout)

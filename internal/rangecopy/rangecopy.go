@@ -31,13 +31,13 @@ type Range struct {
 }
 
 // Bounded is a key range as a checksum validation reports it
-// (replication.KeyRange).
+// (check.KeyRange).
 type Bounded interface {
 	Bounds() (from, to []string, nullKey bool)
 }
 
 // FromKeyRanges returns the ranges a checksum validation found to differ
-// (replication.ChecksumResult.Ranges) as ranges to re-pull.
+// (check.ChecksumResult.Ranges) as ranges to re-pull.
 func FromKeyRanges[R Bounded](rs []R) []Range {
 	out := make([]Range, len(rs))
 	for i, r := range rs {

@@ -54,9 +54,9 @@
 //
 // # Repair
 //
-// [Repair] checks a job with replication.ChecksumJob, re-pulls the key
+// [Repair] checks a job with check.ChecksumJob, re-pulls the key
 // ranges that differ through the replicator's RepairRanges
-// (replication.RangeRepairer; every kind of DefaultRegistry has it) and
+// (check.RangeRepairer; every kind of DefaultRegistry has it) and
 // checks again.
 //
 // # Sources

@@ -8,10 +8,11 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // ErrCannotRepair is wrapped by Repair's error for a job whose replicator
-// cannot re-pull key ranges (it is not a replication.RangeRepairer).
+// cannot re-pull key ranges (it is not a check.RangeRepairer).
 var ErrCannotRepair = errors.New("the job's kind cannot repair key ranges")
 
 // RepairConfig configures Repair. A nil or zero RepairConfig compares every
@@ -23,10 +24,10 @@ type RepairConfig struct {
 	Runtime
 
 	// Checksum configures both validations (see
-	// replication.ChecksumJob). Leave its Key empty, so that the ranges are
+	// check.ChecksumJob). Leave its Key empty, so that the ranges are
 	// those of the key the job replicates by. Default nil: the job's
 	// columns, condition and source key.
-	Checksum *replication.ChecksumConfig
+	Checksum *check.ChecksumConfig
 
 	// Registry opens the job. Default nil: DefaultRegistry().
 	Registry Registry
@@ -35,11 +36,11 @@ type RepairConfig struct {
 // RepairReport is what Repair found and did.
 type RepairReport struct {
 	// Before is the validation that found the differing ranges.
-	Before *replication.ChecksumResult
+	Before *check.ChecksumResult
 	// Repair is what re-pulling them did; zero when Before matched.
 	Repair replication.Result
 	// After is the validation after the repair; nil when Before matched.
-	After *replication.ChecksumResult
+	After *check.ChecksumResult
 }
 
 // Repaired reports whether the destination matches the source: at once, or
@@ -53,7 +54,7 @@ func (r *RepairReport) Repaired() bool {
 
 // Repair validates the catalog job of destTable with a checksum, re-pulls
 // the key ranges that differ in the job's own consistent way (see
-// replication.RangeRepairer: for a snapshot into the table its view shows,
+// check.RangeRepairer: for a snapshot into the table its view shows,
 // for a table, incremental, dml or logdel job by key range, deleting and
 // inserting in one destination transaction from one source snapshot) and
 // validates again. A dml or logdel job is checked and repaired by the key
@@ -77,14 +78,14 @@ func Repair(ctx context.Context, source, dest *pgxpool.Pool, destTable replicati
 	if err != nil {
 		return nil, err
 	}
-	rr, ok := rep.(replication.RangeRepairer)
+	rr, ok := rep.(check.RangeRepairer)
 	if !ok {
 		return nil, &replication.TableError{Table: destTable, Err: ErrCannotRepair,
 			Fix: fmt.Sprintf("its replicator (%T) has no RepairRanges: refresh it in full instead", rep)}
 	}
 	cat := replication.NewCatalog(c.Catalog)
 	report := &RepairReport{}
-	if report.Before, err = replication.ChecksumJob(ctx, source, dest, cat, destTable, c.Checksum); err != nil {
+	if report.Before, err = check.ChecksumJob(ctx, source, dest, cat, destTable, c.Checksum); err != nil {
 		return nil, err
 	}
 	if report.Before.Match {
@@ -93,7 +94,7 @@ func Repair(ctx context.Context, source, dest *pgxpool.Pool, destTable replicati
 	if report.Repair, err = rr.RepairRanges(ctx, report.Before); err != nil {
 		return report, err
 	}
-	if report.After, err = replication.ChecksumJob(ctx, source, dest, cat, destTable, c.Checksum); err != nil {
+	if report.After, err = check.ChecksumJob(ctx, source, dest, cat, destTable, c.Checksum); err != nil {
 		return report, err
 	}
 	return report, nil

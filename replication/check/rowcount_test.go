@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // ordersDDL makes a table with hostile names on either side: 100 orders,
@@ -32,12 +33,12 @@ func TestRowCountWholeTable(t *testing.T) {
 	require.Equal(t, pgtest.Rows(t, b.Source, `SELECT * FROM "Sales Dept"."Order-Lines"`),
 		pgtest.Rows(t, b.Dest, `SELECT * FROM "Sales Dept"."Order-Lines"`))
 
-	rc, err := replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, nil)
+	rc, err := check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, nil)
 	require.NoError(t, err)
-	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 100, DestCount: 100, Match: true}, rc)
+	require.Equal(t, &check.RowCount{Source: orders, Dest: orders, SourceCount: 100, DestCount: 100, Match: true}, rc)
 
 	pgtest.MustExec(t, b.Dest, `DELETE FROM "Sales Dept"."Order-Lines" WHERE "Id" IN (3, 4)`)
-	rc, err = replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, nil)
+	rc, err = check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, nil)
 	require.NoError(t, err)
 	require.False(t, rc.Match)
 	require.Equal(t, int64(100), rc.SourceCount)
@@ -59,20 +60,20 @@ func TestRowCountConditionAndViewDest(t *testing.T) {
 		pgtest.Rows(t, b.Dest, `SELECT * FROM "Sales Dept"."Order-Lines"`))
 
 	for _, cond := range []string{"qty = 3", "WHERE qty = 3", `, (SELECT 3 AS three) x WHERE qty = x.three`} {
-		rc, err := replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, &replication.RowCountOptions{Condition: cond})
+		rc, err := check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, &check.RowCountOptions{Condition: cond})
 		require.NoError(t, err, cond)
 		require.True(t, rc.Match, cond)
 		require.Equal(t, int64(14), rc.SourceCount, cond)
 		require.Equal(t, int64(14), rc.DestCount, cond)
 	}
-	rc, err := replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, nil)
+	rc, err := check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, nil)
 	require.NoError(t, err)
 	require.False(t, rc.Match)
 	require.Equal(t, int64(100), rc.SourceCount)
 
 	// The destination condition narrows the destination side only.
-	rc, err = replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders,
-		&replication.RowCountOptions{Condition: "qty = 3", DestCondition: `"Id" < 50`})
+	rc, err = check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders,
+		&check.RowCountOptions{Condition: "qty = 3", DestCondition: `"Id" < 50`})
 	require.NoError(t, err)
 	require.Equal(t, []int64{14, 7}, []int64{rc.SourceCount, rc.DestCount})
 }
@@ -88,24 +89,24 @@ func TestRowCountIncrementalIntervals(t *testing.T) {
 	// Pulled up to hour 79 (id 80); rows after it are not yet pulled.
 	pgtest.MustExec(t, b.Dest, ordersDDL+`DELETE FROM "Sales Dept"."Order-Lines" WHERE "Id" > 80`)
 
-	time := func(o *replication.RowCountOptions) *replication.RowCount {
+	time := func(o *check.RowCountOptions) *check.RowCount {
 		t.Helper()
 		o.Control = "when"
-		rc, err := replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, o)
+		rc, err := check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders, o)
 		require.NoError(t, err)
 		return rc
 	}
-	rc := time(&replication.RowCountOptions{})
-	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 80, DestCount: 80, Match: true,
-		ControlBounds: replication.ControlBounds{Control: "when", DestMax: strp("2024-01-04 07:00:00+00"), Max: strp("2024-01-04 07:00:00+00"), MaxInclusive: true}}, rc)
+	rc := time(&check.RowCountOptions{})
+	require.Equal(t, &check.RowCount{Source: orders, Dest: orders, SourceCount: 80, DestCount: 80, Match: true,
+		ControlBounds: check.ControlBounds{Control: "when", DestMax: strp("2024-01-04 07:00:00+00"), Max: strp("2024-01-04 07:00:00+00"), MaxInclusive: true}}, rc)
 
 	// Ids 71..80 are the last ten hours: (max - 10 hours, max].
-	rc = time(&replication.RowCountOptions{Lower: "10 hours"})
+	rc = time(&check.RowCountOptions{Lower: "10 hours"})
 	require.Equal(t, []int64{10, 10}, []int64{rc.SourceCount, rc.DestCount})
 	require.Equal(t, "2024-01-03 21:00:00+00", *rc.Min)
 
 	// (max - 10 hours, max - 2 hours): ids 71..77.
-	rc = time(&replication.RowCountOptions{Lower: "10 hours", Upper: "2 hours"})
+	rc = time(&check.RowCountOptions{Lower: "10 hours", Upper: "2 hours"})
 	require.Equal(t, []int64{7, 7}, []int64{rc.SourceCount, rc.DestCount})
 	require.Equal(t, "2024-01-04 05:00:00+00", *rc.Max)
 	require.False(t, rc.MaxInclusive)
@@ -113,25 +114,25 @@ func TestRowCountIncrementalIntervals(t *testing.T) {
 
 	// A row lost inside the interval is a mismatch; outside it is not seen.
 	pgtest.MustExec(t, b.Dest, `DELETE FROM "Sales Dept"."Order-Lines" WHERE "Id" IN (20, 75)`)
-	rc = time(&replication.RowCountOptions{Lower: "10 hours", Upper: "2 hours"})
+	rc = time(&check.RowCountOptions{Lower: "10 hours", Upper: "2 hours"})
 	require.Equal(t, []int64{7, 6}, []int64{rc.SourceCount, rc.DestCount})
 	require.False(t, rc.Match)
-	rc = time(&replication.RowCountOptions{Lower: "4 hours"})
+	rc = time(&check.RowCountOptions{Lower: "4 hours"})
 	require.True(t, rc.Match)
-	rc = time(&replication.RowCountOptions{})
+	rc = time(&check.RowCountOptions{})
 	require.Equal(t, []int64{80, 78}, []int64{rc.SourceCount, rc.DestCount})
 
 	// The serial form: "Id" as the control column, offsets as integers.
-	rc, err := replication.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders,
-		&replication.RowCountOptions{Control: "Id", Lower: "30", Upper: "10"})
+	rc, err := check.ValidateRowCount(ctx, b.Source, b.Dest, orders, orders,
+		&check.RowCountOptions{Control: "Id", Lower: "30", Upper: "10"})
 	require.NoError(t, err)
-	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 19, DestCount: 19, Match: true,
-		ControlBounds: replication.ControlBounds{Control: "Id", DestMax: strp("80"), Min: strp("50"), Max: strp("70")}}, rc)
+	require.Equal(t, &check.RowCount{Source: orders, Dest: orders, SourceCount: 19, DestCount: 19, Match: true,
+		ControlBounds: check.ControlBounds{Control: "Id", DestMax: strp("80"), Min: strp("50"), Max: strp("70")}}, rc)
 
 	// An empty destination counts every source row.
 	pgtest.MustExec(t, b.Dest, `TRUNCATE "Sales Dept"."Order-Lines"`)
-	rc = time(&replication.RowCountOptions{Lower: "4 hours"})
-	require.Equal(t, &replication.RowCount{Source: orders, Dest: orders, SourceCount: 100, ControlBounds: replication.ControlBounds{Control: "when"}}, rc)
+	rc = time(&check.RowCountOptions{Lower: "4 hours"})
+	require.Equal(t, &check.RowCount{Source: orders, Dest: orders, SourceCount: 100, ControlBounds: check.ControlBounds{Control: "when"}}, rc)
 }
 
 func TestRowCountBadInput(t *testing.T) {
@@ -141,41 +142,41 @@ func TestRowCountBadInput(t *testing.T) {
 	pgtest.MustExec(t, b.Source, ordersDDL)
 	pgtest.MustExec(t, b.Dest, ordersDDL)
 	missing := replication.T("Sales Dept", "nope")
-	check := func(src, dst replication.Table, o *replication.RowCountOptions) error {
-		_, err := replication.ValidateRowCount(ctx, b.Source, b.Dest, src, dst, o)
+	validate := func(src, dst replication.Table, o *check.RowCountOptions) error {
+		_, err := check.ValidateRowCount(ctx, b.Source, b.Dest, src, dst, o)
 		require.Error(t, err)
 		return err
 	}
 
-	err := check(missing, orders, nil)
+	err := validate(missing, orders, nil)
 	require.ErrorIs(t, err, replication.ErrTableNotFound)
 	require.Contains(t, err.Error(), `"Sales Dept"."nope"`)
-	require.ErrorIs(t, check(orders, missing, nil), replication.ErrTableNotFound)
+	require.ErrorIs(t, validate(orders, missing, nil), replication.ErrTableNotFound)
 
-	err = check(orders, orders, &replication.RowCountOptions{Control: "When"})
+	err = validate(orders, orders, &check.RowCountOptions{Control: "When"})
 	var colErr *replication.ColumnError
 	require.ErrorAs(t, err, &colErr)
 	require.ErrorIs(t, err, replication.ErrColumnNotFound)
 	require.Equal(t, "When", colErr.Column)
 
-	err = check(orders, orders, &replication.RowCountOptions{Control: "select"})
+	err = validate(orders, orders, &check.RowCountOptions{Control: "select"})
 	require.ErrorIs(t, err, replication.ErrBadOption)
 	require.Contains(t, err.Error(), "not text")
 
 	var optErr *replication.OptionError
-	err = check(orders, orders, &replication.RowCountOptions{Control: "when", Lower: "ten hours"})
+	err = validate(orders, orders, &check.RowCountOptions{Control: "when", Lower: "ten hours"})
 	require.ErrorAs(t, err, &optErr)
 	require.Equal(t, "RowCountOptions.Lower", optErr.Field)
-	err = check(orders, orders, &replication.RowCountOptions{Control: "Id", Upper: "1 hour"})
+	err = validate(orders, orders, &check.RowCountOptions{Control: "Id", Upper: "1 hour"})
 	require.ErrorAs(t, err, &optErr)
 	require.Equal(t, "RowCountOptions.Upper", optErr.Field)
-	err = check(orders, orders, &replication.RowCountOptions{Upper: "1 hour"})
+	err = validate(orders, orders, &check.RowCountOptions{Upper: "1 hour"})
 	require.ErrorAs(t, err, &optErr)
 	require.Equal(t, "RowCountOptions.Upper", optErr.Field)
-	err = check(orders, orders, &replication.RowCountOptions{DestCondition: ", other WHERE true"})
+	err = validate(orders, orders, &check.RowCountOptions{DestCondition: ", other WHERE true"})
 	require.ErrorAs(t, err, &optErr)
 
-	err = check(orders, orders, &replication.RowCountOptions{Condition: "WHERE no_such_column = 1"})
+	err = validate(orders, orders, &check.RowCountOptions{Condition: "WHERE no_such_column = 1"})
 	require.ErrorIs(t, err, replication.ErrBadCondition)
 	var tabErr *replication.TableError
 	require.ErrorAs(t, err, &tabErr)
@@ -185,7 +186,7 @@ func TestRowCountBadInput(t *testing.T) {
 	r := b.CreateRole()
 	pgtest.MustExec(t, b.Source, `GRANT USAGE ON SCHEMA "Sales Dept" TO `+replication.QuoteIdent(r.Name))
 	weak := pgtest.Pool(t, b.DSN(b.SourceDB, r))
-	_, err = replication.ValidateRowCount(ctx, weak, b.Dest, orders, orders, nil)
+	_, err = check.ValidateRowCount(ctx, weak, b.Dest, orders, orders, nil)
 	require.ErrorIs(t, err, replication.ErrPrivilege)
 	require.Contains(t, err.Error(), `GRANT SELECT ON "Sales Dept"."Order-Lines"`)
 }
@@ -220,24 +221,24 @@ func TestValidateJobRowCount(t *testing.T) {
 		require.NoError(t, cat.CreateJob(ctx, b.Dest, j))
 	}
 
-	rc, err := replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"), nil)
+	rc, err := check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"), nil)
 	require.NoError(t, err)
 	require.Equal(t, []int64{14, 14}, []int64{rc.SourceCount, rc.DestCount})
 	require.True(t, rc.Match)
 
-	rc, err = replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "incr"), &replication.JobRowCountOptions{Lower: "5 hours"})
+	rc, err = check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "incr"), &check.JobRowCountOptions{Lower: "5 hours"})
 	require.NoError(t, err)
 	require.Equal(t, "when", rc.Control)
 	require.Equal(t, []int64{5, 5}, []int64{rc.SourceCount, rc.DestCount})
 	require.Equal(t, "2024-01-04 12:00:00+00", *rc.Min)
 
-	rc, err = replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "logdel"), nil)
+	rc, err = check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "logdel"), nil)
 	require.NoError(t, err)
 	require.Equal(t, []int64{100, 100}, []int64{rc.SourceCount, rc.DestCount})
 
-	_, err = replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"), &replication.JobRowCountOptions{Lower: "1 hour"})
+	_, err = check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"), &check.JobRowCountOptions{Lower: "1 hour"})
 	require.ErrorIs(t, err, replication.ErrBadOption)
-	_, err = replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "nope"), nil)
+	_, err = check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "nope"), nil)
 	require.ErrorIs(t, err, replication.ErrNotManaged)
 
 	// While a refresh holds the snapshot job's lock, validation refuses to
@@ -250,11 +251,11 @@ func TestValidateJobRowCount(t *testing.T) {
 	mine, err := b.Dest.Acquire(ctx)
 	require.NoError(t, err)
 	defer mine.Release()
-	_, err = replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"),
-		&replication.JobRowCountOptions{Lock: mine, LockWait: replication.Wait(50 * time.Millisecond)})
+	_, err = check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"),
+		&check.JobRowCountOptions{Lock: mine, LockWait: replication.Wait(50 * time.Millisecond)})
 	require.ErrorIs(t, err, replication.ErrLocked)
 	require.NoError(t, lock.Release(ctx))
-	rc, err = replication.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"), &replication.JobRowCountOptions{Lock: mine})
+	rc, err = check.ValidateJobRowCount(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap"), &check.JobRowCountOptions{Lock: mine})
 	require.NoError(t, err)
 	require.True(t, rc.Match)
 	// The validation released its lock: a refresh can take it again.

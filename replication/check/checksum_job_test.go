@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 func TestChecksumJob(t *testing.T) {
@@ -35,17 +36,17 @@ func TestChecksumJob(t *testing.T) {
 		require.NoError(t, cat.CreateJob(ctx, b.Dest, j))
 	}
 	for _, dest := range []string{"snap_view", "incr", "logdel", "dml"} {
-		res, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", dest), nil)
+		res, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", dest), nil)
 		require.NoError(t, err, dest)
 		require.True(t, res.Match, "%s: %v", dest, res.Ranges)
 	}
-	res, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap_view"), nil)
+	res, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "snap_view"), nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"aid", "abalance"}, res.Columns)
 	require.Equal(t, int64(666), res.SourceRows)
 	require.Equal(t, []string{"aid"}, res.Key)
 	// A DML job's ranges are by the key it replicates by.
-	res, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "dml"), nil)
+	res, err = check.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "dml"), nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"bid", "aid"}, res.Key)
 
@@ -57,10 +58,10 @@ func TestChecksumJob(t *testing.T) {
 		"incr":      {"changed [1499]"},
 		"logdel":    {"missing [5]"},
 	} {
-		res, err := replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", dest), &replication.ChecksumConfig{LeafRows: 10})
+		res, err := check.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", dest), &check.ChecksumConfig{LeafRows: 10})
 		require.NoError(t, err, dest)
 		require.Equal(t, want, rowSet(t, res), dest)
 	}
-	_, err = replication.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "nope"), nil)
+	_, err = check.ChecksumJob(ctx, b.Source, b.Dest, cat, replication.T("copies", "nope"), nil)
 	require.ErrorIs(t, err, replication.ErrNotManaged)
 }

@@ -1,4 +1,4 @@
-package replication
+package check
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // RowCountOptions say which rows ValidateRowCount counts. The zero value
@@ -50,15 +51,15 @@ func (o *RowCountOptions) validate() error {
 		if o.Lower == "" {
 			field = "RowCountOptions.Upper"
 		}
-		return &OptionError{Field: field, Problem: "needs RowCountOptions.Control: bounds are offsets from the destination's greatest control value"}
+		return &replication.OptionError{Field: field, Problem: "needs RowCountOptions.Control: bounds are offsets from the destination's greatest control value"}
 	}
 	return checkDestCondition("RowCountOptions.DestCondition", o.DestCondition)
 }
 
 // RowCount is the outcome of a row-count validation.
 type RowCount struct {
-	Source Table
-	Dest   Table
+	Source replication.Table
+	Dest   replication.Table
 	// SourceCount and DestCount are the rows counted on each side.
 	SourceCount int64
 	DestCount   int64
@@ -93,7 +94,7 @@ type ControlBounds struct {
 // run at the same time, so the source changing while it is counted shows as
 // a difference. For a job in the catalog, ValidateJobRowCount derives the
 // options from the job.
-func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table, opts *RowCountOptions) (*RowCount, error) {
+func ValidateRowCount(ctx context.Context, src, dest replication.DB, source, destTable replication.Table, opts *RowCountOptions) (*RowCount, error) {
 	var o RowCountOptions
 	if opts != nil {
 		o = *opts
@@ -101,11 +102,11 @@ func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	srcInfo, err := Describe(ctx, src, source)
+	srcInfo, err := replication.Describe(ctx, src, source)
 	if err != nil {
 		return nil, err
 	}
-	dstInfo, err := Describe(ctx, dest, destTable)
+	dstInfo, err := replication.Describe(ctx, dest, destTable)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +123,7 @@ func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table
 	}
 	defer endCheck(ctx, dstTx)
 
-	var srcCtl, dstCtl Column
+	var srcCtl, dstCtl replication.Column
 	if o.Control != "" {
 		if srcCtl, err = controlColumn(srcInfo, o.Control); err != nil {
 			return nil, err
@@ -135,11 +136,11 @@ func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table
 		}
 	}
 
-	srcCond, err := NormalizeCondition(source, o.Condition)
+	srcCond, err := replication.NormalizeCondition(source, o.Condition)
 	if err != nil {
 		return nil, err
 	}
-	dstCond, err := NormalizeCondition(destTable, o.DestCondition)
+	dstCond, err := replication.NormalizeCondition(destTable, o.DestCondition)
 	if err != nil {
 		return nil, err
 	}
@@ -160,14 +161,14 @@ func ValidateRowCount(ctx context.Context, src, dest DB, source, destTable Table
 
 // controlColumn returns the control column of a table, or a *ColumnError
 // when it is missing or of a type that cannot be one.
-func controlColumn(info *TableInfo, name string) (Column, error) {
+func controlColumn(info *replication.TableInfo, name string) (replication.Column, error) {
 	c, ok := info.Column(name)
 	if !ok {
-		return Column{}, &ColumnError{Table: info.Table, Column: name, Err: ErrColumnNotFound,
+		return replication.Column{}, &replication.ColumnError{Table: info.Table, Column: name, Err: replication.ErrColumnNotFound,
 			Fix: "name the job's control column (names are case-sensitive)"}
 	}
 	if ControlClassOf(c) == ControlNone {
-		return Column{}, &ColumnError{Table: info.Table, Column: name, Err: ErrBadOption,
+		return replication.Column{}, &replication.ColumnError{Table: info.Table, Column: name, Err: replication.ErrBadOption,
 			Fix: fmt.Sprintf("a control column must be timestamp, timestamptz, smallint, integer or bigint, not %s", c.Type)}
 	}
 	return c, nil
@@ -176,7 +177,7 @@ func controlColumn(info *TableInfo, name string) (Column, error) {
 // bounds reads the destination's greatest control value and turns Lower
 // and Upper into the bounds of the count. A bad offset fails the check's
 // transaction, which is only read and thrown away.
-func (r *ControlBounds) bounds(ctx context.Context, dst DB, info *TableInfo, ctl Column, o *RowCountOptions) error {
+func (r *ControlBounds) bounds(ctx context.Context, dst replication.DB, info *replication.TableInfo, ctl replication.Column, o *RowCountOptions) error {
 	off := ControlClassOf(ctl).offsetType()
 	for _, f := range []struct{ name, val string }{{"RowCountOptions.Lower", o.Lower}, {"RowCountOptions.Upper", o.Upper}} {
 		if f.val == "" {
@@ -185,17 +186,17 @@ func (r *ControlBounds) bounds(ctx context.Context, dst DB, info *TableInfo, ctl
 		_, err := dst.Exec(ctx, `SELECT $1::text::`+off, f.val)
 		var pgErr *pgconn.PgError
 		if errors.As(err, &pgErr) && strings.HasPrefix(pgErr.Code, "22") {
-			return &OptionError{Field: f.name, Problem: fmt.Sprintf("%q is not a valid %s offset for control column %s (%s)",
-				f.val, off, QuoteIdent(ctl.Name), ctl.Type)}
+			return &replication.OptionError{Field: f.name, Problem: fmt.Sprintf("%q is not a valid %s offset for control column %s (%s)",
+				f.val, off, replication.QuoteIdent(ctl.Name), ctl.Type)}
 		}
 		if err != nil {
 			return fmt.Errorf("check %s: %w", f.name, err)
 		}
 	}
-	return r.readBounds(ctx, dst, info, QuoteIdent(ctl.Name), off, o)
+	return r.readBounds(ctx, dst, info, replication.QuoteIdent(ctl.Name), off, o)
 }
 
-func (r *ControlBounds) readBounds(ctx context.Context, dst DB, info *TableInfo, col, off string, o *RowCountOptions) error {
+func (r *ControlBounds) readBounds(ctx context.Context, dst replication.DB, info *replication.TableInfo, col, off string, o *RowCountOptions) error {
 	var lower, upper *string
 	if o.Lower != "" {
 		lower = &o.Lower
@@ -203,7 +204,7 @@ func (r *ControlBounds) readBounds(ctx context.Context, dst DB, info *TableInfo,
 	if o.Upper != "" {
 		upper = &o.Upper
 	}
-	cond, err := NormalizeCondition(info.Table, o.DestCondition)
+	cond, err := replication.NormalizeCondition(info.Table, o.DestCondition)
 	if err != nil {
 		return err
 	}
@@ -227,7 +228,7 @@ func (r *ControlBounds) readBounds(ctx context.Context, dst DB, info *TableInfo,
 
 // countSQL is the count query for table t with condition cond, bounded by
 // the control column (of SQL type typ) when bounds were found.
-func (r *RowCount) countSQL(t Table, cond, typ string) (string, []any) {
+func (r *RowCount) countSQL(t replication.Table, cond, typ string) (string, []any) {
 	if r.DestMax == nil {
 		return `SELECT count(*) FROM ` + t.Sanitize() + cond, nil
 	}
@@ -236,7 +237,7 @@ func (r *RowCount) countSQL(t Table, cond, typ string) (string, []any) {
 		args = append(args, v)
 		return fmt.Sprintf("$%d", len(args))
 	}, typ)
-	return `SELECT count(*) FROM (SELECT ` + t.Sanitize() + `.` + QuoteIdent(r.Control) + ` AS pgmimeo_c FROM ` +
+	return `SELECT count(*) FROM (SELECT ` + t.Sanitize() + `.` + replication.QuoteIdent(r.Control) + ` AS pgmimeo_c FROM ` +
 		t.Sanitize() + cond + `) s` + whereAnd(preds), args
 }
 
@@ -281,7 +282,7 @@ type JobRowCountOptions struct {
 	// incremental ones, so that no refresh runs between the two counts.
 	// A refresh that holds the lock makes the validation fail with
 	// ErrLocked (after LockWait). Default nil: no lock is taken.
-	Lock Locker
+	Lock replication.Locker
 
 	// LockWait is how long to wait for the lock (see Options.LockWait).
 	// Default nil: do not wait.
@@ -296,7 +297,7 @@ const LogDelDeletedColumn = "mimeo_source_deleted"
 // destination table destTable: it reads the job from cat on dest and takes
 // its source table, condition and control column from it (see
 // Job.Settings). src must be the job's source.
-func ValidateJobRowCount(ctx context.Context, src, dest DB, cat *Catalog, destTable Table, opts *JobRowCountOptions) (*RowCount, error) {
+func ValidateJobRowCount(ctx context.Context, src, dest replication.DB, cat *replication.Catalog, destTable replication.Table, opts *JobRowCountOptions) (*RowCount, error) {
 	var o JobRowCountOptions
 	if opts != nil {
 		o = *opts
@@ -310,23 +311,23 @@ func ValidateJobRowCount(ctx context.Context, src, dest DB, cat *Catalog, destTa
 		return nil, err
 	}
 	rc := RowCountOptions{Condition: set.Condition, DestCondition: o.DestCondition, Lower: o.Lower, Upper: o.Upper}
-	if job.Kind.incremental() {
+	if job.Kind.Incremental() {
 		rc.Control = set.Control
 		if o.Control != "" {
 			rc.Control = o.Control
 		}
 		if rc.Control == "" {
-			return nil, &TableError{Table: destTable, Err: ErrBadOption,
+			return nil, &replication.TableError{Table: destTable, Err: replication.ErrBadOption,
 				Fix: "the job's config names no control column: give JobRowCountOptions.Control"}
 		}
 	} else if o.Lower != "" || o.Upper != "" {
-		return nil, &OptionError{Field: "JobRowCountOptions.Lower/Upper", Problem: fmt.Sprintf("only incremental jobs have control-value bounds; job %s is %s", destTable, job.Kind)}
+		return nil, &replication.OptionError{Field: "JobRowCountOptions.Lower/Upper", Problem: fmt.Sprintf("only incremental jobs have control-value bounds; job %s is %s", destTable, job.Kind)}
 	}
-	if rc.DestCondition == "" && job.Kind == KindLogDel {
-		rc.DestCondition = QuoteIdent(LogDelDeletedColumn) + " IS NULL"
+	if rc.DestCondition == "" && job.Kind == replication.KindLogDel {
+		rc.DestCondition = replication.QuoteIdent(LogDelDeletedColumn) + " IS NULL"
 	}
-	if o.Lock != nil && !job.Kind.incremental() {
-		lock, err := AcquireLock(ctx, o.Lock, destTable, o.LockWait)
+	if o.Lock != nil && !job.Kind.Incremental() {
+		lock, err := replication.AcquireLock(ctx, o.Lock, destTable, o.LockWait)
 		if err != nil {
 			return nil, err
 		}

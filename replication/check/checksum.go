@@ -1,4 +1,4 @@
-package replication
+package check
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // ChecksumHash names the row hash a checksum validation uses.
@@ -96,7 +97,7 @@ type ChecksumConfig struct {
 	// destination table's refresh lock while the check runs, so that no
 	// refresh changes it half-way. A refresh holding the lock makes the
 	// check fail with ErrLocked (after LockWait). Default nil: no lock.
-	Lock Locker
+	Lock replication.Locker
 
 	// LockWait is how long to wait for Lock (see Options.LockWait).
 	// Default nil: do not wait.
@@ -106,15 +107,15 @@ type ChecksumConfig struct {
 func (c *ChecksumConfig) validate() error {
 	switch {
 	case c.Ranges != 0 && (c.Ranges < 2 || c.Ranges > maxChecksumRanges):
-		return &OptionError{Field: "ChecksumConfig.Ranges", Problem: fmt.Sprintf("must be 0 (default %d) or 2 to %d", DefaultChecksumRanges, maxChecksumRanges)}
+		return &replication.OptionError{Field: "ChecksumConfig.Ranges", Problem: fmt.Sprintf("must be 0 (default %d) or 2 to %d", DefaultChecksumRanges, maxChecksumRanges)}
 	case c.LeafRows < 0:
-		return &OptionError{Field: "ChecksumConfig.LeafRows", Problem: fmt.Sprintf("must be 0 (default %d) or positive", DefaultLeafRows)}
+		return &replication.OptionError{Field: "ChecksumConfig.LeafRows", Problem: fmt.Sprintf("must be 0 (default %d) or positive", DefaultLeafRows)}
 	case c.MaxRanges < 0:
-		return &OptionError{Field: "ChecksumConfig.MaxRanges", Problem: fmt.Sprintf("must be 0 (default %d) or positive", DefaultMaxRanges)}
+		return &replication.OptionError{Field: "ChecksumConfig.MaxRanges", Problem: fmt.Sprintf("must be 0 (default %d) or positive", DefaultMaxRanges)}
 	case c.Hash != HashAuto && c.Hash != HashText && c.Hash != HashMD5:
-		return &OptionError{Field: "ChecksumConfig.Hash", Problem: fmt.Sprintf("unknown hash %q", c.Hash)}
+		return &replication.OptionError{Field: "ChecksumConfig.Hash", Problem: fmt.Sprintf("unknown hash %q", c.Hash)}
 	case c.Control == "" && (c.Lower != "" || c.Upper != ""):
-		return &OptionError{Field: "ChecksumConfig.Lower/Upper", Problem: "need ChecksumConfig.Control"}
+		return &replication.OptionError{Field: "ChecksumConfig.Lower/Upper", Problem: "need ChecksumConfig.Control"}
 	}
 	if c.Ranges == 0 {
 		c.Ranges = DefaultChecksumRanges
@@ -192,8 +193,8 @@ func (r KeyRange) String() string {
 
 // ChecksumResult is the outcome of a checksum validation.
 type ChecksumResult struct {
-	Source Table
-	Dest   Table
+	Source replication.Table
+	Dest   replication.Table
 	// Key and Columns are the key and compared columns.
 	Key     []string
 	Columns []string
@@ -241,7 +242,7 @@ func (r *csRange) differs() bool { return r.src != r.dst || r.srcH != r.dstH }
 // read-only REPEATABLE READ transaction. Rows are hashed as their text, with the session settings
 // that shape text (time zone, date and float formats) fixed to the same
 // values on both sides.
-func Checksum(ctx context.Context, src, dest DB, source, destTable Table, cfg *ChecksumConfig) (*ChecksumResult, error) {
+func Checksum(ctx context.Context, src, dest replication.DB, source, destTable replication.Table, cfg *ChecksumConfig) (*ChecksumResult, error) {
 	var c ChecksumConfig
 	if cfg != nil {
 		c = *cfg
@@ -254,7 +255,7 @@ func Checksum(ctx context.Context, src, dest DB, source, destTable Table, cfg *C
 		return nil, err
 	}
 	if c.Lock != nil {
-		lock, err := AcquireLock(ctx, c.Lock, destTable, c.LockWait)
+		lock, err := replication.AcquireLock(ctx, c.Lock, destTable, c.LockWait)
 		if err != nil {
 			return nil, err
 		}
@@ -276,7 +277,7 @@ func Checksum(ctx context.Context, src, dest DB, source, destTable Table, cfg *C
 	if c.Control != "" {
 		o := &RowCountOptions{DestCondition: c.DestCondition, Control: c.Control, Lower: c.Lower, Upper: c.Upper}
 		res.ControlBounds.Control = c.Control
-		if err := res.ControlBounds.bounds(ctx, d.tx, &TableInfo{Table: destTable}, *d.control, o); err != nil {
+		if err := res.ControlBounds.bounds(ctx, d.tx, &replication.TableInfo{Table: destTable}, *d.control, o); err != nil {
 			return nil, err
 		}
 		s.bounds, d.bounds = &res.ControlBounds, &res.ControlBounds
@@ -295,12 +296,12 @@ func Checksum(ctx context.Context, src, dest DB, source, destTable Table, cfg *C
 
 // prepareChecksum describes both tables and settles the compared columns,
 // the key and the sides' SQL.
-func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table, c *ChecksumConfig) (s, d *csSide, res *ChecksumResult, err error) {
-	srcInfo, err := Describe(ctx, src, source)
+func prepareChecksum(ctx context.Context, src, dest replication.DB, source, destTable replication.Table, c *ChecksumConfig) (s, d *csSide, res *ChecksumResult, err error) {
+	srcInfo, err := replication.Describe(ctx, src, source)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	dstInfo, err := Describe(ctx, dest, destTable)
+	dstInfo, err := replication.Describe(ctx, dest, destTable)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -317,25 +318,25 @@ func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table,
 	if _, err := srcInfo.Select(key); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := RequireColumns(source, cols, key, "key the checksum compares rows by"); err != nil {
+	if err := replication.RequireColumns(source, cols, key, "key the checksum compares rows by"); err != nil {
 		return nil, nil, nil, err
 	}
-	srcCond, err := NormalizeCondition(source, c.Condition)
+	srcCond, err := replication.NormalizeCondition(source, c.Condition)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	dstCond, err := NormalizeCondition(destTable, c.DestCondition)
+	dstCond, err := replication.NormalizeCondition(destTable, c.DestCondition)
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	s = &csSide{table: source, cond: c.Condition, from: srcCond,
-		cols: cols, oid: srcInfo.OID, sampleable: srcInfo.Kind == KindTable || srcInfo.Kind == KindMatView}
+		cols: cols, oid: srcInfo.OID, sampleable: srcInfo.Kind == replication.KindTable || srcInfo.Kind == replication.KindMatView}
 	d = &csSide{table: destTable, cond: c.DestCondition, from: dstCond,
-		oid: dstInfo.OID, sampleable: dstInfo.Kind == KindTable || dstInfo.Kind == KindMatView}
+		oid: dstInfo.OID, sampleable: dstInfo.Kind == replication.KindTable || dstInfo.Kind == replication.KindMatView}
 	for _, sc := range cols {
 		dc, ok := dstInfo.Column(sc.Name)
 		if !ok {
-			return nil, nil, nil, &ColumnError{Table: destTable, Column: sc.Name, Err: ErrColumnNotFound,
+			return nil, nil, nil, &replication.ColumnError{Table: destTable, Column: sc.Name, Err: replication.ErrColumnNotFound,
 				Fix: "add the column to the destination, or leave it out of ChecksumConfig.Columns"}
 		}
 		d.cols = append(d.cols, dc)
@@ -344,7 +345,7 @@ func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table,
 		sk, _ := srcInfo.Column(k)
 		dk, _ := dstInfo.Column(k)
 		if sk.Type != dk.Type {
-			return nil, nil, nil, &ColumnError{Table: destTable, Column: k, Err: ErrBadOption,
+			return nil, nil, nil, &replication.ColumnError{Table: destTable, Column: k, Err: replication.ErrBadOption,
 				Fix: fmt.Sprintf("key columns must have the same type on both sides: %s on the source, %s here", sk.Type, dk.Type)}
 		}
 		coll, err := collatable(ctx, src, sk.TypeOID)
@@ -373,7 +374,7 @@ func prepareChecksum(ctx context.Context, src, dest DB, source, destTable Table,
 }
 
 // collatable reports whether values of type oid have a collation.
-func collatable(ctx context.Context, db DB, oid uint32) (bool, error) {
+func collatable(ctx context.Context, db replication.DB, oid uint32) (bool, error) {
 	var coll bool
 	err := db.QueryRow(ctx, `SELECT typcollation <> 0 FROM pg_catalog.pg_type WHERE oid = $1`, oid).Scan(&coll)
 	return coll, err

@@ -1,10 +1,11 @@
-package replication
+package check
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // checkSettings make the text form of every value the same on every server
@@ -21,7 +22,7 @@ const checkSettings = `SELECT set_config('TimeZone', 'UTC', true), set_config('D
 // READ and READ ONLY, so every query of the check sees one snapshot, unless
 // db is already a transaction (then the check runs in a savepoint of it and
 // sees the caller's snapshot).
-func beginCheck(ctx context.Context, db DB) (pgx.Tx, error) {
+func beginCheck(ctx context.Context, db replication.DB) (pgx.Tx, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
 		return nil, err

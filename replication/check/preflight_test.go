@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 const preflightDDL = `CREATE SCHEMA "Src Schema";
@@ -51,10 +52,10 @@ type preflightPool struct {
 	role pgtest.Role
 }
 
-func (p *preflightPool) run(t *testing.T, table replication.Table, cfg *replication.PreflightConfig) *replication.PreflightReport {
+func (p *preflightPool) run(t *testing.T, table replication.Table, cfg *check.PreflightConfig) *check.PreflightReport {
 	t.Helper()
 	pool := pgtest.Pool(t, p.b.DSN(p.b.SourceDB, p.role))
-	rep, err := replication.Preflight(context.Background(), pool, table, cfg)
+	rep, err := check.Preflight(context.Background(), pool, table, cfg)
 	require.NoError(t, err)
 	return rep
 }
@@ -64,8 +65,8 @@ type kindKey struct {
 	logical bool
 }
 
-func impossible(rep *replication.PreflightReport) map[kindKey][]replication.Requirement {
-	out := map[kindKey][]replication.Requirement{}
+func impossible(rep *check.PreflightReport) map[kindKey][]check.Requirement {
+	out := map[kindKey][]check.Requirement{}
 	for _, k := range rep.Kinds {
 		if !k.Possible {
 			for _, m := range k.Missing {
@@ -76,8 +77,8 @@ func impossible(rep *replication.PreflightReport) map[kindKey][]replication.Requ
 	return out
 }
 
-func allKinds(reqs ...replication.Requirement) map[kindKey][]replication.Requirement {
-	out := map[kindKey][]replication.Requirement{}
+func allKinds(reqs ...check.Requirement) map[kindKey][]check.Requirement {
+	out := map[kindKey][]check.Requirement{}
 	for _, k := range []kindKey{{replication.KindSnapshot, false}, {replication.KindTableReload, false},
 		{replication.KindInserterTime, false}, {replication.KindInserterSerial, false},
 		{replication.KindUpdaterTime, false}, {replication.KindUpdaterSerial, false},
@@ -87,7 +88,7 @@ func allKinds(reqs ...replication.Requirement) map[kindKey][]replication.Require
 	return out
 }
 
-func checkOf(t *testing.T, rep *replication.PreflightReport, req replication.Requirement) replication.Check {
+func checkOf(t *testing.T, rep *check.PreflightReport, req check.Requirement) check.Check {
 	t.Helper()
 	for _, c := range rep.Checks {
 		if c.Requirement == req {
@@ -95,7 +96,7 @@ func checkOf(t *testing.T, rep *replication.PreflightReport, req replication.Req
 		}
 	}
 	t.Fatalf("no check %q", req)
-	return replication.Check{}
+	return check.Check{}
 }
 
 // A role lacking each privilege in turn: the kinds that need it become
@@ -105,32 +106,32 @@ func TestPreflightRoleLackingEachPrivilege(t *testing.T) {
 	t.Parallel()
 	trig := []kindKey{{replication.KindDML, false}, {replication.KindLogDel, false}}
 	logical := []kindKey{{replication.KindDML, true}, {replication.KindLogDel, true}}
-	only := func(keys []kindKey, req replication.Requirement) map[kindKey][]replication.Requirement {
-		out := map[kindKey][]replication.Requirement{}
+	only := func(keys []kindKey, req check.Requirement) map[kindKey][]check.Requirement {
+		out := map[kindKey][]check.Requirement{}
 		for _, k := range keys {
-			out[k] = []replication.Requirement{req}
+			out[k] = []check.Requirement{req}
 		}
 		return out
 	}
 	for _, tc := range []struct {
 		lacking string
-		req     replication.Requirement
+		req     check.Requirement
 		fix     func(role, db string) string
-		want    map[kindKey][]replication.Requirement
+		want    map[kindKey][]check.Requirement
 	}{
-		{"usage", replication.ReqSchemaUsage, func(r, _ string) string { return `GRANT USAGE ON SCHEMA "Src Schema" TO "` + r + `";` },
-			allKinds(replication.ReqSchemaUsage)},
-		{"select", replication.ReqSelect, func(r, _ string) string { return `GRANT SELECT ON "Src Schema"."Orders" TO "` + r + `";` },
-			allKinds(replication.ReqSelect)},
-		{"trigger", replication.ReqTrigger, func(r, _ string) string { return `GRANT TRIGGER ON "Src Schema"."Orders" TO "` + r + `";` },
-			only(trig, replication.ReqTrigger)},
-		{"schema", replication.ReqQueueSchema, func(r, db string) string { return `GRANT CREATE ON DATABASE "` + db + `" TO "` + r + `";` },
-			only(trig, replication.ReqQueueSchema)},
-		{"replication", replication.ReqReplication, func(r, _ string) string { return `ALTER ROLE "` + r + `" REPLICATION;` },
-			only(logical, replication.ReqReplication)},
-		{"publication", replication.ReqPublication, func(string, string) string {
+		{"usage", check.ReqSchemaUsage, func(r, _ string) string { return `GRANT USAGE ON SCHEMA "Src Schema" TO "` + r + `";` },
+			allKinds(check.ReqSchemaUsage)},
+		{"select", check.ReqSelect, func(r, _ string) string { return `GRANT SELECT ON "Src Schema"."Orders" TO "` + r + `";` },
+			allKinds(check.ReqSelect)},
+		{"trigger", check.ReqTrigger, func(r, _ string) string { return `GRANT TRIGGER ON "Src Schema"."Orders" TO "` + r + `";` },
+			only(trig, check.ReqTrigger)},
+		{"schema", check.ReqQueueSchema, func(r, db string) string { return `GRANT CREATE ON DATABASE "` + db + `" TO "` + r + `";` },
+			only(trig, check.ReqQueueSchema)},
+		{"replication", check.ReqReplication, func(r, _ string) string { return `ALTER ROLE "` + r + `" REPLICATION;` },
+			only(logical, check.ReqReplication)},
+		{"publication", check.ReqPublication, func(string, string) string {
 			return `as the table's owner: CREATE PUBLICATION "pgmimeo" FOR TABLE "Src Schema"."Orders";`
-		}, only(logical, replication.ReqPublication)},
+		}, only(logical, check.ReqPublication)},
 	} {
 		t.Run(tc.lacking, func(t *testing.T) {
 			t.Parallel()
@@ -148,7 +149,7 @@ func TestPreflightRoleLackingEachPrivilege(t *testing.T) {
 			want := tc.fix(role.Name, b.SourceDB)
 			require.Equal(t, want, ch.Fix)
 
-			err := rep.Require(replication.KindDML, tc.req == replication.ReqReplication || tc.req == replication.ReqPublication)
+			err := rep.Require(replication.KindDML, tc.req == check.ReqReplication || tc.req == check.ReqPublication)
 			require.ErrorIs(t, err, replication.ErrPrivilege)
 			var tabErr *replication.TableError
 			require.ErrorAs(t, err, &tabErr)
@@ -181,16 +182,16 @@ func TestPreflightTableShapes(t *testing.T) {
 	nokey := replication.T("Src Schema", "nokey")
 	rep := p.run(t, nokey, nil)
 	require.Nil(t, rep.Key)
-	require.Equal(t, map[kindKey][]replication.Requirement{
-		{replication.KindInserterTime, false}:  {replication.ReqTimeControl},
-		{replication.KindUpdaterTime, false}:   {replication.ReqKey, replication.ReqTimeControl},
-		{replication.KindUpdaterSerial, false}: {replication.ReqKey},
-		{replication.KindDML, false}:           {replication.ReqKey, replication.ReqTrigger},
-		{replication.KindLogDel, false}:        {replication.ReqKey, replication.ReqTrigger},
-		{replication.KindDML, true}:            {replication.ReqKey, replication.ReqPublication, replication.ReqReplicaIdentity},
-		{replication.KindLogDel, true}:         {replication.ReqKey, replication.ReqPublication, replication.ReqReplicaIdentity},
+	require.Equal(t, map[kindKey][]check.Requirement{
+		{replication.KindInserterTime, false}:  {check.ReqTimeControl},
+		{replication.KindUpdaterTime, false}:   {check.ReqKey, check.ReqTimeControl},
+		{replication.KindUpdaterSerial, false}: {check.ReqKey},
+		{replication.KindDML, false}:           {check.ReqKey, check.ReqTrigger},
+		{replication.KindLogDel, false}:        {check.ReqKey, check.ReqTrigger},
+		{replication.KindDML, true}:            {check.ReqKey, check.ReqPublication, check.ReqReplicaIdentity},
+		{replication.KindLogDel, true}:         {check.ReqKey, check.ReqPublication, check.ReqReplicaIdentity},
 	}, impossible(rep))
-	require.Equal(t, `as the table's owner: ALTER TABLE "Src Schema"."nokey" ADD PRIMARY KEY (<key columns>);`, checkOf(t, rep, replication.ReqKey).Fix)
+	require.Equal(t, `as the table's owner: ALTER TABLE "Src Schema"."nokey" ADD PRIMARY KEY (<key columns>);`, checkOf(t, rep, check.ReqKey).Fix)
 	err := rep.Require(replication.KindUpdaterTime, false)
 	require.ErrorIs(t, err, replication.ErrNoKey)
 	require.ErrorIs(t, err, replication.ErrColumnNotFound)
@@ -202,55 +203,55 @@ func TestPreflightTableShapes(t *testing.T) {
 	pgtest.MustExec(t, b.Source, `ALTER TABLE "Src Schema".uniq OWNER TO `+q)
 	rep = p.run(t, uniq, nil)
 	require.Equal(t, []string{"a"}, rep.Key)
-	require.Equal(t, map[kindKey][]replication.Requirement{
-		{replication.KindInserterTime, false}: {replication.ReqTimeControl},
-		{replication.KindUpdaterTime, false}:  {replication.ReqTimeControl},
-		{replication.KindDML, true}:           {replication.ReqReplicaIdentity},
-		{replication.KindLogDel, true}:        {replication.ReqReplicaIdentity},
+	require.Equal(t, map[kindKey][]check.Requirement{
+		{replication.KindInserterTime, false}: {check.ReqTimeControl},
+		{replication.KindUpdaterTime, false}:  {check.ReqTimeControl},
+		{replication.KindDML, true}:           {check.ReqReplicaIdentity},
+		{replication.KindLogDel, true}:        {check.ReqReplicaIdentity},
 	}, impossible(rep))
-	fix := checkOf(t, rep, replication.ReqReplicaIdentity).Fix
+	fix := checkOf(t, rep, check.ReqReplicaIdentity).Fix
 	require.Equal(t, `as the table's owner: ALTER TABLE "Src Schema"."uniq" REPLICA IDENTITY USING INDEX "uniq_a_key";`, fix)
 	fix = strings.TrimPrefix(fix, "as the table's owner: ")
 	pgtest.MustExec(t, b.Source, fix[:strings.Index(fix, ";")])
 	rep = p.run(t, uniq, nil)
-	require.True(t, checkOf(t, rep, replication.ReqReplicaIdentity).OK)
-	require.True(t, checkOf(t, rep, replication.ReqPublication).OK)
+	require.True(t, checkOf(t, rep, check.ReqReplicaIdentity).OK)
+	require.True(t, checkOf(t, rep, check.ReqPublication).OK)
 
 	// A view: no key, no triggers.
 	rep = p.run(t, replication.T("Src Schema", "v"), nil)
-	require.False(t, checkOf(t, rep, replication.ReqTrigger).OK)
-	require.False(t, checkOf(t, rep, replication.ReqKey).OK)
+	require.False(t, checkOf(t, rep, check.ReqTrigger).OK)
+	require.False(t, checkOf(t, rep, check.ReqKey).OK)
 	kr, ok := rep.Kind(replication.KindSnapshot, false)
 	require.True(t, ok)
 	require.True(t, kr.Possible)
 
 	// A planned control column of the wrong type.
-	rep = p.run(t, srcOrders, &replication.PreflightConfig{Control: "note"})
-	require.Equal(t, `column "note" is not of a usable type`, checkOf(t, rep, replication.ReqTimeControl).Detail)
-	require.False(t, checkOf(t, rep, replication.ReqSerialControl).OK)
-	rep = p.run(t, srcOrders, &replication.PreflightConfig{Control: "updated"})
-	require.True(t, checkOf(t, rep, replication.ReqTimeControl).OK)
-	require.False(t, checkOf(t, rep, replication.ReqSerialControl).OK)
+	rep = p.run(t, srcOrders, &check.PreflightConfig{Control: "note"})
+	require.Equal(t, `column "note" is not of a usable type`, checkOf(t, rep, check.ReqTimeControl).Detail)
+	require.False(t, checkOf(t, rep, check.ReqSerialControl).OK)
+	rep = p.run(t, srcOrders, &check.PreflightConfig{Control: "updated"})
+	require.True(t, checkOf(t, rep, check.ReqTimeControl).OK)
+	require.False(t, checkOf(t, rep, check.ReqSerialControl).OK)
 
 	// SELECT on some columns only serves a job that filters to them.
 	other := b.CreateRole()
 	oq := replication.QuoteIdent(other.Name)
 	pgtest.MustExec(t, b.Source, `GRANT USAGE ON SCHEMA "Src Schema" TO `+oq+`; GRANT SELECT (id, note) ON "Src Schema"."Orders" TO `+oq)
 	op := &preflightPool{b: b, role: other}
-	require.False(t, checkOf(t, op.run(t, srcOrders, nil), replication.ReqSelect).OK)
-	require.True(t, checkOf(t, op.run(t, srcOrders, &replication.PreflightConfig{Columns: []string{"id", "note"}}), replication.ReqSelect).OK)
+	require.False(t, checkOf(t, op.run(t, srcOrders, nil), check.ReqSelect).OK)
+	require.True(t, checkOf(t, op.run(t, srcOrders, &check.PreflightConfig{Columns: []string{"id", "note"}}), check.ReqSelect).OK)
 
 	// A planned queue schema that does not exist needs CREATE on the database.
-	rep = op.run(t, srcOrders, &replication.PreflightConfig{QueueSchema: "Queues"})
+	rep = op.run(t, srcOrders, &check.PreflightConfig{QueueSchema: "Queues"})
 	require.Equal(t, fmt.Sprintf(`CREATE SCHEMA "Queues" AUTHORIZATION %s; (or GRANT CREATE ON DATABASE "%s" TO %s;)`, oq, b.SourceDB, oq),
-		checkOf(t, rep, replication.ReqQueueSchema).Fix)
+		checkOf(t, rep, check.ReqQueueSchema).Fix)
 	pgtest.MustExec(t, b.Source, `CREATE SCHEMA "Queues"`)
-	rep = op.run(t, srcOrders, &replication.PreflightConfig{QueueSchema: "Queues"})
-	require.Equal(t, `GRANT CREATE ON SCHEMA "Queues" TO `+oq+`;`, checkOf(t, rep, replication.ReqQueueSchema).Fix)
+	rep = op.run(t, srcOrders, &check.PreflightConfig{QueueSchema: "Queues"})
+	require.Equal(t, `GRANT CREATE ON SCHEMA "Queues" TO `+oq+`;`, checkOf(t, rep, check.ReqQueueSchema).Fix)
 
-	_, err = replication.Preflight(ctx, b.Source, replication.T("Src Schema", "gone"), nil)
+	_, err = check.Preflight(ctx, b.Source, replication.T("Src Schema", "gone"), nil)
 	require.ErrorIs(t, err, replication.ErrTableNotFound)
-	_, err = replication.Preflight(ctx, b.Source, srcOrders, &replication.PreflightConfig{Columns: []string{"nope"}})
+	_, err = check.Preflight(ctx, b.Source, srcOrders, &check.PreflightConfig{Columns: []string{"nope"}})
 	require.ErrorIs(t, err, replication.ErrColumnNotFound)
 }
 
@@ -272,7 +273,7 @@ func TestPreflightNoFreeSlot(t *testing.T) {
 	})
 	pgtest.MustExec(t, b.Source, `SELECT pg_create_physical_replication_slot('preflight_fill_' || i) FROM generate_series(1, $1) i`, free)
 	rep := p.run(t, srcOrders, nil)
-	ch := checkOf(t, rep, replication.ReqSlot)
+	ch := checkOf(t, rep, check.ReqSlot)
 	require.False(t, ch.OK)
 	require.Contains(t, ch.Fix, "ALTER SYSTEM SET max_replication_slots = ")
 	kr, _ := rep.Kind(replication.KindDML, true)
@@ -280,5 +281,5 @@ func TestPreflightNoFreeSlot(t *testing.T) {
 	kr, _ = rep.Kind(replication.KindDML, false)
 	require.True(t, kr.Possible)
 	pgtest.MustExec(t, b.Source, `SELECT pg_drop_replication_slot('preflight_fill_1')`)
-	require.True(t, checkOf(t, p.run(t, srcOrders, nil), replication.ReqSlot).OK)
+	require.True(t, checkOf(t, p.run(t, srcOrders, nil), check.ReqSlot).OK)
 }

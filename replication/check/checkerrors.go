@@ -1,4 +1,4 @@
-package replication
+package check
 
 import (
 	"errors"
@@ -9,26 +9,27 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // checkQueryError turns the failure of a check's query on table t into an
 // error naming t: a missing privilege wraps ErrPrivilege, and a syntax or
 // name error while a row condition is in use wraps ErrBadCondition; the
 // *pgconn.PgError stays in the chain either way.
-func checkQueryError(what string, t Table, condition string, err error) error {
+func checkQueryError(what string, t replication.Table, condition string, err error) error {
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) {
 		return fmt.Errorf("%s %s: %w", what, t, err)
 	}
 	switch {
 	case pgErr.Code == pgerrcode.InsufficientPrivilege:
-		return &TableError{Table: t, Err: fmt.Errorf("%s: %w: %w", what, ErrPrivilege, err),
+		return &replication.TableError{Table: t, Err: fmt.Errorf("%s: %w: %w", what, replication.ErrPrivilege, err),
 			Fix: "GRANT SELECT ON " + t.Sanitize() + " TO the role the check connects as"}
 	case strings.TrimSpace(condition) != "" && strings.HasPrefix(pgErr.Code, "42"):
-		return &TableError{Table: t, Err: fmt.Errorf("%s: %w: %w", what, ErrBadCondition, err),
+		return &replication.TableError{Table: t, Err: fmt.Errorf("%s: %w: %w", what, replication.ErrBadCondition, err),
 			Fix: "correct the row condition so that it runs on this table"}
 	}
-	return &TableError{Table: t, Err: fmt.Errorf("%s: %w", what, err)}
+	return &replication.TableError{Table: t, Err: fmt.Errorf("%s: %w", what, err)}
 }
 
 // whereAnd joins predicates with AND after WHERE; "" when there are none.
@@ -43,10 +44,10 @@ func whereAnd(preds []string) string {
 // tables: it must be an expression on the destination's own columns.
 func checkDestCondition(field, c string) error {
 	if err := sqltext.CheckCondition(c); err != nil {
-		return &OptionError{Field: field, Problem: err.Error() + "; give one boolean expression, without ';' or '--' comments", Err: ErrBadCondition}
+		return &replication.OptionError{Field: field, Problem: err.Error() + "; give one boolean expression, without ';' or '--' comments", Err: replication.ErrBadCondition}
 	}
 	if strings.HasPrefix(strings.TrimSpace(c), ",") {
-		return &OptionError{Field: field, Problem: "must be a condition on the destination's own columns, not a join"}
+		return &replication.OptionError{Field: field, Problem: "must be a condition on the destination's own columns, not a join"}
 	}
 	return nil
 }

@@ -1,26 +1,27 @@
-package replication
+package check
 
 import (
 	"fmt"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // csSide is one side of a checksum: a table read in the check's
 // transaction, and the SQL that reads its keys and row hashes.
 type csSide struct {
-	table Table
+	table replication.Table
 	// cond is the row condition as given (for errors); from is the text
 	// after the table in FROM.
 	cond string
 	from string
 	tx   pgx.Tx
 	// cols are the compared columns, keys the key columns, in order.
-	cols []Column
-	keys []Column
+	cols []replication.Column
+	keys []replication.Column
 	// control is the control column's type when the check is bounded by one.
-	control *Column
+	control *replication.Column
 	// collate is true for key columns compared under COLLATE "C", so that
 	// both sides order and bound text the same way whatever their
 	// databases' collations.
@@ -86,7 +87,7 @@ func (s *csSide) rowHash() string {
 	q := s.table.Sanitize()
 	cols := make([]string, len(s.cols))
 	for i, c := range s.cols {
-		cols[i] = q + "." + QuoteIdent(c.Name)
+		cols[i] = q + "." + replication.QuoteIdent(c.Name)
 	}
 	row := `ROW(` + strings.Join(cols, ", ") + `)::text COLLATE "C"`
 	if s.hash == HashMD5 {
@@ -103,7 +104,7 @@ func (s *csSide) inner(a *csArgs, samplePct float64) string {
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for i, k := range s.keys {
-		b.WriteString(q + "." + QuoteIdent(k.Name))
+		b.WriteString(q + "." + replication.QuoteIdent(k.Name))
 		if s.collate[i] {
 			b.WriteString(` COLLATE "C"`)
 		}
@@ -111,7 +112,7 @@ func (s *csSide) inner(a *csArgs, samplePct float64) string {
 	}
 	b.WriteString(s.rowHash() + " AS pgmimeo_h")
 	if s.control != nil {
-		b.WriteString(", " + q + "." + QuoteIdent(s.control.Name) + " AS pgmimeo_c")
+		b.WriteString(", " + q + "." + replication.QuoteIdent(s.control.Name) + " AS pgmimeo_c")
 	}
 	b.WriteString(" FROM " + q)
 	if samplePct > 0 {

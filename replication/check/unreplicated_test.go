@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // mimeo's test91 case: a table that appears on the source is reported until
@@ -32,40 +33,40 @@ func TestUnreplicatedTables(t *testing.T) {
 	} {
 		require.NoError(t, cat.CreateJob(ctx, b.Dest, j))
 	}
-	list := func(name string, o *replication.UnreplicatedOptions) []replication.SourceRelation {
+	list := func(name string, o *check.UnreplicatedOptions) []check.SourceRelation {
 		t.Helper()
-		got, err := replication.UnreplicatedTables(ctx, b.Source, b.Dest, cat, name, o)
+		got, err := check.UnreplicatedTables(ctx, b.Source, b.Dest, cat, name, o)
 		require.NoError(t, err)
 		return got
 	}
-	require.Equal(t, []replication.SourceRelation{
+	require.Equal(t, []check.SourceRelation{
 		{Table: replication.T("Src", "b"), Kind: replication.KindTable},
 		{Table: replication.T("queues", "q"), Kind: replication.KindTable},
 	}, list("", nil))
-	require.Equal(t, []replication.SourceRelation{
+	require.Equal(t, []check.SourceRelation{
 		{Table: replication.T("Src", "A"), Kind: replication.KindTable},
 		{Table: replication.T("Src", "parted"), Kind: replication.KindPartitioned},
-	}, list("other", &replication.UnreplicatedOptions{ExcludeSchemas: []string{"queues"}}))
-	require.Equal(t, []replication.SourceRelation{
+	}, list("other", &check.UnreplicatedOptions{ExcludeSchemas: []string{"queues"}}))
+	require.Equal(t, []check.SourceRelation{
 		{Table: replication.T("Src", "A view"), Kind: replication.KindView},
 		{Table: replication.T("Src", "b"), Kind: replication.KindTable},
 		{Table: replication.T("Src", "mv"), Kind: replication.KindMatView},
 		{Table: replication.T("Src", "parted_2024"), Kind: replication.KindTable},
-	}, list("default", &replication.UnreplicatedOptions{Views: true, Partitions: true, ExcludeSchemas: []string{"queues"}}))
+	}, list("default", &check.UnreplicatedOptions{Views: true, Partitions: true, ExcludeSchemas: []string{"queues"}}))
 
 	// A brand-new source table shows up; once a job replicates it, it is gone.
 	pgtest.MustExec(t, b.Source, `CREATE TABLE "Src"."brand new table" (id serial, stuff text)`)
-	require.Equal(t, []replication.SourceRelation{
+	require.Equal(t, []check.SourceRelation{
 		{Table: replication.T("Src", "b"), Kind: replication.KindTable},
 		{Table: replication.T("Src", "brand new table"), Kind: replication.KindTable},
-	}, list("", &replication.UnreplicatedOptions{ExcludeSchemas: []string{"queues"}}))
+	}, list("", &check.UnreplicatedOptions{ExcludeSchemas: []string{"queues"}}))
 	require.NoError(t, cat.CreateJob(ctx, b.Dest, &replication.Job{Kind: replication.KindTableReload, SourceName: "default",
 		SourceTable: replication.T("Src", "brand new table"), Dest: replication.T("Src", "brand new table")}))
 	require.NoError(t, cat.CreateJob(ctx, b.Dest, &replication.Job{Kind: replication.KindTableReload, SourceName: "default",
 		SourceTable: replication.T("Src", "b"), Dest: replication.T("copy", "b")}))
-	require.Nil(t, list("", &replication.UnreplicatedOptions{ExcludeSchemas: []string{"queues"}}))
+	require.Nil(t, list("", &check.UnreplicatedOptions{ExcludeSchemas: []string{"queues"}}))
 
-	_, err := replication.UnreplicatedTables(ctx, b.Source, b.Dest, replication.NewCatalog("no catalog"), "", nil)
+	_, err := check.UnreplicatedTables(ctx, b.Source, b.Dest, replication.NewCatalog("no catalog"), "", nil)
 	require.Error(t, err)
 	require.Contains(t, err.Error(), `"no catalog"`)
 }

@@ -1,4 +1,4 @@
-package replication
+package check
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // Requirement names one thing a replication kind needs of the source.
@@ -43,7 +44,7 @@ type Check struct {
 
 // KindReport says whether one replication kind is possible.
 type KindReport struct {
-	Kind Kind
+	Kind replication.Kind
 	// Logical is true for the trigger-free capture of DML and LogDeletes
 	// jobs by logical decoding.
 	Logical  bool
@@ -54,7 +55,7 @@ type KindReport struct {
 
 // PreflightReport is what Preflight found.
 type PreflightReport struct {
-	Table Table
+	Table replication.Table
 	// Role is the role the checks ran as.
 	Role string
 	// Key is the table's key; nil when it has none.
@@ -130,7 +131,7 @@ type preflightFacts struct {
 // grant, role attribute or server setting it lacks, with the statement that
 // provides it. It changes nothing. Setup code can call Require on the
 // report to fail early with that text.
-func Preflight(ctx context.Context, src DB, t Table, cfg *PreflightConfig) (*PreflightReport, error) {
+func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg *PreflightConfig) (*PreflightReport, error) {
 	var c PreflightConfig
 	if cfg != nil {
 		c = *cfg
@@ -138,7 +139,7 @@ func Preflight(ctx context.Context, src DB, t Table, cfg *PreflightConfig) (*Pre
 	if c.Publication == "" {
 		c.Publication = DefaultPublication
 	}
-	info, err := Describe(ctx, src, t)
+	info, err := replication.Describe(ctx, src, t)
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +170,7 @@ func Preflight(ctx context.Context, src DB, t Table, cfg *PreflightConfig) (*Pre
 		}
 	}
 
-	role := QuoteIdent(f.role)
+	role := replication.QuoteIdent(f.role)
 	checks := map[Requirement]Check{}
 	add := func(ch Check) {
 		if ch.OK {
@@ -179,7 +180,7 @@ func Preflight(ctx context.Context, src DB, t Table, cfg *PreflightConfig) (*Pre
 		r.Checks = append(r.Checks, ch)
 	}
 	add(Check{Requirement: ReqSchemaUsage, OK: f.usage, Detail: boolText(f.usage, "granted", "not granted"),
-		Fix: fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s;", QuoteIdent(t.Schema), role)})
+		Fix: fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s;", replication.QuoteIdent(t.Schema), role)})
 	add(Check{Requirement: ReqSelect, OK: f.selectOK, Detail: boolText(f.selectOK, "granted", "not granted"),
 		Fix: fmt.Sprintf("GRANT SELECT ON %s TO %s;", t, role)})
 	add(r.keyCheck(info))
@@ -187,7 +188,7 @@ func Preflight(ctx context.Context, src DB, t Table, cfg *PreflightConfig) (*Pre
 		"a timestamp or timestamptz column set to the time of every insert (and update, for an updater)"))
 	add(r.controlCheck(ReqSerialControl, r.SerialControls, c.Control, info,
 		"a smallint, integer or bigint column that grows with every insert (and update, for an updater)"))
-	isView := info.Kind == KindView || info.Kind == KindMatView
+	isView := info.Kind == replication.KindView || info.Kind == replication.KindMatView
 	trig := Check{Requirement: ReqTrigger, OK: f.trigger && !isView, Detail: boolText(f.trigger, "granted", "not granted"),
 		Fix: fmt.Sprintf("GRANT TRIGGER ON %s TO %s;", t, role)}
 	if isView {
@@ -220,20 +221,20 @@ func Preflight(ctx context.Context, src DB, t Table, cfg *PreflightConfig) (*Pre
 	base := []Requirement{ReqSchemaUsage, ReqSelect}
 	need := func(reqs ...Requirement) []Requirement { return append(append([]Requirement{}, base...), reqs...) }
 	for _, k := range []struct {
-		kind    Kind
+		kind    replication.Kind
 		logical bool
 		reqs    []Requirement
 	}{
-		{KindSnapshot, false, need()},
-		{KindTableReload, false, need()},
-		{KindInserterTime, false, need(ReqTimeControl)},
-		{KindInserterSerial, false, need(ReqSerialControl)},
-		{KindUpdaterTime, false, need(ReqKey, ReqTimeControl)},
-		{KindUpdaterSerial, false, need(ReqKey, ReqSerialControl)},
-		{KindDML, false, need(ReqKey, ReqTrigger, ReqQueueSchema)},
-		{KindLogDel, false, need(ReqKey, ReqTrigger, ReqQueueSchema)},
-		{KindDML, true, need(ReqKey, ReqReplication, ReqWalLevel, ReqSlot, ReqWalSender, ReqPublication, ReqReplicaIdentity)},
-		{KindLogDel, true, need(ReqKey, ReqReplication, ReqWalLevel, ReqSlot, ReqWalSender, ReqPublication, ReqReplicaIdentity)},
+		{replication.KindSnapshot, false, need()},
+		{replication.KindTableReload, false, need()},
+		{replication.KindInserterTime, false, need(ReqTimeControl)},
+		{replication.KindInserterSerial, false, need(ReqSerialControl)},
+		{replication.KindUpdaterTime, false, need(ReqKey, ReqTimeControl)},
+		{replication.KindUpdaterSerial, false, need(ReqKey, ReqSerialControl)},
+		{replication.KindDML, false, need(ReqKey, ReqTrigger, ReqQueueSchema)},
+		{replication.KindLogDel, false, need(ReqKey, ReqTrigger, ReqQueueSchema)},
+		{replication.KindDML, true, need(ReqKey, ReqReplication, ReqWalLevel, ReqSlot, ReqWalSender, ReqPublication, ReqReplicaIdentity)},
+		{replication.KindLogDel, true, need(ReqKey, ReqReplication, ReqWalLevel, ReqSlot, ReqWalSender, ReqPublication, ReqReplicaIdentity)},
 	} {
 		kr := KindReport{Kind: k.kind, Logical: k.logical, Possible: true}
 		for _, req := range k.reqs {
@@ -254,14 +255,14 @@ func boolText(ok bool, yes, no string) string {
 	return no
 }
 
-func (r *PreflightReport) keyCheck(info *TableInfo) Check {
+func (r *PreflightReport) keyCheck(info *replication.TableInfo) Check {
 	ch := Check{Requirement: ReqKey, OK: info.Key != nil}
 	switch {
 	case info.Key != nil && info.Key.Primary:
-		ch.Detail = "primary key " + QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
+		ch.Detail = "primary key " + replication.QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
 	case info.Key != nil:
-		ch.Detail = "unique index " + QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
-	case info.Kind == KindView:
+		ch.Detail = "unique index " + replication.QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
+	case info.Kind == replication.KindView:
 		ch.Detail = "a view has no key"
 		ch.Fix = "replicate the underlying table, or give the key columns explicitly where the kind allows it"
 	default:
@@ -271,7 +272,7 @@ func (r *PreflightReport) keyCheck(info *TableInfo) Check {
 	return ch
 }
 
-func (r *PreflightReport) controlCheck(req Requirement, usable []string, want string, info *TableInfo, what string) Check {
+func (r *PreflightReport) controlCheck(req Requirement, usable []string, want string, info *replication.TableInfo, what string) Check {
 	ch := Check{Requirement: req}
 	switch {
 	case want != "":
@@ -280,11 +281,11 @@ func (r *PreflightReport) controlCheck(req Requirement, usable []string, want st
 			ch.OK = ch.OK || u == want
 		}
 		if ch.OK {
-			ch.Detail = "column " + QuoteIdent(want)
+			ch.Detail = "column " + replication.QuoteIdent(want)
 		} else if found {
-			ch.Detail = "column " + QuoteIdent(want) + " is not of a usable type"
+			ch.Detail = "column " + replication.QuoteIdent(want) + " is not of a usable type"
 		} else {
-			ch.Detail = "no column " + QuoteIdent(want)
+			ch.Detail = "no column " + replication.QuoteIdent(want)
 		}
 	case len(usable) > 0:
 		ch.OK, ch.Detail = true, "columns "+sqltext.IdentList("", usable)
@@ -295,9 +296,9 @@ func (r *PreflightReport) controlCheck(req Requirement, usable []string, want st
 	return ch
 }
 
-func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src DB, c *PreflightConfig, f *preflightFacts) (Check, error) {
+func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src replication.DB, c *PreflightConfig, f *preflightFacts) (Check, error) {
 	ch := Check{Requirement: ReqQueueSchema}
-	role := QuoteIdent(f.role)
+	role := replication.QuoteIdent(f.role)
 	if c.QueueSchema != "" {
 		var exists, owns, create bool
 		err := src.QueryRow(ctx, `SELECT true, pg_has_role(nspowner, 'USAGE'), has_schema_privilege(oid, 'CREATE')
@@ -305,7 +306,7 @@ func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src DB, c *Prefl
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return ch, fmt.Errorf("preflight: queue schema: %w", err)
 		}
-		q := QuoteIdent(c.QueueSchema)
+		q := replication.QuoteIdent(c.QueueSchema)
 		switch {
 		case owns:
 			ch.OK, ch.Detail = true, "the role owns schema "+q
@@ -315,7 +316,7 @@ func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src DB, c *Prefl
 			ch.OK, ch.Detail = true, "schema "+q+" does not exist; the role may create it"
 		case !exists:
 			ch.Detail = "schema " + q + " does not exist and the role may not create schemas"
-			ch.Fix = fmt.Sprintf("CREATE SCHEMA %s AUTHORIZATION %s; (or GRANT CREATE ON DATABASE %s TO %s;)", q, role, QuoteIdent(f.database), role)
+			ch.Fix = fmt.Sprintf("CREATE SCHEMA %s AUTHORIZATION %s; (or GRANT CREATE ON DATABASE %s TO %s;)", q, role, replication.QuoteIdent(f.database), role)
 		default:
 			ch.Detail = "the role may not create in schema " + q
 			ch.Fix = fmt.Sprintf("GRANT CREATE ON SCHEMA %s TO %s;", q, role)
@@ -340,12 +341,12 @@ func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src DB, c *Prefl
 		ch.OK, ch.Detail = true, "the role may create a schema"
 	default:
 		ch.Detail = "the role owns no schema, may create in none, and may not create one"
-		ch.Fix = fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s;", QuoteIdent(f.database), role)
+		ch.Fix = fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s;", replication.QuoteIdent(f.database), role)
 	}
 	return ch, nil
 }
 
-func (r *PreflightReport) publicationCheck(ctx context.Context, src DB, t Table, c *PreflightConfig, f *preflightFacts) (Check, error) {
+func (r *PreflightReport) publicationCheck(ctx context.Context, src replication.DB, t replication.Table, c *PreflightConfig, f *preflightFacts) (Check, error) {
 	ch := Check{Requirement: ReqPublication}
 	var pubs []string
 	err := src.QueryRow(ctx, `SELECT coalesce(array_agg(pubname::text ORDER BY pubname), '{}') FROM pg_catalog.pg_publication_tables
@@ -358,7 +359,7 @@ func (r *PreflightReport) publicationCheck(ctx context.Context, src DB, t Table,
 	if err != nil {
 		return ch, fmt.Errorf("preflight: publications: %w", err)
 	}
-	p := QuoteIdent(c.Publication)
+	p := replication.QuoteIdent(c.Publication)
 	switch {
 	case len(pubs) > 0:
 		ch.OK, ch.Detail = true, "published by "+sqltext.IdentList("", pubs)
@@ -376,7 +377,7 @@ func (r *PreflightReport) publicationCheck(ctx context.Context, src DB, t Table,
 	return ch, nil
 }
 
-func (r *PreflightReport) replicaIdentityCheck(info *TableInfo, f *preflightFacts) Check {
+func (r *PreflightReport) replicaIdentityCheck(info *replication.TableInfo, f *preflightFacts) Check {
 	ch := Check{Requirement: ReqReplicaIdentity}
 	switch f.replIdent {
 	case "f":
@@ -390,7 +391,7 @@ func (r *PreflightReport) replicaIdentityCheck(info *TableInfo, f *preflightFact
 		}
 		ch.Detail = "the default replica identity, and no primary key"
 		if info.Key != nil {
-			ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY USING INDEX %s;", info.Table, QuoteIdent(info.Key.Index))
+			ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY USING INDEX %s;", info.Table, replication.QuoteIdent(info.Key.Index))
 		} else {
 			ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s ADD PRIMARY KEY (<key columns>);", info.Table)
 		}
@@ -403,7 +404,7 @@ func (r *PreflightReport) replicaIdentityCheck(info *TableInfo, f *preflightFact
 
 // Kind returns the verdict for kind k (with logical, its logical-decoding
 // variant; only DML and LogDeletes have one).
-func (r *PreflightReport) Kind(k Kind, logical bool) (KindReport, bool) {
+func (r *PreflightReport) Kind(k replication.Kind, logical bool) (KindReport, bool) {
 	for _, kr := range r.Kinds {
 		if kr.Kind == k && kr.Logical == logical {
 			return kr, true
@@ -416,10 +417,10 @@ func (r *PreflightReport) Kind(k Kind, logical bool) (KindReport, bool) {
 // possible, else a *TableError naming the table, wrapping ErrNoKey for a
 // missing key, ErrColumnNotFound for a missing control column and
 // ErrPrivilege for the rest, whose Fix lists the statements needed.
-func (r *PreflightReport) Require(k Kind, logical bool) error {
+func (r *PreflightReport) Require(k replication.Kind, logical bool) error {
 	kr, ok := r.Kind(k, logical)
 	if !ok {
-		return &OptionError{Field: "kind", Problem: fmt.Sprintf("no %s replication by logical decoding", k)}
+		return &replication.OptionError{Field: "kind", Problem: fmt.Sprintf("no %s replication by logical decoding", k)}
 	}
 	if kr.Possible {
 		return nil
@@ -430,12 +431,12 @@ func (r *PreflightReport) Require(k Kind, logical bool) error {
 	for _, ch := range kr.Missing {
 		lacks = append(lacks, string(ch.Requirement)+" ("+ch.Detail+")")
 		fixes = append(fixes, ch.Fix)
-		cause := ErrPrivilege
+		cause := replication.ErrPrivilege
 		switch ch.Requirement {
 		case ReqKey:
-			cause = ErrNoKey
+			cause = replication.ErrNoKey
 		case ReqTimeControl, ReqSerialControl:
-			cause = ErrColumnNotFound
+			cause = replication.ErrColumnNotFound
 		}
 		if !seen[cause] {
 			seen[cause] = true
@@ -447,9 +448,9 @@ func (r *PreflightReport) Require(k Kind, logical bool) error {
 		how += " by logical decoding"
 	}
 	format := "%s replication as role %s needs %s: " + strings.TrimSuffix(strings.Repeat("%w, ", len(causes)), ", ")
-	args := []any{how, QuoteIdent(r.Role), strings.Join(lacks, ", ")}
+	args := []any{how, replication.QuoteIdent(r.Role), strings.Join(lacks, ", ")}
 	for _, c := range causes {
 		args = append(args, c)
 	}
-	return &TableError{Table: r.Table, Err: fmt.Errorf(format, args...), Fix: strings.Join(fixes, " ")}
+	return &replication.TableError{Table: r.Table, Err: fmt.Errorf(format, args...), Fix: strings.Join(fixes, " ")}
 }

@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 func TestMonitorSnapshots(t *testing.T) {
@@ -38,9 +39,9 @@ func TestMonitorSnapshots(t *testing.T) {
 	}
 	require.Greater(t, sizes["wide"], sizes["Big"], "the wide table must be the largest for this test")
 
-	monitor := func(th *replication.SizeThresholds, dests ...replication.Table) []string {
+	monitor := func(th *check.SizeThresholds, dests ...replication.Table) []string {
 		t.Helper()
-		got, err := replication.MonitorSnapshots(ctx, b.Source, b.Dest, cat, "", th, dests...)
+		got, err := check.MonitorSnapshots(ctx, b.Source, b.Dest, cat, "", th, dests...)
 		require.NoError(t, err)
 		var out []string
 		for _, s := range got {
@@ -51,24 +52,24 @@ func TestMonitorSnapshots(t *testing.T) {
 	}
 	// Destination order: "Big", small, wide; the DML job is never measured.
 	require.Equal(t, []string{"Big", "small", "wide"}, monitor(nil))
-	require.Equal(t, []string{"Big"}, monitor(&replication.SizeThresholds{Rows: 1000}))
-	require.Equal(t, []string{"wide"}, monitor(&replication.SizeThresholds{Bytes: sizes["Big"] + 1}))
-	require.Equal(t, []string{"Big", "wide"}, monitor(&replication.SizeThresholds{Rows: 1000, Bytes: sizes["Big"] + 1}))
-	require.Nil(t, monitor(&replication.SizeThresholds{Rows: 10000, Bytes: sizes["wide"] + 1}))
+	require.Equal(t, []string{"Big"}, monitor(&check.SizeThresholds{Rows: 1000}))
+	require.Equal(t, []string{"wide"}, monitor(&check.SizeThresholds{Bytes: sizes["Big"] + 1}))
+	require.Equal(t, []string{"Big", "wide"}, monitor(&check.SizeThresholds{Rows: 1000, Bytes: sizes["Big"] + 1}))
+	require.Nil(t, monitor(&check.SizeThresholds{Rows: 10000, Bytes: sizes["wide"] + 1}))
 	require.Equal(t, []string{"small"}, monitor(nil, replication.T("d", "small")))
 
-	got, err := replication.SourceSizes(ctx, b.Source, []replication.Table{replication.T("Src", "Big"), replication.T("Src", "small")}, &replication.SizeThresholds{Rows: 10})
+	got, err := check.SourceSizes(ctx, b.Source, []replication.Table{replication.T("Src", "Big"), replication.T("Src", "small")}, &check.SizeThresholds{Rows: 10})
 	require.NoError(t, err)
-	require.Equal(t, []replication.SourceSize{
+	require.Equal(t, []check.SourceSize{
 		{Source: replication.T("Src", "Big"), Rows: 5000, Bytes: sizes["Big"]},
 		{Source: replication.T("Src", "small"), Rows: 10, Bytes: sizes["small"]},
 	}, got)
 
-	_, err = replication.MonitorSnapshots(ctx, b.Source, b.Dest, cat, "", nil, replication.T("d", "big dml"))
+	_, err = check.MonitorSnapshots(ctx, b.Source, b.Dest, cat, "", nil, replication.T("d", "big dml"))
 	require.ErrorIs(t, err, replication.ErrNotManaged)
-	_, err = replication.SourceSizes(ctx, b.Source, []replication.Table{replication.T("Src", "gone")}, nil)
+	_, err = check.SourceSizes(ctx, b.Source, []replication.Table{replication.T("Src", "gone")}, nil)
 	require.ErrorIs(t, err, replication.ErrTableNotFound)
-	_, err = replication.SourceSizes(ctx, b.Source, nil, &replication.SizeThresholds{Bytes: -1})
+	_, err = check.SourceSizes(ctx, b.Source, nil, &check.SizeThresholds{Bytes: -1})
 	var optErr *replication.OptionError
 	require.ErrorAs(t, err, &optErr)
 	require.Equal(t, "SizeThresholds.Bytes", optErr.Field)

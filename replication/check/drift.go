@@ -1,4 +1,4 @@
-package replication
+package check
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // ColumnChange says how a column differs between source and destination.
@@ -26,8 +27,8 @@ const (
 // ColumnDrift is one column whose source definition the destination does
 // not follow.
 type ColumnDrift struct {
-	Source Table
-	Dest   Table
+	Source replication.Table
+	Dest   replication.Table
 	Column string
 	Change ColumnChange
 	// SourceType and DestType are the types as SQL writes them
@@ -40,11 +41,11 @@ type ColumnDrift struct {
 func (d ColumnDrift) String() string {
 	switch d.Change {
 	case ColumnAdded:
-		return fmt.Sprintf("%s: column %s %s added on source %s", d.Dest, QuoteIdent(d.Column), d.SourceType, d.Source)
+		return fmt.Sprintf("%s: column %s %s added on source %s", d.Dest, replication.QuoteIdent(d.Column), d.SourceType, d.Source)
 	case ColumnRetyped:
-		return fmt.Sprintf("%s: column %s is %s on source %s but %s here", d.Dest, QuoteIdent(d.Column), d.SourceType, d.Source, d.DestType)
+		return fmt.Sprintf("%s: column %s is %s on source %s but %s here", d.Dest, replication.QuoteIdent(d.Column), d.SourceType, d.Source, d.DestType)
 	default:
-		return fmt.Sprintf("%s: column %s dropped on source %s", d.Dest, QuoteIdent(d.Column), d.Source)
+		return fmt.Sprintf("%s: column %s dropped on source %s", d.Dest, replication.QuoteIdent(d.Column), d.Source)
 	}
 }
 
@@ -75,8 +76,8 @@ JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum`
 
-func driftColumns(ctx context.Context, db DB, t Table) ([]driftColumn, error) {
-	info, err := Describe(ctx, db, t)
+func driftColumns(ctx context.Context, db replication.DB, t replication.Table) ([]driftColumn, error) {
+	info, err := replication.Describe(ctx, db, t)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ func driftColumns(ctx context.Context, db DB, t Table) ([]driftColumn, error) {
 // schema, name and modifier, so varchar(42) and varchar(43) differ. The
 // result is in source column order, dropped columns last; nil when the
 // destination follows the source.
-func SourceColumnDrift(ctx context.Context, src, dest DB, source, destTable Table, opts *DriftOptions) ([]ColumnDrift, error) {
+func SourceColumnDrift(ctx context.Context, src, dest replication.DB, source, destTable replication.Table, opts *DriftOptions) ([]ColumnDrift, error) {
 	var o DriftOptions
 	if opts != nil {
 		o = *opts
@@ -168,7 +169,7 @@ func SourceColumnDrift(ctx context.Context, src, dest DB, source, destTable Tabl
 // or destination table cannot be read does not stop the others: its error
 // is joined into the returned error and the drift found elsewhere is still
 // returned, ordered by destination.
-func CheckSourceColumns(ctx context.Context, src, dest DB, cat *Catalog, sourceName string) ([]ColumnDrift, error) {
+func CheckSourceColumns(ctx context.Context, src, dest replication.DB, cat *replication.Catalog, sourceName string) ([]ColumnDrift, error) {
 	jobs, err := sourceJobs(ctx, dest, cat, sourceName)
 	if err != nil {
 		return nil, err
@@ -182,7 +183,7 @@ func CheckSourceColumns(ctx context.Context, src, dest DB, cat *Catalog, sourceN
 			continue
 		}
 		o := &DriftOptions{Columns: set.Columns}
-		if j.Kind == KindLogDel {
+		if j.Kind == replication.KindLogDel {
 			o.IgnoreDest = []string{LogDelDeletedColumn}
 		}
 		d, err := SourceColumnDrift(ctx, src, dest, j.SourceTable, j.Dest, o)
@@ -197,15 +198,15 @@ func CheckSourceColumns(ctx context.Context, src, dest DB, cat *Catalog, sourceN
 
 // sourceJobs returns the catalog's jobs of source name, ordered by
 // destination.
-func sourceJobs(ctx context.Context, dest DB, cat *Catalog, name string) ([]*Job, error) {
+func sourceJobs(ctx context.Context, dest replication.DB, cat *replication.Catalog, name string) ([]*replication.Job, error) {
 	if name == "" {
-		name = DefaultSourceName
+		name = replication.DefaultSourceName
 	}
 	all, err := cat.Jobs(ctx, dest)
 	if err != nil {
-		return nil, fmt.Errorf("jobs of source %q in catalog %s: %w", name, QuoteIdent(cat.Schema()), err)
+		return nil, fmt.Errorf("jobs of source %q in catalog %s: %w", name, replication.QuoteIdent(cat.Schema()), err)
 	}
-	var jobs []*Job
+	var jobs []*replication.Job
 	for _, j := range all {
 		if j.SourceName == name {
 			jobs = append(jobs, j)

@@ -1,4 +1,6 @@
-package replication
+package check
+
+import "github.com/pgmimeo/pgmimeo/replication"
 
 // ControlClass says how a column can serve as the control column of an
 // incremental job.
@@ -26,7 +28,7 @@ const (
 )
 
 // ControlClassOf returns how column c can serve as a control column.
-func ControlClassOf(c Column) ControlClass {
+func ControlClassOf(c replication.Column) ControlClass {
 	switch c.TypeOID {
 	case oidTimestamp, oidTimestampTZ:
 		return ControlTime

@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // psqlDumpMD5 is the baseline a DBA would reach for without pgmimeo: dump
@@ -49,16 +49,16 @@ func BenchmarkChecksum(b *testing.B) {
 		pgtest.MustExec(b, db, `VACUUM accounts`)
 	}
 
-	run := func(b *testing.B, cfg *replication.ChecksumConfig, wantMatch bool) {
+	run := func(b *testing.B, cfg *check.ChecksumConfig, wantMatch bool) {
 		var took, base time.Duration
 		for i := 0; i < b.N; i++ {
 			start := time.Now()
-			res, err := replication.Checksum(ctx, bb.Source, bb.Dest, accounts, accounts, cfg)
+			res, err := check.Checksum(ctx, bb.Source, bb.Dest, accounts, accounts, cfg)
 			took += time.Since(start)
 			require.NoError(b, err)
 			require.Equal(b, wantMatch, res.Match)
 			if !wantMatch {
-				require.Equal(b, []replication.RowDiff{{Key: []string{"654321"}, Change: replication.RowChanged}}, res.Ranges[0].Rows)
+				require.Equal(b, []check.RowDiff{{Key: []string{"654321"}, Change: check.RowChanged}}, res.Ranges[0].Rows)
 			}
 
 			b.StopTimer()
@@ -78,5 +78,5 @@ func BenchmarkChecksum(b *testing.B) {
 	b.Run("match", func(b *testing.B) { run(b, nil, true) })
 	pgtest.MustExec(b, bb.Dest, `UPDATE accounts SET abalance = abalance + 1 WHERE aid = 654321`)
 	b.Run("one-changed-row", func(b *testing.B) { run(b, nil, false) })
-	b.Run("one-changed-row-md5", func(b *testing.B) { run(b, &replication.ChecksumConfig{Hash: replication.HashMD5}, false) })
+	b.Run("one-changed-row-md5", func(b *testing.B) { run(b, &check.ChecksumConfig{Hash: check.HashMD5}, false) })
 }

@@ -1,6 +1,10 @@
-package replication
+package check
 
-import "context"
+import (
+	"context"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
 
 // RangeRepairer is a Replicator that can repair its destination where a
 // checksum validation of its job (see ChecksumJob) found key ranges that
@@ -9,9 +13,9 @@ import "context"
 // the destination's refresh lock), so that they equal the source again.
 // The scheduler package's Repair validates, repairs and validates again.
 type RangeRepairer interface {
-	Replicator
+	replication.Replicator
 	// RepairRanges re-pulls the ranges of diff, which must come from a
 	// checksum of this job's source and destination, and reports the rows
 	// it deleted and inserted. A diff that matched changes nothing.
-	RepairRanges(ctx context.Context, diff *ChecksumResult) (Result, error)
+	RepairRanges(ctx context.Context, diff *ChecksumResult) (replication.Result, error)
 }

@@ -1,10 +1,11 @@
-package replication
+package check
 
 import (
 	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // UnreplicatedOptions say which source relations UnreplicatedTables
@@ -24,8 +25,8 @@ type UnreplicatedOptions struct {
 
 // SourceRelation is a table or view on a source.
 type SourceRelation struct {
-	Table Table
-	Kind  RelKind
+	Table replication.Table
+	Kind  replication.RelKind
 }
 
 const sourceRelationsSQL = `
@@ -44,7 +45,7 @@ ORDER BY n.nspname, c.relname`
 // DefaultSourceName) in catalog cat on dest replicates, ordered by schema
 // and name. It answers "which new tables appeared on the source?" for
 // setups where every source table should be replicated.
-func UnreplicatedTables(ctx context.Context, src, dest DB, cat *Catalog, sourceName string, opts *UnreplicatedOptions) ([]SourceRelation, error) {
+func UnreplicatedTables(ctx context.Context, src, dest replication.DB, cat *replication.Catalog, sourceName string, opts *UnreplicatedOptions) ([]SourceRelation, error) {
 	var o UnreplicatedOptions
 	if opts != nil {
 		o = *opts
@@ -53,7 +54,7 @@ func UnreplicatedTables(ctx context.Context, src, dest DB, cat *Catalog, sourceN
 	if err != nil {
 		return nil, err
 	}
-	replicated := make(map[Table]bool, len(jobs))
+	replicated := make(map[replication.Table]bool, len(jobs))
 	for _, j := range jobs {
 		replicated[j.SourceTable] = true
 	}
@@ -88,18 +89,18 @@ func UnreplicatedTables(ctx context.Context, src, dest DB, cat *Catalog, sourceN
 	return out, nil
 }
 
-func relKindOf(k string) RelKind {
+func relKindOf(k string) replication.RelKind {
 	switch k {
 	case "r":
-		return KindTable
+		return replication.KindTable
 	case "p":
-		return KindPartitioned
+		return replication.KindPartitioned
 	case "v":
-		return KindView
+		return replication.KindView
 	case "m":
-		return KindMatView
+		return replication.KindMatView
 	case "f":
-		return KindForeign
+		return replication.KindForeign
 	}
-	return RelKind(k)
+	return replication.RelKind(k)
 }

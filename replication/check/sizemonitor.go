@@ -1,8 +1,10 @@
-package replication
+package check
 
 import (
 	"context"
 	"fmt"
+
+	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 // SizeThresholds are the limits of the snapshot monitor. The zero value
@@ -18,10 +20,10 @@ type SizeThresholds struct {
 
 func (th *SizeThresholds) validate() error {
 	if th.Rows < 0 {
-		return &OptionError{Field: "SizeThresholds.Rows", Problem: "must be 0 (no limit) or positive"}
+		return &replication.OptionError{Field: "SizeThresholds.Rows", Problem: "must be 0 (no limit) or positive"}
 	}
 	if th.Bytes < 0 {
-		return &OptionError{Field: "SizeThresholds.Bytes", Problem: "must be 0 (no limit) or positive"}
+		return &replication.OptionError{Field: "SizeThresholds.Bytes", Problem: "must be 0 (no limit) or positive"}
 	}
 	return nil
 }
@@ -43,10 +45,10 @@ func (th *SizeThresholds) passed(rows, bytes int64) bool {
 
 // SourceSize is the size of a source table.
 type SourceSize struct {
-	Source Table
+	Source replication.Table
 	// Dest is the job's destination (zero when sizes were asked for tables
 	// rather than jobs).
-	Dest Table
+	Dest replication.Table
 	// Rows is the table's exact row count.
 	Rows int64
 	// Bytes is its total size: table, indexes and toast (0 for a view).
@@ -57,7 +59,7 @@ type SourceSize struct {
 // src and returns those past the thresholds (nil thresholds: every table),
 // in the order given. Rows are counted exactly (count(*)), as mimeo does,
 // so this reads each table in full.
-func SourceSizes(ctx context.Context, src DB, tables []Table, th *SizeThresholds) ([]SourceSize, error) {
+func SourceSizes(ctx context.Context, src replication.DB, tables []replication.Table, th *SizeThresholds) ([]SourceSize, error) {
 	var limits SizeThresholds
 	if th != nil {
 		limits = *th
@@ -67,7 +69,7 @@ func SourceSizes(ctx context.Context, src DB, tables []Table, th *SizeThresholds
 	}
 	var out []SourceSize
 	for _, t := range tables {
-		info, err := Describe(ctx, src, t)
+		info, err := replication.Describe(ctx, src, t)
 		if err != nil {
 			return nil, err
 		}
@@ -91,23 +93,23 @@ func SourceSizes(ctx context.Context, src DB, tables []Table, th *SizeThresholds
 // past the thresholds, which may be better served by an incremental or DML
 // job. With dests given, only those jobs are measured. src must be that
 // source.
-func MonitorSnapshots(ctx context.Context, src, dest DB, cat *Catalog, sourceName string, th *SizeThresholds, dests ...Table) ([]SourceSize, error) {
+func MonitorSnapshots(ctx context.Context, src, dest replication.DB, cat *replication.Catalog, sourceName string, th *SizeThresholds, dests ...replication.Table) ([]SourceSize, error) {
 	jobs, err := sourceJobs(ctx, dest, cat, sourceName)
 	if err != nil {
 		return nil, err
 	}
-	only := make(map[Table]bool, len(dests))
+	only := make(map[replication.Table]bool, len(dests))
 	for _, d := range dests {
 		only[d] = true
 	}
-	found := make(map[Table]bool, len(dests))
+	found := make(map[replication.Table]bool, len(dests))
 	var out []SourceSize
 	for _, j := range jobs {
-		if j.Kind != KindSnapshot && j.Kind != KindTableReload || len(only) > 0 && !only[j.Dest] {
+		if j.Kind != replication.KindSnapshot && j.Kind != replication.KindTableReload || len(only) > 0 && !only[j.Dest] {
 			continue
 		}
 		found[j.Dest] = true
-		sizes, err := SourceSizes(ctx, src, []Table{j.SourceTable}, th)
+		sizes, err := SourceSizes(ctx, src, []replication.Table{j.SourceTable}, th)
 		if err != nil {
 			return nil, fmt.Errorf("job %s: %w", j.Dest, err)
 		}
@@ -120,7 +122,7 @@ func MonitorSnapshots(ctx context.Context, src, dest DB, cat *Catalog, sourceNam
 		if found[d] {
 			continue
 		}
-		return nil, &TableError{Table: d, Err: ErrNotManaged, Fix: "name the destination of a snapshot or table job of this source"}
+		return nil, &replication.TableError{Table: d, Err: replication.ErrNotManaged, Fix: "name the destination of a snapshot or table job of this source"}
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // A DBA checks that a copy of a table holds the same rows as its source:
@@ -25,7 +26,7 @@ func ExampleChecksum() {
 		INSERT INTO orders VALUES (10001, 'ghost', 1)`)
 
 	t := replication.T("public", "orders")
-	res, err := replication.Checksum(ctx, src, dest, t, t, nil)
+	res, err := check.Checksum(ctx, src, dest, t, t, nil)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -52,7 +53,7 @@ func ExamplePreflight() {
 	src := dbs.Pools[0]
 	_, _ = src.Exec(ctx, `CREATE TABLE events (at timestamptz, payload jsonb)`)
 
-	rep, err := replication.Preflight(ctx, src, replication.T("public", "events"), nil)
+	rep, err := check.Preflight(ctx, src, replication.T("public", "events"), nil)
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -1,6 +1,10 @@
-package replication
+package check
 
-import "context"
+import (
+	"context"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
 
 // ChecksumJob is Checksum for the catalog job of destination table
 // destTable: it reads the job from cat on dest and fills what cfg leaves
@@ -10,7 +14,7 @@ import "context"
 // key they replicate by (so that the ranges are those a range repair
 // re-pulls by key), and for LogDeletes jobs a destination condition that
 // leaves out rows deleted on the source. src must be the job's source.
-func ChecksumJob(ctx context.Context, src, dest DB, cat *Catalog, destTable Table, cfg *ChecksumConfig) (*ChecksumResult, error) {
+func ChecksumJob(ctx context.Context, src, dest replication.DB, cat *replication.Catalog, destTable replication.Table, cfg *ChecksumConfig) (*ChecksumResult, error) {
 	var c ChecksumConfig
 	if cfg != nil {
 		c = *cfg
@@ -32,14 +36,14 @@ func ChecksumJob(ctx context.Context, src, dest DB, cat *Catalog, destTable Tabl
 	if len(c.Key) == 0 {
 		c.Key = set.Key
 	}
-	if job.Kind.incremental() && c.Control == "" {
+	if job.Kind.Incremental() && c.Control == "" {
 		if c.Control = set.Control; c.Control == "" {
-			return nil, &TableError{Table: destTable, Err: ErrBadOption,
+			return nil, &replication.TableError{Table: destTable, Err: replication.ErrBadOption,
 				Fix: "the job's config names no control column: give ChecksumConfig.Control"}
 		}
 	}
-	if c.DestCondition == "" && job.Kind == KindLogDel {
-		c.DestCondition = QuoteIdent(LogDelDeletedColumn) + " IS NULL"
+	if c.DestCondition == "" && job.Kind == replication.KindLogDel {
+		c.DestCondition = replication.QuoteIdent(LogDelDeletedColumn) + " IS NULL"
 	}
 	return Checksum(ctx, src, dest, job.SourceTable, destTable, &c)
 }

@@ -1,4 +1,4 @@
-package replication_test
+package check_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // accountsDDL makes pgbench_accounts-like rows, the same on every side.
@@ -27,7 +28,7 @@ ANALYZE %[1]s;`, table, rows)
 var accounts = replication.T("public", "accounts")
 
 // rowSet is the set of differing rows a checksum reports, as "change key".
-func rowSet(t *testing.T, res *replication.ChecksumResult) []string {
+func rowSet(t *testing.T, res *check.ChecksumResult) []string {
 	t.Helper()
 	var out []string
 	for _, r := range res.Ranges {
@@ -41,7 +42,7 @@ func rowSet(t *testing.T, res *replication.ChecksumResult) []string {
 }
 
 // intKeyIn checks that integer key k lies in range r.
-func intKeyIn(t *testing.T, r replication.KeyRange, k string) {
+func intKeyIn(t *testing.T, r check.KeyRange, k string) {
 	t.Helper()
 	v, err := strconv.Atoi(k)
 	require.NoError(t, err)
@@ -64,9 +65,9 @@ func TestChecksumFindsChangedMissingAndExtraRows(t *testing.T) {
 	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 5000))
 	pgtest.MustExec(t, b.Dest, accountsDDL("accounts", 5000))
 	require.Equal(t, pgtest.Rows(t, b.Source, `SELECT * FROM accounts`), pgtest.Rows(t, b.Dest, `SELECT * FROM accounts`))
-	cfg := &replication.ChecksumConfig{Ranges: 8, LeafRows: 20}
+	cfg := &check.ChecksumConfig{Ranges: 8, LeafRows: 20}
 
-	res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, cfg)
+	res, err := check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, cfg)
 	require.NoError(t, err)
 	require.True(t, res.Match)
 	require.Nil(t, res.Ranges)
@@ -74,17 +75,17 @@ func TestChecksumFindsChangedMissingAndExtraRows(t *testing.T) {
 	require.Equal(t, []string{"aid", "bid", "abalance", "filler", "at"}, res.Columns)
 	require.Equal(t, int64(5000), res.SourceRows)
 	require.Equal(t, int64(5000), res.DestRows)
-	require.Equal(t, replication.HashText, res.Hash)
+	require.Equal(t, check.HashText, res.Hash)
 	require.Equal(t, 8, res.RangesCompared)
 
 	pgtest.MustExec(t, b.Dest, `UPDATE accounts SET abalance = abalance + 1 WHERE aid = 1234;
 		UPDATE accounts SET at = at + interval '1 microsecond' WHERE aid = 4999;
 		DELETE FROM accounts WHERE aid IN (1, 2500);
 		INSERT INTO accounts VALUES (5001, 1, 0, 'new', now()), (-7, 1, 0, 'before', now())`)
-	for _, hash := range []replication.ChecksumHash{replication.HashText, replication.HashMD5} {
+	for _, hash := range []check.ChecksumHash{check.HashText, check.HashMD5} {
 		c := *cfg
 		c.Hash = hash
-		res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &c)
+		res, err = check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &c)
 		require.NoError(t, err)
 		require.False(t, res.Match)
 		require.Equal(t, hash, res.Hash)
@@ -143,8 +144,8 @@ func TestChecksumRandomTampering(t *testing.T) {
 			expect = append(expect, fmt.Sprintf("%s [%d]", c, k))
 		}
 		sort.Strings(expect)
-		res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts,
-			&replication.ChecksumConfig{Ranges: 2 + rnd.IntN(20), LeafRows: 1 + rnd.IntN(50)})
+		res, err := check.Checksum(ctx, b.Source, b.Dest, accounts, accounts,
+			&check.ChecksumConfig{Ranges: 2 + rnd.IntN(20), LeafRows: 1 + rnd.IntN(50)})
 		require.NoError(t, err)
 		require.Equal(t, expect, rowSet(t, res), "round %d", round)
 		for _, r := range res.Ranges {
@@ -177,12 +178,12 @@ func TestChecksumCompositeKeyCollationsConditionView(t *testing.T) {
 	require.NotEqual(t,
 		pgtest.Rows(t, b.Source, `SELECT string_agg("Order", ',' ORDER BY "Order") FROM (SELECT DISTINCT "Order" FROM "Odd Schema"."Line-Items" WHERE "Order" < 'C') s`),
 		pgtest.Rows(t, b.Dest, `SELECT string_agg("Order", ',' ORDER BY "Order") FROM (SELECT DISTINCT "Order" FROM "Odd Schema"."Line-Items" WHERE "Order" < 'C') s`))
-	cfg := &replication.ChecksumConfig{
+	cfg := &check.ChecksumConfig{
 		Columns:   []string{"Order", "select", "Qty"},
 		Condition: `, "Odd Schema".wanted w WHERE w.sel = "Line-Items"."select"`,
 		Ranges:    5, LeafRows: 7,
 	}
-	res, err := replication.Checksum(ctx, b.Source, b.Dest, src, src, cfg)
+	res, err := check.Checksum(ctx, b.Source, b.Dest, src, src, cfg)
 	require.NoError(t, err)
 	require.True(t, res.Match, "%d ranges differ", len(res.Ranges))
 	require.Equal(t, []string{"Order", "select"}, res.Key)
@@ -191,7 +192,7 @@ func TestChecksumCompositeKeyCollationsConditionView(t *testing.T) {
 	pgtest.MustExec(t, b.Dest, `UPDATE "Odd Schema"."Line-Items data" SET "Qty" = "Qty" + 0.001 WHERE "Order" = 'B0' AND "select" = 3;
 		DELETE FROM "Odd Schema"."Line-Items data" WHERE "Order" = 'a1' OR ("Order" = 'Z0' AND "select" = 1);
 		INSERT INTO "Odd Schema"."Line-Items data" VALUES ('b', 1, 0)`)
-	res, err = replication.Checksum(ctx, b.Source, b.Dest, src, src, cfg)
+	res, err = check.Checksum(ctx, b.Source, b.Dest, src, src, cfg)
 	require.NoError(t, err)
 	require.Equal(t, []string{"changed [B0 3]", "extra [b 1]", "missing [Z0 1]", "missing [a1 1]", "missing [a1 3]"}, rowSet(t, res))
 	// Bounds are compared under COLLATE "C": 'B…' < 'Z…' < 'b…'.
@@ -217,15 +218,15 @@ func TestChecksumNullKeysOnDestination(t *testing.T) {
 			ALTER TABLE accounts DROP CONSTRAINT accounts_pkey, ALTER aid DROP NOT NULL;
 			INSERT INTO accounts VALUES (NULL, 1, 1, 'no key', NULL), (77, 1, 77, 'row 77', timestamptz '2024-01-01 00:00:00+00' + 77 * interval '1 minute');
 			ANALYZE accounts`)
-		res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &replication.ChecksumConfig{LeafRows: 10})
+		res, err := check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &check.ChecksumConfig{LeafRows: 10})
 		require.NoError(t, err)
 		require.False(t, res.Match)
 		require.Equal(t, int64(n), res.SourceRows)
 		require.Equal(t, int64(n+2), res.DestRows)
-		require.Equal(t, replication.KeyRange{NullKey: true, SourceRows: 0, DestRows: 1}, res.Ranges[0])
+		require.Equal(t, check.KeyRange{NullKey: true, SourceRows: 0, DestRows: 1}, res.Ranges[0])
 		// The repeated key 77 is an extra row.
 		require.Len(t, res.Ranges, 2)
-		require.Equal(t, []replication.RowDiff{{Key: []string{"77"}, Change: replication.RowExtra}}, res.Ranges[1].Rows)
+		require.Equal(t, []check.RowDiff{{Key: []string{"77"}, Change: check.RowExtra}}, res.Ranges[1].Rows)
 	}
 }
 
@@ -237,16 +238,16 @@ func TestChecksumControlBounds(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 3000))
 	pgtest.MustExec(t, b.Dest, accountsDDL("accounts", 2500))
-	res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &replication.ChecksumConfig{LeafRows: 1000})
+	res, err := check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &check.ChecksumConfig{LeafRows: 1000})
 	require.NoError(t, err)
 	require.False(t, res.Match)
-	res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &replication.ChecksumConfig{Control: "at"})
+	res, err = check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &check.ChecksumConfig{Control: "at"})
 	require.NoError(t, err)
 	require.True(t, res.Match)
 	require.Equal(t, int64(2500), res.SourceRows)
 	require.True(t, res.MaxInclusive)
 	pgtest.MustExec(t, b.Dest, `UPDATE accounts SET bid = 0 WHERE aid IN (10, 2400)`)
-	res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &replication.ChecksumConfig{Control: "at", Lower: "1 day"})
+	res, err = check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &check.ChecksumConfig{Control: "at", Lower: "1 day"})
 	require.NoError(t, err)
 	require.Equal(t, []string{"changed [2400]"}, rowSet(t, res))
 	require.Equal(t, int64(1440), res.SourceRows)
@@ -259,8 +260,8 @@ func TestChecksumMaxRanges(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 10000))
 	pgtest.MustExec(t, b.Dest, accountsDDL("accounts", 10000)+`UPDATE accounts SET bid = 0 WHERE aid % 10 = 0`)
-	res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts,
-		&replication.ChecksumConfig{Ranges: 4, LeafRows: 10, MaxRanges: 10})
+	res, err := check.Checksum(ctx, b.Source, b.Dest, accounts, accounts,
+		&check.ChecksumConfig{Ranges: 4, LeafRows: 10, MaxRanges: 10})
 	require.NoError(t, err)
 	require.True(t, res.Truncated)
 	require.False(t, res.Match)
@@ -284,14 +285,14 @@ func TestChecksumEmptySides(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 0))
 	pgtest.MustExec(t, b.Dest, accountsDDL("accounts", 0))
-	res, err := replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, nil)
+	res, err := check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, nil)
 	require.NoError(t, err)
 	require.True(t, res.Match)
 	require.Zero(t, res.SourceRows+res.DestRows)
 
 	// Rows only on the destination: split by the destination's keys.
 	pgtest.MustExec(t, b.Dest, `INSERT INTO accounts SELECT i, 1, 1, 'stray', now() FROM generate_series(1, 500) i`)
-	res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &replication.ChecksumConfig{LeafRows: 50})
+	res, err = check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, &check.ChecksumConfig{LeafRows: 50})
 	require.NoError(t, err)
 	got := rowSet(t, res)
 	require.Len(t, got, 500)
@@ -302,7 +303,7 @@ func TestChecksumEmptySides(t *testing.T) {
 	// And only on the source.
 	pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT * FROM generate_series(1, 3) i, LATERAL (SELECT 1, 1, 'x', now()) x`)
 	pgtest.MustExec(t, b.Dest, `TRUNCATE accounts`)
-	res, err = replication.Checksum(ctx, b.Source, b.Dest, accounts, accounts, nil)
+	res, err = check.Checksum(ctx, b.Source, b.Dest, accounts, accounts, nil)
 	require.NoError(t, err)
 	require.Equal(t, []string{"missing [1]", "missing [2]", "missing [3]"}, rowSet(t, res))
 }
@@ -313,8 +314,8 @@ func TestChecksumBadInput(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, accountsDDL("accounts", 10)+`CREATE TABLE nokey (a int); CREATE TABLE tkey (aid bigint PRIMARY KEY)`)
 	pgtest.MustExec(t, b.Dest, `CREATE TABLE accounts (aid int, bid int, abalance int); CREATE TABLE nokey (a int); CREATE TABLE tkey (aid int)`)
-	run := func(src, dst replication.Table, cfg *replication.ChecksumConfig) error {
-		_, err := replication.Checksum(ctx, b.Source, b.Dest, src, dst, cfg)
+	run := func(src, dst replication.Table, cfg *check.ChecksumConfig) error {
+		_, err := check.Checksum(ctx, b.Source, b.Dest, src, dst, cfg)
 		require.Error(t, err)
 		return err
 	}
@@ -333,19 +334,19 @@ func TestChecksumBadInput(t *testing.T) {
 	require.ErrorIs(t, err, replication.ErrBadOption)
 	require.Contains(t, err.Error(), "bigint on the source, integer here")
 
-	err = run(accounts, accounts, &replication.ChecksumConfig{Columns: []string{"bid", "abalance"}})
+	err = run(accounts, accounts, &check.ChecksumConfig{Columns: []string{"bid", "abalance"}})
 	require.ErrorIs(t, err, replication.ErrFilterDropsKey)
 
 	cols := []string{"aid", "bid", "abalance"}
-	err = run(accounts, accounts, &replication.ChecksumConfig{Columns: cols, Condition: "WHERE nope > 1"})
+	err = run(accounts, accounts, &check.ChecksumConfig{Columns: cols, Condition: "WHERE nope > 1"})
 	require.ErrorIs(t, err, replication.ErrBadCondition)
-	err = run(accounts, accounts, &replication.ChecksumConfig{Columns: cols, DestCondition: "nope > 1"})
+	err = run(accounts, accounts, &check.ChecksumConfig{Columns: cols, DestCondition: "nope > 1"})
 	require.ErrorIs(t, err, replication.ErrBadCondition)
 	var tabErr *replication.TableError
 	require.ErrorAs(t, err, &tabErr)
 	require.Equal(t, accounts, tabErr.Table)
 
-	for field, cfg := range map[string]*replication.ChecksumConfig{
+	for field, cfg := range map[string]*check.ChecksumConfig{
 		"ChecksumConfig.Ranges":        {Ranges: 1},
 		"ChecksumConfig.LeafRows":      {LeafRows: -1},
 		"ChecksumConfig.MaxRanges":     {MaxRanges: -1},
@@ -368,6 +369,6 @@ func TestChecksumBadInput(t *testing.T) {
 	mine, err := b.Dest.Acquire(ctx)
 	require.NoError(t, err)
 	defer mine.Release()
-	err = run(accounts, accounts, &replication.ChecksumConfig{Columns: cols, Lock: mine})
+	err = run(accounts, accounts, &check.ChecksumConfig{Columns: cols, Lock: mine})
 	require.ErrorIs(t, err, replication.ErrLocked)
 }
