@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -65,7 +66,7 @@ func (q *Queue) filling(ctx context.Context, db queryRower) (int, error) {
 // (taking a lock makes a session catch up with catalog changes); one that
 // held it before may go on running the old ones until it ends, which
 // closeTable waits for.
-func (q *Queue) switchTo(ctx context.Context, db beginner, spec *TableSpec, i int) error {
+func (q *Queue) switchTo(ctx context.Context, db durable.Beginner, spec *TableSpec, i int) error {
 	err := inTx(ctx, db, func(tx pgx.Tx) error {
 		for _, stmt := range functionsSQL(q, spec, i) {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -142,7 +143,7 @@ func (q *Queue) isEmpty(ctx context.Context, db queryRower, i int) (bool, error)
 
 // truncate empties table i; the refresh that drained it has committed on
 // the destination.
-func (q *Queue) truncate(ctx context.Context, db beginner, cfg *Config, i int) error {
+func (q *Queue) truncate(ctx context.Context, db durable.Beginner, cfg *Config, i int) error {
 	timeout, retries := cfg.DDLLock()
 	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `TRUNCATE `+q.Table(i).Sanitize())

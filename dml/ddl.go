@@ -8,17 +8,11 @@ import (
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 )
 
-// beginner starts transactions: a pool, a pooled connection or a
-// connection.
-type beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // inTx runs fn in a transaction of db, committing when fn succeeds and
 // rolling back (even when ctx has ended) when it fails. Every transaction
 // dml commits is durable (see internal/durable): on the destination, its
 // commit may be followed by a queue truncation or a slot confirmation on
 // the source, which must never outrun it.
-func inTx(ctx context.Context, db beginner, fn func(tx pgx.Tx) error) error {
+func inTx(ctx context.Context, db durable.Beginner, fn func(tx pgx.Tx) error) error {
 	return durable.InTx(ctx, db, fn)
 }

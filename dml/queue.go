@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/migrate"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -63,7 +64,7 @@ func migrateQueueSchema(ctx context.Context, db migrate.DB, schema string) error
 // tables, slot, function and triggers in one source transaction, under a
 // lock timeout (creating a trigger locks the table against writers). When
 // it returns, every change to the source table is queued.
-func installQueue(ctx context.Context, db beginner, cfg *Config, spec *TableSpec, v Variant, label string) (*Queue, error) {
+func installQueue(ctx context.Context, db durable.Beginner, cfg *Config, spec *TableSpec, v Variant, label string) (*Queue, error) {
 	q := &Queue{Schema: cfg.queueSchema(), Source: spec.Source, KeepsDeleted: v.KeepsDeleted()}
 	timeout, retries := cfg.DDLLock()
 	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
@@ -133,7 +134,7 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 // dropQueue removes the queue's objects and registry row. The triggers go
 // with the functions (DROP … CASCADE): dropping a trigger by name would need
 // ownership of the source table, which the replication role need not have.
-func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
+func dropQueue(ctx context.Context, db durable.Beginner, cfg *Config, q *Queue) error {
 	timeout, retries := cfg.DDLLock()
 	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		var exists bool
@@ -179,7 +180,7 @@ func dropQueue(ctx context.Context, db beginner, cfg *Config, q *Queue) error {
 
 // owner returns the role that owns the queue's trigger functions, "" when
 // it cannot be told.
-func (q *Queue) owner(ctx context.Context, db beginner) string {
+func (q *Queue) owner(ctx context.Context, db durable.Beginner) string {
 	var owner string
 	_ = inTx(context.WithoutCancel(ctx), db, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(proowner) FROM pg_catalog.pg_proc WHERE oid = to_regprocedure($1)`,
