@@ -11,13 +11,12 @@ import (
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
 var pgbenchAccounts = replication.T("public", "pgbench_accounts")
 
-var benchVariants = []dml.Variant{dml.Plain, logdel.Variant}
+var benchVariants = []dml.Variant{dml.Plain, dml.LogDeletes}
 
 // makeAccounts creates pgbench's accounts table with rows rows, as
 // "pgbench -i" does.

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -52,7 +53,7 @@ type queryRower interface {
 }
 
 // filling returns the queue table (0 or 1) the trigger functions fill.
-func (q *Queue) filling(ctx context.Context, db queryRower) (int, error) {
+func (q *queue) filling(ctx context.Context, db queryRower) (int, error) {
 	var v int
 	if err := db.QueryRow(ctx, `SELECT filling FROM `+q.registry()+` WHERE queue_id = $1`, q.ID).Scan(&v); err != nil {
 		return 0, fmt.Errorf("read which queue table of %s is filled: %w", q.Source, err)
@@ -66,7 +67,7 @@ func (q *Queue) filling(ctx context.Context, db queryRower) (int, error) {
 // (taking a lock makes a session catch up with catalog changes); one that
 // held it before may go on running the old ones until it ends, which
 // closeTable waits for.
-func (q *Queue) switchTo(ctx context.Context, db durable.Beginner, spec *TableSpec, i int) error {
+func (q *queue) switchTo(ctx context.Context, db durable.Beginner, spec *keyapply.TableSpec, i int) error {
 	err := inTx(ctx, db, func(tx pgx.Tx) error {
 		for _, stmt := range functionsSQL(q, spec, i) {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
@@ -99,7 +100,7 @@ const writersOf = `FROM pg_catalog.pg_locks l
 // the DDL lock timeout times one more than the retries, as long as the
 // lock waits of other queue statements may take, then fails with
 // ErrWritersOpen.
-func (q *Queue) closeTable(ctx context.Context, db queryRower, cfg *Config, i int) error {
+func (q *queue) closeTable(ctx context.Context, db queryRower, cfg *Config, i int) error {
 	var open []string
 	if err := db.QueryRow(ctx, `SELECT COALESCE(pg_catalog.array_agg(DISTINCT l.virtualtransaction), '{}') `+writersOf,
 		q.Source.Sanitize()).Scan(&open); err != nil {
@@ -133,7 +134,7 @@ func (q *Queue) closeTable(ctx context.Context, db queryRower, cfg *Config, i in
 }
 
 // isEmpty reports whether table i holds no committed entry.
-func (q *Queue) isEmpty(ctx context.Context, db queryRower, i int) (bool, error) {
+func (q *queue) isEmpty(ctx context.Context, db queryRower, i int) (bool, error) {
 	var any bool
 	if err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+q.Table(i).Sanitize()+`)`).Scan(&any); err != nil {
 		return false, fmt.Errorf("look into queue table %s: %w", q.Table(i), err)
@@ -143,7 +144,7 @@ func (q *Queue) isEmpty(ctx context.Context, db queryRower, i int) (bool, error)
 
 // truncate empties table i; the refresh that drained it has committed on
 // the destination.
-func (q *Queue) truncate(ctx context.Context, db durable.Beginner, cfg *Config, i int) error {
+func (q *queue) truncate(ctx context.Context, db durable.Beginner, cfg *Config, i int) error {
 	timeout, retries := cfg.DDLLock()
 	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `TRUNCATE `+q.Table(i).Sanitize())
@@ -173,7 +174,7 @@ var errNoEntries = errors.New("no queue entries")
 // table i after position lo, in storage order, which is arrival order for a
 // table that is only appended to. Entries appended after the table was
 // closed may be left out: they are in the other table too.
-func (q *Queue) nextClaim(ctx context.Context, db queryRower, i int, lo tid, max int64) (claim, error) {
+func (q *queue) nextClaim(ctx context.Context, db queryRower, i int, lo tid, max int64) (claim, error) {
 	c := claim{table: i, lo: lo}
 	t := q.Table(i).Sanitize()
 	rest := func() (claim, error) {

@@ -3,6 +3,7 @@ package dml
 import (
 	"fmt"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -63,6 +64,20 @@ type Config struct {
 	// of the destination row, and the free room left in each page lets most
 	// of them be HOT updates, which add no index entries.
 	Fillfactor int
+
+	// KeepDeleted keeps deleted rows on the destination, stamped with their
+	// deletion time in column mimeo_source_deleted: a LogDeletes job, of
+	// catalog kind logdel (package logdel sets it; see its documentation).
+	// Default false: a DML job, whose deleted rows are removed.
+	KeepDeleted bool
+}
+
+// variant is the apply variant the job runs.
+func (c *Config) variant() keyapply.Variant {
+	if c.KeepDeleted {
+		return keyapply.KeepDeleted
+	}
+	return keyapply.Plain
 }
 
 // DefaultFillfactor is the destination's fillfactor when Config.Fillfactor

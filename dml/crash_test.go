@@ -10,7 +10,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 )
 
 // TestCrashes terminates the source or the destination backend of a
@@ -29,7 +28,7 @@ func TestCrashes(t *testing.T) {
 		{"mid apply", func(r *dml.Replicator, h func(context.Context, dml.Phase) error) { dml.SetHooks(r, nil, h, nil) }},
 		{"after commit", func(r *dml.Replicator, h func(context.Context, dml.Phase) error) { dml.SetHooks(r, nil, nil, h) }},
 	}
-	for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+	for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 		for _, ph := range phases {
 			for _, side := range []string{"source", "dest"} {
 				// the first or second of several chunks, or the only one (whose

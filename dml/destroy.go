@@ -56,6 +56,6 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 // dropTriggerQueue removes the trigger capture's objects on the source.
 func (r *Replicator) dropTriggerQueue(ctx context.Context, run *replication.JobRun, row *replication.Job, cfg jobConfig) error {
 	run.Step(ctx, "Removing trigger, function and queue tables on source")
-	q := &Queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
+	q := &queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
 	return dropQueue(ctx, r.source, &r.cfg, q)
 }

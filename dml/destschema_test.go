@@ -8,7 +8,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -18,7 +17,7 @@ import (
 func TestMissingDestSchemaIsRefused(t *testing.T) {
 	t.Parallel()
 	for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
-		for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+		for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 			b := pgtest.Setup(t)
 			ctx := context.Background()
 			pgtest.MustExec(t, b.Source, accountsDDL+`; ALTER TABLE accounts REPLICA IDENTITY FULL`)

@@ -3,8 +3,9 @@
 // queues the keys of changed rows, and a refresh, run from the destination
 // side, fetches the current rows of those keys and applies them set-wise.
 // One source table can feed up to [MaxDestinations] destinations, each with
-// its own queue and trigger, refreshed and destroyed independently. Package
-// logdel builds the LogDeletes variant on the same machinery.
+// its own queue and trigger, refreshed and destroyed independently.
+// Config.KeepDeleted (what package logdel sets) keeps deleted rows instead:
+// mimeo's LogDeletes method, on the same machinery.
 //
 // # Use
 //
@@ -62,7 +63,7 @@
 // types allow. The stream is cut, without decoding any value, into pieces
 // of Config.ChunkSize keys.
 //
-// Apply ([Batch], [Variant]): each piece is loaded with COPY into a
+// Apply: each piece is loaded with COPY into a
 // temporary table of a destination transaction, which deletes the keys
 // without a row and merges the rows (MERGE: a row whose image differs is
 // updated, a missing one inserted; when the destination has a unique index
@@ -74,10 +75,11 @@
 // Config.FetchFirst (mimeo's insert_on_fetch = false) a claim is fetched
 // whole before it is applied, which ends the source statement sooner.
 //
-// Logical capture feeds the same pieces (see below). A capture of its own
-// (files, say) feeds the same apply through [Replicator.Target]: it stages
-// a [Batch] in its own destination transaction with keys and rows it
-// holds, applies it, saves its own progress with the catalog and commits.
+// Logical capture feeds the same pieces (see below); package dml/export's
+// importer applies its files with the same merge. The staging and apply
+// code (the table's key and columns, the batch, the merge, and the two
+// variants: plain replay and LogDeletes) is the module's internal
+// key-apply package, shared by dml, logdel and dml/export.
 //
 // # Logical capture
 //
@@ -160,7 +162,7 @@
 // Repair does for every kind: under the refresh lock, the source rows of
 // the ranges are read in one snapshot and staged with COPY in one
 // destination transaction, where the variant replaces the destination's
-// rows of the ranges by them ([Variant].Repair; logdel keeps its rows
+// rows of the ranges by them (LogDeletes keeps its rows
 // marked deleted unless their key is live again). The queue, or the slot,
 // is not touched: changes queued before or after the repair's snapshot
 // are applied by the next refresh, which converges because replay by key

@@ -12,7 +12,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 )
 
 // TestDurableUnderAsyncCommit crashes a destination server whose
@@ -38,7 +37,7 @@ func TestDurableUnderAsyncCommit(t *testing.T) {
 
 	n := 0
 	for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
-		for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+		for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 			for _, level := range []string{"server", "database", "role"} {
 				if level != "server" && (capture != dml.CaptureTrigger || v != dml.Plain) {
 					continue // the levels once; every capture and variant at the server level

@@ -1,6 +1,13 @@
 package dml
 
-import "context"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
 
 // Phase tells a test hook which backends are at work.
 type Phase = phase
@@ -12,3 +19,48 @@ type Phase = phase
 func SetHooks(r *Replicator, afterFetch, midApply, afterCommit func(ctx context.Context, p Phase) error) {
 	r.hooks = hooks{afterFetch: afterFetch, midApply: midApply, afterCommit: afterCommit}
 }
+
+// Variant is the apply variant a job runs, for tests that run both.
+type Variant = keyapply.Variant
+
+// Counts are the destination rows one apply wrote.
+type Counts = keyapply.Counts
+
+// Plain and LogDeletes are the two variants.
+var Plain, LogDeletes = keyapply.Plain, keyapply.KeepDeleted
+
+// NewVariant is New with Config.KeepDeleted set as v says.
+func NewVariant(source, dest *pgxpool.Pool, table replication.Table, cfg *Config, v Variant) (*Replicator, error) {
+	var c Config
+	if cfg != nil {
+		c = *cfg
+	}
+	c.KeepDeleted = v.KeepsDeleted()
+	return New(source, dest, table, &c)
+}
+
+// Target is a job's destination as a capture other than the trigger queue
+// sees it, for the test that applies changes held as values.
+type Target struct {
+	Spec    *keyapply.TableSpec
+	Variant Variant
+	JobID   int64
+	Catalog *replication.Catalog
+}
+
+// Target opens the job and returns its destination.
+func (r *Replicator) Target(ctx context.Context) (*Target, error) {
+	j, err := r.open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Target{Spec: j.spec, Variant: r.variant, JobID: j.row.ID, Catalog: r.catalog}, nil
+}
+
+// Stage creates a batch in tx, a transaction on the destination.
+func (t *Target) Stage(ctx context.Context, tx pgx.Tx) (*keyapply.Batch, error) {
+	return keyapply.StageBatch(ctx, tx, t.Spec, t.Variant)
+}
+
+// DeletedAtColumn is the column of a kept deletion's time.
+const DeletedAtColumn = keyapply.DeletedAtColumn

@@ -3,6 +3,7 @@ package dml
 import (
 	"strings"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -24,13 +25,13 @@ type entries struct {
 }
 
 // claimEntries are the entries of claim c of queue q.
-func claimEntries(q *Queue, c claim) entries {
+func claimEntries(q *queue, c claim) entries {
 	return entries{from: q.Table(c.table).Sanitize() + ` WHERE ` + rangeCond(c.lo, c.hi), n: c.entries}
 }
 
 // keysQuery returns the distinct keys of the entries, in key order when
 // ordered.
-func keysQuery(e entries, spec *TableSpec, ordered bool) string {
+func keysQuery(e entries, spec *keyapply.TableSpec, ordered bool) string {
 	s := `SELECT DISTINCT ` + sqltext.IdentList("", spec.Key) + ` FROM ` + e.from
 	if ordered {
 		s += ` ORDER BY ` + sqltext.IdentList("", spec.Key)
@@ -51,15 +52,15 @@ func keysQuery(e entries, spec *TableSpec, ordered bool) string {
 // joins as it sees fit. The entries are read once: for variants that keep
 // deleted rows, one pass picks per key its last deletion, or any entry
 // when it has none.
-func changesQuery(q *Queue, spec *TableSpec, c claim, keepsDeleted bool) string {
+func changesQuery(q *queue, spec *keyapply.TableSpec, c claim, keepsDeleted bool) string {
 	return changesFrom(claimEntries(q, c), spec, keepsDeleted)
 }
 
 // changesFrom is changesQuery for any entries.
-func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
+func changesFrom(e entries, spec *keyapply.TableSpec, keepsDeleted bool) string {
 	src := spec.Source.Sanitize()
 	alias := replication.QuoteIdent(spec.Source.Name)
-	lookups := spec.lookups(e.n)
+	lookups := spec.Lookups(e.n)
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	for _, col := range spec.ColumnNames() {
@@ -70,39 +71,39 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 		case spec.IsKey(col):
 			b.WriteString("COALESCE(mimeo$r." + q + ", mimeo$k." + q + "), ")
 		case keepsDeleted:
-			b.WriteString("CASE WHEN mimeo$r." + presentColumn + " THEN mimeo$r." + q + " ELSE mimeo$d." + q + " END, ")
+			b.WriteString("CASE WHEN mimeo$r." + keyapply.PresentColumn + " THEN mimeo$r." + q + " ELSE mimeo$d." + q + " END, ")
 		default:
 			b.WriteString("mimeo$r." + q + ", ")
 		}
 	}
 	if keepsDeleted {
-		b.WriteString("(mimeo$r." + presentColumn + " OR mimeo$d." + presentColumn + ") IS TRUE, ")
-		b.WriteString("CASE WHEN mimeo$r." + presentColumn + " THEN NULL ELSE mimeo$d." + replication.QuoteIdent(DeletedAtColumn) + " END")
+		b.WriteString("(mimeo$r." + keyapply.PresentColumn + " OR mimeo$d." + keyapply.PresentColumn + ") IS TRUE, ")
+		b.WriteString("CASE WHEN mimeo$r." + keyapply.PresentColumn + " THEN NULL ELSE mimeo$d." + replication.QuoteIdent(keyapply.DeletedAtColumn) + " END")
 	} else {
-		b.WriteString("mimeo$r." + presentColumn + " IS TRUE, NULL::timestamptz")
+		b.WriteString("mimeo$r." + keyapply.PresentColumn + " IS TRUE, NULL::timestamptz")
 	}
 	if keepsDeleted {
 		b.WriteString(" FROM (" + lastEntryQuery(e, spec) + ") mimeo$k")
 	} else {
 		b.WriteString(" FROM (" + keysQuery(e, spec, lookups) + ") mimeo$k")
 	}
-	row := sqltext.IdentList(alias, spec.ColumnNames()) + ", true AS " + presentColumn
+	row := sqltext.IdentList(alias, spec.ColumnNames()) + ", true AS " + keyapply.PresentColumn
 	if lookups {
 		// OFFSET 0 keeps the lateral subquery from being flattened into a
 		// join that the planner could make a hash join.
 		b.WriteString(" LEFT JOIN LATERAL (SELECT " + row + " FROM (SELECT mimeo$s.* FROM " + src + " mimeo$s WHERE " +
-			spec.KeyMatch("mimeo$s", "mimeo$k") + " OFFSET 0) AS " + alias + spec.conditionSQL() + ") mimeo$r ON true")
+			spec.KeyMatch("mimeo$s", "mimeo$k") + " OFFSET 0) AS " + alias + spec.ConditionSQL() + ") mimeo$r ON true")
 	} else {
-		b.WriteString(" LEFT JOIN (SELECT " + row + " FROM " + src + " AS " + alias + spec.conditionSQL() + ") mimeo$r ON " +
+		b.WriteString(" LEFT JOIN (SELECT " + row + " FROM " + src + " AS " + alias + spec.ConditionSQL() + ") mimeo$r ON " +
 			spec.KeyMatch("mimeo$r", "mimeo$k"))
 	}
 	if keepsDeleted {
 		// The deleted values of the entry, when it is a deletion whose
 		// values match the condition.
-		cols := append(spec.ColumnNames(), DeletedAtColumn)
-		b.WriteString(" LEFT JOIN LATERAL (SELECT " + sqltext.IdentList(alias, cols) + ", true AS " + presentColumn + " FROM (SELECT " +
-			sqltext.IdentList("mimeo$k", cols) + ") AS " + alias + spec.conditionSQL() + ") mimeo$d ON mimeo$k." +
-			replication.QuoteIdent(DeletedAtColumn) + " IS NOT NULL")
+		cols := append(spec.ColumnNames(), keyapply.DeletedAtColumn)
+		b.WriteString(" LEFT JOIN LATERAL (SELECT " + sqltext.IdentList(alias, cols) + ", true AS " + keyapply.PresentColumn + " FROM (SELECT " +
+			sqltext.IdentList("mimeo$k", cols) + ") AS " + alias + spec.ConditionSQL() + ") mimeo$d ON mimeo$k." +
+			replication.QuoteIdent(keyapply.DeletedAtColumn) + " IS NOT NULL")
 	}
 	return b.String()
 }
@@ -111,10 +112,10 @@ func changesFrom(e entries, spec *TableSpec, keepsDeleted bool) string {
 // keeps deleted rows, in key order, its last deletion (the replicated
 // columns and DeletedAtColumn), or an entry of the key alone when it has
 // none.
-func lastEntryQuery(e entries, spec *TableSpec) string {
+func lastEntryQuery(e entries, spec *keyapply.TableSpec) string {
 	keys := sqltext.IdentList("", spec.Key)
-	deleted := replication.QuoteIdent(DeletedAtColumn)
-	return `SELECT DISTINCT ON (` + keys + `) ` + sqltext.IdentList("", append(spec.ColumnNames(), DeletedAtColumn)) + ` FROM ` + e.from +
+	deleted := replication.QuoteIdent(keyapply.DeletedAtColumn)
+	return `SELECT DISTINCT ON (` + keys + `) ` + sqltext.IdentList("", append(spec.ColumnNames(), keyapply.DeletedAtColumn)) + ` FROM ` + e.from +
 		` ORDER BY ` + keys + `, ` + deleted + ` DESC NULLS LAST`
 }
 
@@ -122,26 +123,26 @@ func lastEntryQuery(e entries, spec *TableSpec) string {
 // the last deletion and its time, when those values match the condition
 // (evaluated on them under the source table's name); with present, a true
 // column named mimeo_present follows the replicated ones.
-func deletedQuery(e entries, spec *TableSpec, present bool) string {
-	cols := append(spec.ColumnNames(), DeletedAtColumn)
+func deletedQuery(e entries, spec *keyapply.TableSpec, present bool) string {
+	cols := append(spec.ColumnNames(), keyapply.DeletedAtColumn)
 	alias := replication.QuoteIdent(spec.Source.Name)
-	desc := sqltext.IdentList("", spec.Key) + ", " + replication.QuoteIdent(DeletedAtColumn) + " DESC"
-	inner := `SELECT DISTINCT ON (` + sqltext.IdentList("", spec.Key) + `) ` + sqltext.IdentList("", cols) + ` FROM ` + e.from + ` AND ` + replication.QuoteIdent(DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
+	desc := sqltext.IdentList("", spec.Key) + ", " + replication.QuoteIdent(keyapply.DeletedAtColumn) + " DESC"
+	inner := `SELECT DISTINCT ON (` + sqltext.IdentList("", spec.Key) + `) ` + sqltext.IdentList("", cols) + ` FROM ` + e.from + ` AND ` + replication.QuoteIdent(keyapply.DeletedAtColumn) + ` IS NOT NULL ORDER BY ` + desc
 	sel := sqltext.IdentList(alias, cols)
 	if present {
-		sel += `, true AS ` + presentColumn
+		sel += `, true AS ` + keyapply.PresentColumn
 	}
-	return `SELECT ` + sel + ` FROM (` + inner + `) AS ` + alias + spec.conditionSQL()
+	return `SELECT ` + sel + ` FROM (` + inner + `) AS ` + alias + spec.ConditionSQL()
 }
 
 // imagesQuery returns the deleted rows of a claim as staged changes.
-func imagesQuery(q *Queue, spec *TableSpec, c claim) string {
-	return `SELECT ` + sqltext.IdentList("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(DeletedAtColumn) +
+func imagesQuery(q *queue, spec *keyapply.TableSpec, c claim) string {
+	return `SELECT ` + sqltext.IdentList("mimeo$d", spec.ColumnNames()) + `, true, mimeo$d.` + replication.QuoteIdent(keyapply.DeletedAtColumn) +
 		` FROM (` + deletedQuery(claimEntries(q, c), spec, false) + `) mimeo$d`
 }
 
 // fullQuery returns every source row that matches the condition.
-func fullQuery(spec *TableSpec) string {
+func fullQuery(spec *keyapply.TableSpec) string {
 	src := spec.Source.Sanitize()
-	return `SELECT ` + sqltext.IdentList(src, spec.ColumnNames()) + ` FROM ` + src + spec.conditionSQL()
+	return `SELECT ` + sqltext.IdentList(src, spec.ColumnNames()) + ` FROM ` + src + spec.ConditionSQL()
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/check"
 )
@@ -22,7 +21,7 @@ import (
 func TestConditionNeverRunsAStatement(t *testing.T) {
 	t.Parallel()
 	for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
-		for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+		for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 			name := fmt.Sprintf("%s/%s", map[dml.Capture]string{dml.CaptureTrigger: "trigger", dml.CaptureLogical: "logical"}[capture], v.Label())
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()

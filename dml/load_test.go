@@ -16,7 +16,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 )
 
 // TestUnderLoad runs random inserts, updates and deletes from several
@@ -26,7 +25,7 @@ import (
 func TestUnderLoad(t *testing.T) {
 	t.Parallel()
 	for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
-		for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+		for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 			v, capture := v, capture
 			t.Run(capture.String()+"/"+v.Label(), func(t *testing.T) {
 				t.Parallel()

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -46,7 +47,7 @@ func pullInSnapshot(ctx context.Context, conn *pgxpool.Conn, snapshot string, pu
 // the slot, whose exported snapshot the initial copy reads, then the
 // destination and the job in one destination transaction. On failure the
 // slot and the publication are dropped again.
-func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, spec *TableSpec, ko keyOrigin, adopt bool) (err error) {
+func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, spec *keyapply.TableSpec, ko keyOrigin, adopt bool) (err error) {
 	id, err := r.checkLogicalSource(ctx, spec)
 	if err != nil {
 		return err
@@ -70,8 +71,8 @@ func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, 
 	// the condition must work in that query too.
 	for _, lookups := range []bool{true, false} {
 		probe := *spec
-		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
-		e := entries{from: `(SELECT ` + sqltext.IdentList("", spec.ColumnNames()) + `, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) +
+		probe.Sizes = keyapply.TableSizes{KeyIndexed: lookups, SourceRows: -1}
+		e := entries{from: `(SELECT ` + sqltext.IdentList("", spec.ColumnNames()) + `, NULL::timestamptz AS ` + replication.QuoteIdent(keyapply.DeletedAtColumn) +
 			` FROM ` + spec.Source.Sanitize() + ` LIMIT 0) mimeo_e WHERE true`}
 		if err := sqltext.Probe(ctx, r.source, `SELECT * FROM (`+changesFrom(e, &probe, r.variant.KeepsDeleted())+`) mimeo_probe LIMIT 0`); err != nil {
 			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
@@ -273,7 +274,7 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 			return err
 		}
 	}
-	var counts Counts
+	var counts keyapply.Counts
 	start := time.Now()
 	if !truncatedAt.IsZero() {
 		c, err := applyTruncate(ctx, s.batch, truncatedAt)
@@ -344,9 +345,9 @@ func (r *Replicator) repullLogical(ctx context.Context, run *replication.JobRun,
 		return fmt.Errorf("connect to source: %w", err)
 	}
 	defer src.Release()
-	var counts Counts
+	var counts keyapply.Counts
 	var bytes int64
-	_, err = r.inBatch(ctx, j.spec, func(b *Batch) error {
+	_, err = r.inBatch(ctx, j.spec, func(b *keyapply.Batch) error {
 		var err error
 		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), b.Tx(), j.spec, &bytes)); err != nil {
 			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -33,8 +34,8 @@ func streamEntries(n int64) entries {
 // carry, are never needed; a row changed again after the stream position
 // is fetched in its newer state and fetched again by the refresh that
 // reads that change, which does no harm.
-func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
-	cols := append(spec.ColumnNames(), DeletedAtColumn)
+func streamFetch(spec *keyapply.TableSpec, cs *changeSet, keeps bool) fetch {
+	cols := append(spec.ColumnNames(), keyapply.DeletedAtColumn)
 	// keyOf[i] is the position in the key of column i, -1 for none.
 	keyOf := make([]int, len(spec.Columns))
 	for i, c := range spec.Columns {
@@ -71,7 +72,7 @@ func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 		}
 	}
 	create := `CREATE TEMP TABLE mimeo_stream ON COMMIT DROP AS SELECT ` + sqltext.IdentList("", spec.ColumnNames()) +
-		`, NULL::timestamptz AS ` + replication.QuoteIdent(DeletedAtColumn) + ` FROM ` + spec.Source.Sanitize() + ` WITH NO DATA`
+		`, NULL::timestamptz AS ` + replication.QuoteIdent(keyapply.DeletedAtColumn) + ` FROM ` + spec.Source.Sanitize() + ` WITH NO DATA`
 	load := `COPY ` + streamTable + ` (` + sqltext.IdentList("", cols) + `) FROM STDIN`
 	return fetch{
 		query: changesFrom(streamEntries(n), spec, keeps),
@@ -91,11 +92,11 @@ func streamFetch(spec *TableSpec, cs *changeSet, keeps bool) fetch {
 // read in the stream: plain DML empties it; a variant that keeps deleted
 // rows marks every live row deleted at the truncation's commit time. It
 // runs in the batch's transaction, before the batch is applied.
-func applyTruncate(ctx context.Context, b *Batch, at time.Time) (Counts, error) {
+func applyTruncate(ctx context.Context, b *keyapply.Batch, at time.Time) (keyapply.Counts, error) {
 	dest := b.Spec().Dest.Sanitize()
-	var c Counts
-	if b.variant.KeepsDeleted() {
-		col := replication.QuoteIdent(DeletedAtColumn)
+	var c keyapply.Counts
+	if b.KeepsDeleted() {
+		col := replication.QuoteIdent(keyapply.DeletedAtColumn)
 		tag, err := b.Tx().Exec(ctx, `UPDATE `+dest+` SET `+col+` = $1 WHERE `+col+` IS NULL`, at)
 		if err != nil {
 			return c, fmt.Errorf("replicate truncate of %s: %w", b.Spec().Source, err)

@@ -12,7 +12,6 @@ import (
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/jobmon"
-	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -121,7 +120,7 @@ func TestLogicalSlotLagWarning(t *testing.T) {
 // and logdel.
 func TestLogicalCrashes(t *testing.T) {
 	t.Parallel()
-	for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+	for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 		for _, when := range []string{"before commit", "after commit"} {
 			for _, side := range []string{"stream", "dest"} {
 				for _, piece := range []int{1, 2} {

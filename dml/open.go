@@ -14,25 +14,19 @@ import (
 // What the job replicates (source table, key, columns, condition, queue,
 // capture) comes from the catalog; of rt (which may be nil) only the
 // run-time fields are used: Options.LockWait, JobLog, Logger, Catalog and
-// BatchLimit (0: the job's own). A job of another kind is a
+// BatchLimit (0: the job's own), and KeepDeleted, which says the kind the
+// job must be of (logdel when true). A job of another kind is a
 // *replication.TableError wrapping ErrWrongKind.
 func Open(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, rt *Config) (*Replicator, error) {
-	return OpenVariant(ctx, source, destPool, dest, rt, Plain)
-}
-
-// OpenVariant is Open for a kind built on this package's machinery, such
-// as package logdel.
-func OpenVariant(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, rt *Config, v Variant) (*Replicator, error) {
-	if v == nil {
-		v = Plain
-	}
 	if destPool == nil {
 		return nil, &replication.OptionError{Field: "dest", Problem: "the destination pool is required"}
 	}
 	var c Config
 	if rt != nil {
 		c.LockWait, c.JobLog, c.Logger, c.Catalog, c.BatchLimit = rt.LockWait, rt.JobLog, rt.Logger, rt.Catalog, rt.BatchLimit
+		c.KeepDeleted = rt.KeepDeleted
 	}
+	v := c.variant()
 	row, err := replication.NewCatalog(c.CatalogSchema()).Job(ctx, destPool, dest)
 	if err != nil {
 		return nil, err
@@ -51,5 +45,5 @@ func OpenVariant(ctx context.Context, source, destPool *pgxpool.Pool, dest repli
 	c.QueueSchema = jc.QueueSchema
 	c.Capture = jc.Capture
 	c.FetchFirst = jc.FetchFirst
-	return NewVariant(source, destPool, row.SourceTable, &c, v)
+	return New(source, destPool, row.SourceTable, &c)
 }

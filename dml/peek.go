@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 )
 
 // Reading a slot goes through logical decoding's SQL interface
@@ -37,7 +38,7 @@ const rowsPerChange = 3
 // The end of the WAL is known up front, so the read never waits: the
 // returned position is that end when nothing was left out, even if no
 // change of the table came before it, so an idle table's slot moves on.
-func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *TableSpec, slot, pub string, keeps bool, state streamState, limit int64) (*changeSet, error) {
+func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec, slot, pub string, keeps bool, state streamState, limit int64) (*changeSet, error) {
 	if err := checkObjectName("slot", slot); err != nil {
 		return nil, err
 	}

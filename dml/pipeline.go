@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -32,7 +33,7 @@ type staged struct {
 	c     claim
 	conn  *pgxpool.Conn
 	tx    pgx.Tx
-	batch *Batch
+	batch *keyapply.Batch
 	// last: the claim's last piece; its commit moves the queue position
 	// past the claim.
 	last bool
@@ -43,7 +44,7 @@ type staged struct {
 
 // drainStats is what draining moved.
 type drainStats struct {
-	Counts
+	keyapply.Counts
 	entries, keys, bytes int64
 	chunks               int
 }
@@ -192,7 +193,7 @@ type fetch struct {
 // whether every piece was loaded; when not, the last item sent carries the
 // error.
 func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn, c claim, f fetch, chunk int, free chan *pgxpool.Conn, out chan<- staged) bool {
-	binary := j.spec.binaryRows()
+	binary := j.spec.BinaryRows()
 	format := "text"
 	if binary {
 		format = "binary"
@@ -247,7 +248,7 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		if s.tx, err = durable.Begin(ctx, s.conn); err != nil {
 			return fail(s, fmt.Errorf("begin destination transaction: %w", err))
 		}
-		if s.batch, err = StageBatch(ctx, s.tx, j.spec, r.variant); err != nil {
+		if s.batch, err = keyapply.StageBatch(ctx, s.tx, j.spec, r.variant); err != nil {
 			return fail(s, err)
 		}
 		lr, lw := io.Pipe()

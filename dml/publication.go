@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -21,7 +22,7 @@ type identity struct {
 // CREATE on the database (for its publication), and a replica identity
 // that carries the key (for logdel, REPLICA IDENTITY FULL, so a deleted
 // row's last values arrive with its deletion).
-func (r *Replicator) checkLogicalSource(ctx context.Context, spec *TableSpec) (identity, error) {
+func (r *Replicator) checkLogicalSource(ctx context.Context, spec *keyapply.TableSpec) (identity, error) {
 	var id identity
 	var role, db, walLevel, ident string
 	var repl, owner, create bool
@@ -79,7 +80,7 @@ func (r *Replicator) checkLogicalSource(ctx context.Context, spec *TableSpec) (i
 // on an update or delete may only name replica identity columns, and a
 // mimeo condition may name other tables; the condition is applied on the
 // rows fetched for the changed keys instead.
-func createPublication(ctx context.Context, db replication.DB, name string, spec *TableSpec, id identity) error {
+func createPublication(ctx context.Context, db replication.DB, name string, spec *keyapply.TableSpec, id identity) error {
 	if err := checkObjectName("publication", name); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/migrate"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
@@ -22,14 +23,14 @@ var queueMigrations embed.FS
 // source table ("mdml").
 const lockClass = 0x6d646d6c
 
-// Queue is the capture side of one destination in the source database: two
+// queue is the capture side of one destination in the source database: two
 // queue tables that the triggers fill in turn, and the SECURITY DEFINER
 // trigger functions and triggers that fill them (see Functions and
 // Triggers). The registry row of the queue records which table the
 // functions fill. A refresh switches the functions to the other table,
 // waits until no writer can still add to the one it left ("closes" it),
 // drains it and truncates it, so a queue never accumulates dead rows.
-type Queue struct {
+type queue struct {
 	// Schema is the source schema of the queue objects.
 	Schema string
 	// ID numbers the queue in the registry; object names derive from it.
@@ -42,11 +43,11 @@ type Queue struct {
 }
 
 // Table returns queue table i (0 or 1).
-func (q *Queue) Table(i int) replication.Table {
+func (q *queue) Table(i int) replication.Table {
 	return replication.T(q.Schema, fmt.Sprintf("q%d_%d", q.ID, i))
 }
 
-func (q *Queue) registry() string { return pgx.Identifier{q.Schema, "queues"}.Sanitize() }
+func (q *queue) registry() string { return pgx.Identifier{q.Schema, "queues"}.Sanitize() }
 
 // migrateQueueSchema creates or upgrades the queue registry in schema.
 func migrateQueueSchema(ctx context.Context, db migrate.DB, schema string) error {
@@ -64,8 +65,8 @@ func migrateQueueSchema(ctx context.Context, db migrate.DB, schema string) error
 // tables, slot, function and triggers in one source transaction, under a
 // lock timeout (creating a trigger locks the table against writers). When
 // it returns, every change to the source table is queued.
-func installQueue(ctx context.Context, db durable.Beginner, cfg *Config, spec *TableSpec, v Variant, label string) (*Queue, error) {
-	q := &Queue{Schema: cfg.queueSchema(), Source: spec.Source, KeepsDeleted: v.KeepsDeleted()}
+func installQueue(ctx context.Context, db durable.Beginner, cfg *Config, spec *keyapply.TableSpec, v keyapply.Variant, label string) (*queue, error) {
+	q := &queue{Schema: cfg.queueSchema(), Source: spec.Source, KeepsDeleted: v.KeepsDeleted()}
 	timeout, retries := cfg.DDLLock()
 	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))`,
@@ -100,7 +101,7 @@ func installQueue(ctx context.Context, db durable.Beginner, cfg *Config, spec *T
 }
 
 // createSQL returns the statements that make the queue's objects.
-func (q *Queue) createSQL(spec *TableSpec) []string {
+func (q *queue) createSQL(spec *keyapply.TableSpec) []string {
 	var cols string
 	for i, c := range spec.KeyColumns() {
 		if i > 0 {
@@ -114,7 +115,7 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 				cols += ", " + replication.QuoteIdent(c.Name) + " " + c.Type
 			}
 		}
-		cols += ", " + replication.QuoteIdent(DeletedAtColumn) + " timestamptz"
+		cols += ", " + replication.QuoteIdent(keyapply.DeletedAtColumn) + " timestamptz"
 	}
 	// Queue tables are only appended to and truncated: vacuuming them is
 	// wasted work that would also get in the way of the truncate.
@@ -134,7 +135,7 @@ func (q *Queue) createSQL(spec *TableSpec) []string {
 // dropQueue removes the queue's objects and registry row. The triggers go
 // with the functions (DROP … CASCADE): dropping a trigger by name would need
 // ownership of the source table, which the replication role need not have.
-func dropQueue(ctx context.Context, db durable.Beginner, cfg *Config, q *Queue) error {
+func dropQueue(ctx context.Context, db durable.Beginner, cfg *Config, q *queue) error {
 	timeout, retries := cfg.DDLLock()
 	err := sqltext.LockRetry(ctx, db, timeout, retries, func(tx pgx.Tx) error {
 		var exists bool
@@ -180,7 +181,7 @@ func dropQueue(ctx context.Context, db durable.Beginner, cfg *Config, q *Queue) 
 
 // owner returns the role that owns the queue's trigger functions, "" when
 // it cannot be told.
-func (q *Queue) owner(ctx context.Context, db durable.Beginner) string {
+func (q *queue) owner(ctx context.Context, db durable.Beginner) string {
 	var owner string
 	_ = inTx(context.WithoutCancel(ctx), db, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `SELECT pg_catalog.pg_get_userbyid(proowner) FROM pg_catalog.pg_proc WHERE oid = to_regprocedure($1)`,

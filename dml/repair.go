@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/rangecopy"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -93,17 +93,17 @@ func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, 
 	if err != nil {
 		return fmt.Errorf("repair %s: %w", j.spec.Dest, err)
 	}
-	spec := rangecopy.Spec{Source: j.spec.Source.Sanitize(), From: j.spec.conditionSQL(), Target: j.spec.Dest.Sanitize(),
-		Columns: j.spec.ColumnNames(), Key: keys, Binary: j.spec.binaryRows()}
+	spec := rangecopy.Spec{Source: j.spec.Source.Sanitize(), From: j.spec.ConditionSQL(), Target: j.spec.Dest.Sanitize(),
+		Columns: j.spec.ColumnNames(), Key: keys, Binary: j.spec.BinaryRows()}
 	ranges := rangecopy.FromKeyRanges(diff.Ranges)
 	run.Step(ctx, fmt.Sprintf("Repairing %d key ranges", len(ranges)))
-	var counts Counts
+	var counts keyapply.Counts
 	var bytes int64
-	_, err = r.inBatch(ctx, j.spec, func(b *Batch) error {
+	_, err = r.inBatch(ctx, j.spec, func(b *keyapply.Batch) error {
 		if err := stageRanges(ctx, srcTx, b, spec, diff.Ranges); err != nil {
 			return err
 		}
-		bytes = b.stats.Bytes
+		bytes = b.Stats().Bytes
 		inRanges := make([]string, len(ranges))
 		for i, rg := range ranges {
 			inRanges[i] = "(" + spec.TargetCondition(rg, "d") + ")"
@@ -128,18 +128,12 @@ func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, 
 
 // stageRanges copies the source rows of each range, read in srcTx's
 // snapshot, into the batch as current rows.
-func stageRanges(ctx context.Context, srcTx pgx.Tx, b *Batch, spec rangecopy.Spec, ranges []check.KeyRange) error {
+func stageRanges(ctx context.Context, srcTx pgx.Tx, b *keyapply.Batch, spec rangecopy.Spec, ranges []check.KeyRange) error {
 	for i, rg := range rangecopy.FromKeyRanges(ranges) {
-		st, err := copypipe.Copy(ctx, srcTx.Conn().PgConn(), b.tx.Conn().PgConn(), copypipe.Spec{
-			Query:   `SELECT mimeo$r.*, true, NULL::timestamptz FROM (` + spec.SourceQuery(rg) + `) mimeo$r`,
-			Dest:    stagedTable,
-			Columns: b.stagedColumns(),
-			Binary:  spec.Binary,
-		})
-		b.stats.Changes += st.Rows
-		b.stats.Bytes += st.Bytes
+		_, err := b.CopyQuery(ctx, srcTx.Conn().PgConn(),
+			`SELECT mimeo$r.*, true, NULL::timestamptz FROM (`+spec.SourceQuery(rg)+`) mimeo$r`, spec.Binary)
 		if err != nil {
-			return fmt.Errorf("fetch key range %s of %s: %w", ranges[i], b.spec.Source, err)
+			return fmt.Errorf("fetch key range %s of %s: %w", ranges[i], b.Spec().Source, err)
 		}
 	}
 	return nil

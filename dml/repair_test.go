@@ -9,7 +9,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/check"
 )
@@ -23,7 +22,7 @@ import (
 // leaves the queue (or the slot) alone.
 func TestRepairRangesThenRefreshConverges(t *testing.T) {
 	t.Parallel()
-	for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+	for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 		for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
 			v, capture := v, capture
 			name := "trigger"

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -17,7 +18,7 @@ type Replicator struct {
 	dest    *pgxpool.Pool
 	table   replication.Table
 	cfg     Config
-	variant Variant
+	variant keyapply.Variant
 	catalog *replication.Catalog
 	hooks   hooks
 }
@@ -48,17 +49,8 @@ var _ replication.Replicator = (*Replicator)(nil)
 // three destination connections: one holds the refresh lock, two take
 // turns applying (one when the destination pool has fewer than three).
 func New(source, dest *pgxpool.Pool, table replication.Table, cfg *Config) (*Replicator, error) {
-	return NewVariant(source, dest, table, cfg, Plain)
-}
-
-// NewVariant is New for a replication kind built on this package's
-// machinery, such as package logdel.
-func NewVariant(source, dest *pgxpool.Pool, table replication.Table, cfg *Config, v Variant) (*Replicator, error) {
 	if source == nil || dest == nil {
 		return nil, &replication.OptionError{Field: "source/dest", Problem: "both pools are required"}
-	}
-	if v == nil {
-		v = Plain
 	}
 	if dest.Config().MaxConns < 2 {
 		return nil, &replication.OptionError{Field: "dest", Problem: "the destination pool needs at least 2 connections (the refresh lock holds one)"}
@@ -73,7 +65,7 @@ func NewVariant(source, dest *pgxpool.Pool, table replication.Table, cfg *Config
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
-	return &Replicator{source: source, dest: dest, table: table, cfg: c, variant: v,
+	return &Replicator{source: source, dest: dest, table: table, cfg: c, variant: c.variant(),
 		catalog: replication.NewCatalog(c.CatalogSchema())}, nil
 }
 
@@ -86,9 +78,6 @@ func (r *Replicator) Source() replication.Table { return r.table }
 // Capture returns the capture the replicator sets jobs up with.
 func (r *Replicator) Capture() Capture { return r.cfg.Capture }
 
-// Variant returns the replicator's variant.
-func (r *Replicator) Variant() Variant { return r.variant }
-
 // jobName names a logged job, e.g. "Refresh DML: public.orders".
 func (r *Replicator) jobName(action string) string { return replication.JobName(action, r.Dest()) }
 
@@ -97,8 +86,8 @@ type job struct {
 	row   *replication.Job
 	cfg   jobConfig
 	state jobState
-	spec  *TableSpec
-	queue *Queue
+	spec  *keyapply.TableSpec
+	queue *queue
 }
 
 // open loads the destination's job from the catalog and checks that the
@@ -139,14 +128,14 @@ func (r *Replicator) open(ctx context.Context) (*job, error) {
 	if err != nil {
 		return j, err
 	}
-	j.spec = &TableSpec{Source: row.SourceTable, Dest: dest, Columns: cols, DestColumns: dcols, Key: j.cfg.Key, Condition: j.cfg.Condition}
-	if err := j.spec.checkCondition(); err != nil {
+	j.spec = &keyapply.TableSpec{Source: row.SourceTable, Dest: dest, Columns: cols, DestColumns: dcols, Key: j.cfg.Key, Condition: j.cfg.Condition}
+	if err := j.spec.CheckCondition(); err != nil {
 		return j, err
 	}
-	if j.spec.sizes, err = readSizes(ctx, r.source, r.dest, j.spec); err != nil {
+	if j.spec.Sizes, err = keyapply.ReadSizes(ctx, r.source, r.dest, j.spec); err != nil {
 		return j, err
 	}
-	j.queue = &Queue{Schema: j.cfg.QueueSchema, ID: j.cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
+	j.queue = &queue{Schema: j.cfg.QueueSchema, ID: j.cfg.QueueID, Source: row.SourceTable, KeepsDeleted: r.variant.KeepsDeleted()}
 	return j, nil
 }
 

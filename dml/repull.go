@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -66,9 +67,9 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 		return err
 	}
 	run.Step(ctx, "Pulling all rows from source")
-	var counts Counts
+	var counts keyapply.Counts
 	var bytes int64
-	destPID, err := r.inBatch(ctx, j.spec, func(b *Batch) error {
+	destPID, err := r.inBatch(ctx, j.spec, func(b *keyapply.Batch) error {
 		tx := b.Tx()
 		if r.variant.KeepsDeleted() {
 			pos, err := parseTID(j.state.Queue.Pos)
@@ -77,11 +78,7 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 			}
 			c, err := q.nextClaim(ctx, src, closed, pos, 0)
 			if err == nil {
-				st, err := copypipe.Copy(ctx, src.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
-					Query: imagesQuery(q, j.spec, c), Dest: stagedTable, Columns: b.stagedColumns(), Binary: j.spec.binaryRows(),
-				})
-				b.stats.Changes += st.Rows
-				if err != nil {
+				if _, err := b.CopyQuery(ctx, src.Conn().PgConn(), imagesQuery(q, j.spec, c), j.spec.BinaryRows()); err != nil {
 					return fmt.Errorf("fetch deleted rows of %s: %w", j.spec.Source, err)
 				}
 			} else if !errors.Is(err, errNoEntries) {
@@ -115,11 +112,11 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 // fullLoad returns the load function of a Variant's Reload: it copies every
 // row the spec selects from the source into the destination table in tx,
 // adding the bytes moved to *bytes.
-func fullLoad(src *pgconn.PgConn, tx pgx.Tx, spec *TableSpec, bytes *int64) func(ctx context.Context, freeze bool) (int64, error) {
+func fullLoad(src *pgconn.PgConn, tx pgx.Tx, spec *keyapply.TableSpec, bytes *int64) func(ctx context.Context, freeze bool) (int64, error) {
 	return func(ctx context.Context, freeze bool) (int64, error) {
 		st, err := copypipe.Copy(ctx, src, tx.Conn().PgConn(), copypipe.Spec{
 			Query: fullQuery(spec), Dest: spec.Dest.Sanitize(), Columns: spec.ColumnNames(),
-			Binary: spec.binaryRows(), Freeze: freeze,
+			Binary: spec.BinaryRows(), Freeze: freeze,
 		})
 		*bytes += st.Bytes
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -69,7 +70,7 @@ func (r *Replicator) setup(ctx context.Context, run *replication.JobRun) (err er
 	// the condition must work in them too.
 	for _, lookups := range []bool{true, false} {
 		probe := *spec
-		probe.sizes = tableSizes{keyIndexed: lookups, sourceRows: -1}
+		probe.Sizes = keyapply.TableSizes{KeyIndexed: lookups, SourceRows: -1}
 		stmt := `SELECT * FROM (` + changesQuery(q, &probe, claim{}, r.variant.KeepsDeleted()) + `) mimeo_probe LIMIT 0`
 		if err := sqltext.Probe(ctx, r.source, stmt); err != nil {
 			return &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
@@ -98,7 +99,7 @@ type keyOrigin struct {
 
 // checkSource describes the source table and checks key, filter, condition
 // and privileges.
-func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOrigin, err error) {
+func (r *Replicator) checkSource(ctx context.Context) (spec *keyapply.TableSpec, ko keyOrigin, err error) {
 	info, err := replication.Describe(ctx, r.source, r.table)
 	if err != nil {
 		return nil, ko, err
@@ -141,17 +142,17 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *TableSpec, ko keyOr
 				Fix: fmt.Sprintf("%s replication adds a column of this name on the destination; rename the source column", r.variant.Label())}
 		}
 	}
-	for _, name := range []string{presentColumn, deletedAtStaged} {
+	for _, name := range keyapply.ReservedColumns() {
 		if _, clash := info.Column(name); clash {
 			return nil, ko, &replication.ColumnError{Table: r.table, Column: name, Err: replication.ErrBadOption,
 				Fix: "the name is reserved for pgmimeo's staging of changes; rename the source column"}
 		}
 	}
-	spec = &TableSpec{Source: r.table, Dest: r.Dest(), Columns: cols, Key: key, Condition: r.cfg.Condition}
-	if err := spec.checkCondition(); err != nil {
+	spec = &keyapply.TableSpec{Source: r.table, Dest: r.Dest(), Columns: cols, Key: key, Condition: r.cfg.Condition}
+	if err := spec.CheckCondition(); err != nil {
 		return nil, ko, err
 	}
-	if err := sqltext.Probe(ctx, r.source, `SELECT 1 FROM `+spec.Source.Sanitize()+spec.conditionSQL()+` LIMIT 0`); err != nil {
+	if err := sqltext.Probe(ctx, r.source, `SELECT 1 FROM `+spec.Source.Sanitize()+spec.ConditionSQL()+` LIMIT 0`); err != nil {
 		return nil, ko, &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
 			Fix: "fix Options.Condition: it is appended to \"SELECT … FROM <source table>\""}
 	}
@@ -206,7 +207,7 @@ func (r *Replicator) checkDest(ctx context.Context) (adopt bool, err error) {
 // unique index on the key is made when there is none. No row is copied:
 // the first refresh pulls them all again (for logdel, keeping the rows
 // marked deleted).
-func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig) error {
+func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *keyapply.TableSpec, jc jobConfig) error {
 	run.Step(ctx, "Adopting existing destination table")
 	info, err := replication.Describe(ctx, tx, spec.Dest)
 	if err != nil {
@@ -249,7 +250,7 @@ func (r *Replicator) adoptDest(ctx context.Context, run *replication.JobRun, tx 
 // makeDest creates and fills the destination table and records the job,
 // in tx. With snapshot (exported by a source session) the rows are read
 // in that snapshot.
-func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig, ko keyOrigin, snapshot string) error {
+func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *keyapply.TableSpec, jc jobConfig, ko keyOrigin, snapshot string) error {
 	dest := spec.Dest.Sanitize()
 	var defs string
 	for i, c := range spec.Columns {
@@ -287,7 +288,7 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 		}
 		st, err := pullInSnapshot(ctx, conn, snapshot, func() (copypipe.Stats, error) {
 			return copypipe.Copy(ctx, conn.Conn().PgConn(), tx.Conn().PgConn(), copypipe.Spec{
-				Query: fullQuery(spec), Dest: dest, Columns: spec.ColumnNames(), Binary: spec.binaryRows(), Freeze: true,
+				Query: fullQuery(spec), Dest: dest, Columns: spec.ColumnNames(), Binary: spec.BinaryRows(), Freeze: true,
 			})
 		})
 		conn.Release()
@@ -315,7 +316,7 @@ func (r *Replicator) makeDest(ctx context.Context, run *replication.JobRun, tx p
 }
 
 // recordJob records the job and its source in the catalog, in tx.
-func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, jc jobConfig, st jobState) error {
+func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *keyapply.TableSpec, jc jobConfig, st jobState) error {
 	run.Step(ctx, "Recording job in catalog")
 	jc.Key, jc.Columns, jc.Condition = spec.Key, spec.ColumnNames(), spec.Condition
 	jc.Filter = r.cfg.Columns
@@ -350,7 +351,7 @@ func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx 
 // makeIndexes builds the destination's indexes after its rows are loaded:
 // the source's indexes (unless SkipIndexes), and in any case a primary key
 // or unique index on the key, which every apply looks rows up by.
-func (r *Replicator) makeIndexes(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *TableSpec, ko keyOrigin) error {
+func (r *Replicator) makeIndexes(ctx context.Context, run *replication.JobRun, tx pgx.Tx, spec *keyapply.TableSpec, ko keyOrigin) error {
 	dest := spec.Dest.Sanitize()
 	keyIndex := `CREATE UNIQUE INDEX ON ` + dest + ` (` + sqltext.IdentList("", spec.Key) + `)`
 	if ko.primary {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
-	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -18,7 +17,7 @@ import (
 func TestConcurrentSetupsOfOneDestination(t *testing.T) {
 	t.Parallel()
 	for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
-		for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+		for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 			name := map[dml.Capture]string{dml.CaptureTrigger: "trigger", dml.CaptureLogical: "logical"}[capture] + "/" + v.Label()
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()

@@ -43,7 +43,7 @@ func (r *Replicator) QueueStats(ctx context.Context) (QueueStats, error) {
 	if err != nil {
 		return st, err
 	}
-	q := &Queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable}
+	q := &queue{Schema: cfg.QueueSchema, ID: cfg.QueueID, Source: row.SourceTable}
 	if st.Filling, err = q.filling(ctx, r.source); err != nil {
 		return st, err
 	}

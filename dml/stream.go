@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pglogrepl"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -70,7 +71,7 @@ type relation struct {
 // folder folds the pgoutput messages of one read of a slot into a change
 // set, for one table.
 type folder struct {
-	spec  *TableSpec
+	spec  *keyapply.TableSpec
 	slot  string
 	keeps bool
 	// limit is the batch limit in changes of the table, 0 for none.
@@ -99,7 +100,7 @@ type folder struct {
 }
 
 // newFolder starts folding a read from state.
-func newFolder(spec *TableSpec, slot string, keeps bool, state streamState, limit int64) (*folder, error) {
+func newFolder(spec *keyapply.TableSpec, slot string, keeps bool, state streamState, limit int64) (*folder, error) {
 	from, err := state.lsn()
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ import (
 // capture's progress in the same transaction.
 func TestApplyFromAnotherCapture(t *testing.T) {
 	t.Parallel()
-	for _, v := range []dml.Variant{dml.Plain, logdel.Variant} {
+	for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
 		v := v
 		t.Run(v.Label(), func(t *testing.T) {
 			t.Parallel()
@@ -48,7 +48,7 @@ func TestApplyFromAnotherCapture(t *testing.T) {
 				if _, err := batch.AddKeys(ctx, pgx.CopyFromRows([][]any{{"a"}})); err != nil {
 					return err
 				}
-				if v == logdel.Variant {
+				if v == dml.LogDeletes {
 					if _, err := batch.AddDeleted(ctx, pgx.CopyFromRows([][]any{{"c", 3, "last", deletedAt}})); err != nil {
 						return err
 					}
@@ -81,4 +81,10 @@ func TestApplyFromAnotherCapture(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLogdelNamesTheDeletedColumn: package logdel documents the column the
+// apply machinery writes under its own name; they must agree.
+func TestLogdelNamesTheDeletedColumn(t *testing.T) {
+	require.Equal(t, dml.DeletedAtColumn, logdel.DeletedColumn)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -26,7 +27,7 @@ import (
 // Queue.switchTo).
 
 // Functions returns the queue's trigger functions.
-func (q *Queue) Functions() []replication.Table {
+func (q *queue) Functions() []replication.Table {
 	fs := []replication.Table{q.function("new"), q.function("old")}
 	if q.KeepsDeleted {
 		fs = append(fs, q.function("gone"))
@@ -34,12 +35,12 @@ func (q *Queue) Functions() []replication.Table {
 	return fs
 }
 
-func (q *Queue) function(what string) replication.Table {
+func (q *queue) function(what string) replication.Table {
 	return replication.T(q.Schema, fmt.Sprintf("q%d_%s", q.ID, what))
 }
 
 // Triggers returns the names of the queue's triggers on the source table.
-func (q *Queue) Triggers() []string {
+func (q *queue) Triggers() []string {
 	return []string{fmt.Sprintf("mimeo_q%d", q.ID), fmt.Sprintf("mimeo_q%d_key", q.ID), fmt.Sprintf("mimeo_q%d_del", q.ID)}
 }
 
@@ -55,14 +56,14 @@ func (q *Queue) Triggers() []string {
 // operator), and the one function called, for the deletion time, is
 // qualified with pg_catalog. A writer's search_path cannot make them run
 // other code.
-func functionsSQL(q *Queue, spec *TableSpec, i int) []string {
+func functionsSQL(q *queue, spec *keyapply.TableSpec, i int) []string {
 	keys := sqltext.IdentList("", spec.Key)
 	out := []string{
 		functionSQL(q.function("new"), q.Table(i), keys, sqltext.IdentList("NEW", spec.Key)),
 		functionSQL(q.function("old"), q.Table(i), keys, sqltext.IdentList("OLD", spec.Key)),
 	}
 	if q.KeepsDeleted {
-		cols := sqltext.IdentList("", spec.ColumnNames()) + ", " + replication.QuoteIdent(DeletedAtColumn)
+		cols := sqltext.IdentList("", spec.ColumnNames()) + ", " + replication.QuoteIdent(keyapply.DeletedAtColumn)
 		vals := sqltext.IdentList("OLD", spec.ColumnNames()) + ", pg_catalog.clock_timestamp()"
 		out = append(out, functionSQL(q.function("gone"), q.Table(i), cols, vals))
 	}
@@ -86,7 +87,7 @@ func functionSQL(fn, table replication.Table, cols, vals string) string {
 // those that leave it as it was are queued all the same (comparing whole
 // rows would cost every update, and detoast large values): the apply finds
 // nothing to write.
-func triggersSQL(q *Queue, spec *TableSpec) []string {
+func triggersSQL(q *queue, spec *keyapply.TableSpec) []string {
 	src := spec.Source.Sanitize()
 	names := q.Triggers()
 	del := q.function("old")
@@ -110,7 +111,7 @@ func triggersSQL(q *Queue, spec *TableSpec) []string {
 // does no harm); equality is the same test the destination matches keys by.
 // The test is part of the trigger definition, resolved when the trigger is
 // made.
-func keyChanged(spec *TableSpec) string {
+func keyChanged(spec *keyapply.TableSpec) string {
 	var parts []string
 	for _, c := range spec.KeyColumns() {
 		q := replication.QuoteIdent(c.Name)

@@ -1,8 +1,9 @@
 // Package logdel is mimeo's LogDeletes replication: DML replay (package
 // dml) that keeps deleted rows on the destination, for a data warehouse.
-// It reuses dml's capture, fetch, pipeline, state and lifecycle, and adds
-// only what differs, as a dml.Variant ([Variant]); [New] returns a
-// *dml.Replicator running it.
+// It is dml with Config.KeepDeleted set: the capture, fetch, pipeline,
+// state and lifecycle are dml's, and what differs is the apply variant that
+// keeps deleted rows, in the key-based apply machinery dml, logdel and
+// dml/export share. [New] and [Open] return a *dml.Replicator running it.
 //
 // # What differs from dml
 //

@@ -37,8 +37,8 @@
 // applied batch per table in the same transaction as the rows.
 //
 // An incremental batch deletes the keys without a row and merges the rows
-// (dml.MergeRows, or dml.ReplaceRows when a unique index besides the key
-// could collide): rows whose values did not change are not rewritten. The
+// (with dml's merge, or dml's delete-and-insert when a unique index
+// besides the key could collide): rows whose values did not change are not rewritten. The
 // destination may have columns the source lacks: they keep their values.
 //
 // # The SQL

@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -53,7 +53,7 @@ type ImportResult struct {
 	AlreadyApplied bool
 	// Counts are the destination rows deleted, updated and inserted. A full
 	// batch counts every old row as deleted and every row as inserted.
-	Counts dml.Counts
+	Counts Counts
 	// Bytes is the size of the data files loaded.
 	Bytes int64
 	// AckPath is the acknowledgement file written.
@@ -188,7 +188,7 @@ func (i *Importer) apply(ctx context.Context, tx pgx.Tx, dir string, m *Manifest
 	if err != nil {
 		return err
 	}
-	spec := &dml.TableSpec{Source: m.Table, Dest: dest, Key: []string{m.Key}}
+	spec := &keyapply.TableSpec{Source: m.Table, Dest: dest, Key: []string{m.Key}}
 	for _, name := range cols {
 		c, ok := info.Column(name)
 		if !ok {
@@ -234,13 +234,13 @@ func (i *Importer) apply(ctx context.Context, tx pgx.Tx, dir string, m *Manifest
 		return fmt.Errorf("import into %s: delete: %w", dest, err)
 	}
 	res.Counts.Deleted = tag.RowsAffected()
-	risky, err := dml.UniqueBeyondKey(ctx, tx, spec)
+	risky, err := keyapply.UniqueBeyondKey(ctx, tx, spec)
 	if err != nil {
 		return err
 	}
-	apply := dml.MergeRows
+	apply := keyapply.MergeRows
 	if risky {
-		apply = dml.ReplaceRows
+		apply = keyapply.ReplaceRows
 	}
 	res.Counts.Updated, res.Counts.Inserted, err = apply(ctx, tx, spec, rows, nil)
 	if err != nil {
@@ -357,4 +357,11 @@ func readColumns(dir string, m *Manifest) ([]string, error) {
 		out = append(out, rec[0])
 	}
 	return out, nil
+}
+
+// Counts are the destination rows one import wrote.
+type Counts struct {
+	Inserted int64
+	Updated  int64
+	Deleted  int64
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/dml/export"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -23,7 +23,7 @@ func TestRoundTrip(t *testing.T) {
 	require.True(t, ex.Manifest.Full)
 	require.Equal(t, int64(1), ex.Manifest.Batch)
 	require.Equal(t, int64(200), ex.Manifest.Rows.Rows)
-	require.Equal(t, dml.Counts{Inserted: 200}, im.Counts)
+	require.Equal(t, export.Counts{Inserted: 200}, im.Counts)
 	b.same(t, itemsRows)
 
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.items (name, qty) VALUES ('new 1', 1), ('new 2', 2)`)
@@ -40,7 +40,7 @@ func TestRoundTrip(t *testing.T) {
 	require.Equal(t, int64(1), ex.Manifest.Since)
 	require.Equal(t, int64(2), ex.Manifest.Batch)
 	require.Equal(t, int64(10), ex.Manifest.IDs.Rows) // 2 new, 5, 6, 7, 10, 11, short-lived, 20 and 100000
-	require.Equal(t, dml.Counts{Inserted: 3, Updated: 3, Deleted: 3}, im.Counts)
+	require.Equal(t, export.Counts{Inserted: 3, Updated: 3, Deleted: 3}, im.Counts)
 	b.same(t, itemsRows)
 
 	// Nothing changed: nothing to send.

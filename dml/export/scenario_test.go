@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/dml/export"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -43,7 +42,7 @@ func TestLostBatchResent(t *testing.T) {
 	ex, im := b.ship(t, targetA)
 	require.Equal(t, int64(3), ex.Manifest.Batch)
 	require.Equal(t, int64(1), ex.Manifest.Since)
-	require.Equal(t, dml.Counts{Updated: 2, Deleted: 1}, im.Counts)
+	require.Equal(t, export.Counts{Updated: 2, Deleted: 1}, im.Counts)
 	b.same(t, itemsRows)
 	// The lost batch's acknowledgement can no longer move the position.
 	ok, err := b.ex.Confirm(ctx, targetA, 2)
@@ -65,7 +64,7 @@ func TestUnacknowledgedBatchRepeated(t *testing.T) {
 	require.Equal(t, int64(2), second.Manifest.IDs.Rows)
 	im, err := b.im.Import(ctx, second.Dir)
 	require.NoError(t, err)
-	require.Equal(t, dml.Counts{Updated: 1}, im.Counts) // row 1 is already right
+	require.Equal(t, export.Counts{Updated: 1}, im.Counts) // row 1 is already right
 	b.same(t, itemsRows)
 }
 
@@ -85,7 +84,7 @@ func TestDuplicateImportChangesNothing(t *testing.T) {
 	again, err := b.im.Import(ctx, res.Dir)
 	require.NoError(t, err)
 	require.True(t, again.AlreadyApplied)
-	require.Equal(t, dml.Counts{}, again.Counts)
+	require.Equal(t, export.Counts{}, again.Counts)
 	require.Equal(t, before, pgtest.Rows(t, b.Dest, versions))
 	require.Equal(t, record, pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo_import.applied_batch`))
 	b.same(t, itemsRows)

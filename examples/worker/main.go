@@ -31,10 +31,14 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/pgmimeotest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
+	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
 func main() {
@@ -80,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer dest.Close()
 	cfg := &scheduler.Config{
+		// The kinds this worker runs: every kind of the module.
+		Methods:     []replication.Method{snapshot.Method, snapshot.TableMethod, incremental.Method, dml.Method, logdel.Method},
 		Concurrency: c.Concurrency, BatchLimit: c.BatchLimit, Jitter: c.Jitter.d(), Backoff: c.Backoff.d(),
 		MaxBackoff: c.MaxBackoff.d(), PollInterval: c.Poll.d(), ShutdownGrace: c.Grace.d(), Catalog: c.Catalog,
 		Logger: slog.New(slog.NewTextHandler(stderr, nil)),

@@ -24,9 +24,10 @@ const (
 	DefaultClaimKeepalive = 30 * time.Second
 )
 
-// Config configures a Scheduler. A nil or zero Config runs every scheduled
-// job of every kind in the catalog "mimeo", two at a time, with the
-// sources' passwords from PGPASSWORD or a pgpass file, logging nothing.
+// Config configures a Scheduler. Methods is required; otherwise the zero
+// Config runs every scheduled job of those kinds in the catalog "mimeo",
+// two at a time, with the sources' passwords from PGPASSWORD or a pgpass
+// file, logging nothing.
 type Config struct {
 	// Concurrency is how many refreshes this process runs at once.
 	// Default 0: DefaultConcurrency (2).
@@ -115,9 +116,10 @@ type Config struct {
 	// or a service file as pgx reads them.
 	Connect func(ctx context.Context, sourceName string) (*pgxpool.Pool, error)
 
-	// Registry maps kinds to the Openers that rebuild their jobs. Default
-	// nil: DefaultRegistry().
-	Registry Registry
+	// Methods are the replication kinds this scheduler runs, as values
+	// (dml.Method, snapshot.Method, …): a claimed job of a kind none of
+	// them opens fails with ErrNoMethod. Required.
+	Methods []replication.Method
 
 	// WorkerID names this process in the catalog's claimed_by column.
 	// Default "": "host:pid".
@@ -153,7 +155,7 @@ type Outcome struct {
 
 func (c *Config) validate() error {
 	if c == nil {
-		return nil
+		return validateMethods("Config.Methods", nil)
 	}
 	for _, f := range []struct {
 		name string
@@ -180,6 +182,9 @@ func (c *Config) validate() error {
 		if err := t.Validate(); err != nil {
 			return &replication.OptionError{Field: fmt.Sprintf("Config.Tables[%d]", i), Problem: err.Error()}
 		}
+	}
+	if err := validateMethods("Config.Methods", c.Methods); err != nil {
+		return err
 	}
 	for i, k := range c.Kinds {
 		if k == "" {
@@ -213,9 +218,6 @@ func withDefaults(cfg *Config) Config {
 	if c.ClaimKeepalive == 0 {
 		c.ClaimKeepalive = DefaultClaimKeepalive
 	}
-	if c.Registry == nil {
-		c.Registry = DefaultRegistry()
-	}
 	if c.WorkerID == "" {
 		host, err := os.Hostname()
 		if err != nil {
@@ -226,7 +228,7 @@ func withDefaults(cfg *Config) Config {
 	return c
 }
 
-// runtime returns the settings handed to every Opener.
+// runtime returns the settings handed to every Method's Open.
 func (c *Config) runtime() Runtime {
 	return Runtime{Catalog: c.Catalog, JobLog: c.JobLog, Logger: c.Logger, LockWait: c.LockWait, BatchLimit: c.BatchLimit}
 }

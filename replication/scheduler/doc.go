@@ -46,17 +46,18 @@
 //
 // # Kinds
 //
-// A [Registry] maps each replication kind to an [Opener], which rebuilds a
-// job's replicator from the catalog. [DefaultRegistry] has every kind of
-// this module: snapshot, table, the incremental kinds, dml and logdel. A
-// job of a kind without an Opener fails with [ErrNoOpener], never skipped
-// in silence.
+// The scheduler imports no kind: [Config.Methods] lists the kinds it runs
+// as values (replication.Method), each exported by its own package
+// (snapshot.Method, snapshot.TableMethod, incremental.Method, dml.Method,
+// logdel.Method), which rebuild a job's replicator from the catalog. A
+// claimed job of a kind no method opens fails with [ErrNoMethod], never
+// skipped in silence.
 //
 // # Repair
 //
 // [Repair] checks a job with check.ChecksumJob, re-pulls the key
 // ranges that differ through the replicator's RepairRanges
-// (check.RangeRepairer; every kind of DefaultRegistry has it) and
+// (check.RangeRepairer; every kind of this module has it) and
 // checks again.
 //
 // # Sources

@@ -7,7 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
 	"github.com/pgmimeo/pgmimeo/snapshot"
@@ -50,6 +53,7 @@ func ExampleScheduler_RunDue() {
 		return
 	}
 	s, err := scheduler.New(dest, &scheduler.Config{
+		Methods: []replication.Method{snapshot.Method, snapshot.TableMethod, incremental.Method, dml.Method, logdel.Method},
 		Connect: func(ctx context.Context, name string) (*pgxpool.Pool, error) { return src, nil },
 		OnRun: func(o scheduler.Outcome) {
 			fmt.Printf("%s job %s: err=%v inserted=%d\n", o.Kind, o.Dest, o.Err, o.Result.Inserted)
@@ -100,7 +104,8 @@ func ExampleRepair() {
 		fmt.Println(err)
 		return
 	}
-	report, err := scheduler.Repair(ctx, src, dest, replication.T("public", "accounts"), nil)
+	report, err := scheduler.Repair(ctx, src, dest, replication.T("public", "accounts"),
+		&scheduler.RepairConfig{Methods: []replication.Method{snapshot.TableMethod}})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -56,8 +56,15 @@ func (b *bundle) connect(_ context.Context, name string) (*pgxpool.Pool, error) 
 func (b *bundle) config(c scheduler.Config) *scheduler.Config {
 	c.Connect = b.connect
 	c.JobLog = b.log
+	if c.Methods == nil {
+		c.Methods = allMethods
+	}
 	return &c
 }
+
+// allMethods are every kind of the module, as the operator command wires
+// them.
+var allMethods = []replication.Method{snapshot.Method, snapshot.TableMethod, incremental.Method, dml.Method, logdel.Method}
 
 // mixedKinds are the kinds the tests set up, in turn.
 var mixedKinds = []replication.Kind{

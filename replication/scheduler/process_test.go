@@ -58,6 +58,7 @@ func TestHelperWorker(t *testing.T) {
 	require.NoError(t, err)
 	defer log.Close()
 	s, err := scheduler.New(dest, &scheduler.Config{
+		Methods:  allMethods,
 		WorkerID: os.Getenv(envWorker), Concurrency: 2, PollInterval: 100 * time.Millisecond, JobLog: log,
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)),
 	})

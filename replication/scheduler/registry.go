@@ -12,13 +12,14 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// ErrNoOpener is wrapped by the error for a catalog job whose kind has no
-// Opener in the Registry in use. Such a job is reported as failed, never
-// skipped in silence.
-var ErrNoOpener = errors.New("no opener is registered for the job's kind")
+// ErrNoMethod is wrapped by the error for a catalog job whose kind no
+// configured replication.Method opens. Such a job is reported as failed,
+// never skipped in silence.
+var ErrNoMethod = errors.New("no configured method opens the job's kind")
 
-// Runtime are the run-time settings an Opener hands to the replicator it
-// rebuilds; everything else about the job comes from the catalog.
+// Runtime are the run-time settings a Method's Open hands to the
+// replicator it rebuilds; everything else about the job comes from the
+// catalog.
 type Runtime struct {
 	// Catalog is the schema of the job catalog. Default "": "mimeo".
 	Catalog string
@@ -36,46 +37,30 @@ type Runtime struct {
 
 // options returns the run-time fields as replication.Options.
 func (rt Runtime) options() replication.Options {
-	return replication.Options{Catalog: rt.Catalog, JobLog: rt.JobLog, Logger: rt.Logger, LockWait: rt.LockWait}
+	return replication.Options{Catalog: rt.Catalog, JobLog: rt.JobLog, Logger: rt.Logger, LockWait: rt.LockWait, BatchLimit: rt.BatchLimit}
 }
 
-// Opener rebuilds, from the catalog, the replicator of the job that
-// replicates into destTable, reading through source and writing through
-// dest, with the run-time settings rt.
-type Opener func(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, rt Runtime) (replication.Replicator, error)
-
-// Registry maps each replication kind to its Opener. It is the extension
-// point for kinds this package does not know: add an entry for a kind to
-// run its jobs. A Registry is read, never written, by the Scheduler, so one
-// may be shared by several once filled.
-type Registry map[replication.Kind]Opener
-
-// Open rebuilds the replicator of the catalog job of destTable with the
-// Opener of its kind. A job whose kind has no Opener is a
-// *replication.TableError wrapping ErrNoOpener; no job, one wrapping
-// replication.ErrNotManaged.
-func (r Registry) Open(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, rt Runtime) (replication.Replicator, error) {
-	if source == nil || dest == nil {
-		return nil, &replication.OptionError{Field: "source, dest", Problem: "both pools are required"}
+// validateMethods refuses an empty list of methods, naming the field.
+func validateMethods(field string, methods []replication.Method) error {
+	if len(methods) == 0 {
+		return &replication.OptionError{Field: field,
+			Problem: "is empty: list the kinds this process runs, e.g. {snapshot.Method, snapshot.TableMethod, incremental.Method, dml.Method, logdel.Method}"}
 	}
-	job, err := replication.NewCatalog(rt.Catalog).Job(ctx, dest, destTable)
-	if err != nil {
-		return nil, err
+	for i, m := range methods {
+		if m.Open == nil || len(m.Kinds) == 0 {
+			return &replication.OptionError{Field: fmt.Sprintf("%s[%d]", field, i), Problem: "has no Kinds or no Open"}
+		}
 	}
-	return r.open(ctx, job.Kind, source, dest, destTable, rt)
+	return nil
 }
 
-func (r Registry) open(ctx context.Context, kind replication.Kind, source, dest *pgxpool.Pool, destTable replication.Table, rt Runtime) (replication.Replicator, error) {
-	op := r[kind]
-	if op == nil {
-		return nil, &replication.TableError{Table: destTable, Err: fmt.Errorf("%w: %q", ErrNoOpener, kind),
-			Fix: "add an Opener for the kind to the scheduler's Registry, or disable the job"}
+// open rebuilds the replicator of the catalog job of destTable, of kind
+// kind, with the method that opens that kind.
+func open(ctx context.Context, methods map[replication.Kind]replication.Method, kind replication.Kind, source, dest *pgxpool.Pool, destTable replication.Table, rt Runtime) (replication.Replicator, error) {
+	m, ok := methods[kind]
+	if !ok {
+		return nil, &replication.TableError{Table: destTable, Err: fmt.Errorf("%w: %q", ErrNoMethod, kind),
+			Fix: "add the kind's Method to the configuration's Methods, or disable the job"}
 	}
-	return op(ctx, source, dest, destTable, rt)
-}
-
-// Open rebuilds the replicator of the catalog job of destTable with
-// DefaultRegistry: see Registry.Open.
-func Open(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, rt Runtime) (replication.Replicator, error) {
-	return DefaultRegistry().Open(ctx, source, dest, destTable, rt)
+	return m.Open(ctx, source, dest, destTable, rt.options())
 }

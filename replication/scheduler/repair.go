@@ -15,9 +15,9 @@ import (
 // cannot re-pull key ranges (it is not a check.RangeRepairer).
 var ErrCannotRepair = errors.New("the job's kind cannot repair key ranges")
 
-// RepairConfig configures Repair. A nil or zero RepairConfig compares every
-// replicated column by the source's key, opens the job with
-// DefaultRegistry in the catalog "mimeo", and logs nothing.
+// RepairConfig configures Repair. Methods is required; otherwise the zero
+// RepairConfig compares every replicated column by the source's key, in
+// the catalog "mimeo", and logs nothing.
 type RepairConfig struct {
 	// Runtime are the run-time settings of the job: catalog, job log,
 	// logger and the wait for its refresh lock. Default: the zero Runtime.
@@ -29,8 +29,9 @@ type RepairConfig struct {
 	// columns, condition and source key.
 	Checksum *check.ChecksumConfig
 
-	// Registry opens the job. Default nil: DefaultRegistry().
-	Registry Registry
+	// Methods are the kinds Repair can open (dml.Method, snapshot.Method,
+	// …). Required.
+	Methods []replication.Method
 }
 
 // RepairReport is what Repair found and did.
@@ -63,18 +64,24 @@ func (r *RepairReport) Repaired() bool {
 // dml.Replicator.RepairRanges). A report whose Repaired is false means the
 // source changed while Repair ran (or, for an incremental job, rows the
 // job had not pulled yet differ): run it again, or refresh first. A job
-// whose replicator cannot repair ranges (a kind added to the Registry
-// without RepairRanges) fails with ErrCannotRepair, changing nothing.
+// whose replicator cannot repair ranges (a kind whose Method opens a
+// replicator without RepairRanges) fails with ErrCannotRepair, changing nothing.
 func Repair(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, cfg *RepairConfig) (*RepairReport, error) {
 	var c RepairConfig
 	if cfg != nil {
 		c = *cfg
 	}
-	reg := c.Registry
-	if reg == nil {
-		reg = DefaultRegistry()
+	if source == nil || dest == nil {
+		return nil, &replication.OptionError{Field: "source, dest", Problem: "both pools are required"}
 	}
-	rep, err := reg.Open(ctx, source, dest, destTable, c.Runtime)
+	if err := validateMethods("RepairConfig.Methods", c.Methods); err != nil {
+		return nil, err
+	}
+	job, err := replication.NewCatalog(c.Catalog).Job(ctx, dest, destTable)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := open(ctx, replication.Methods(c.Methods...), job.Kind, source, dest, destTable, c.Runtime)
 	if err != nil {
 		return nil, err
 	}

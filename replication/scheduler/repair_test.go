@@ -14,6 +14,7 @@ import (
 	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
+	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
 // Repair fixes a tampered destination (rows changed, deleted and added)
@@ -42,7 +43,7 @@ func TestRepairFixesTamperedDestinations(t *testing.T) {
 		pgtest.MustExec(t, b.Dest, `UPDATE `+tbl.Sanitize()+` SET payload = 'tampered' WHERE id IN (3, 30)`)
 		pgtest.MustExec(t, b.Dest, `DELETE FROM `+tbl.Sanitize()+` WHERE id IN (7, 44)`)
 		pgtest.MustExec(t, b.Dest, `INSERT INTO `+tbl.Sanitize()+` SELECT -id, ctl, 'added' FROM `+tbl.Sanitize()+` WHERE id = 20`)
-		report, err := scheduler.Repair(ctx, b.Source, b.Dest, tbl, &scheduler.RepairConfig{Runtime: scheduler.Runtime{JobLog: b.log}})
+		report, err := scheduler.Repair(ctx, b.Source, b.Dest, tbl, &scheduler.RepairConfig{Runtime: scheduler.Runtime{JobLog: b.log}, Methods: allMethods})
 		require.NoError(t, err, "%s", k)
 		require.False(t, report.Before.Match, "%s", k)
 		require.NotEmpty(t, report.Before.Ranges)
@@ -56,7 +57,7 @@ func TestRepairFixesTamperedDestinations(t *testing.T) {
 			b.same(tbl)
 		}
 
-		report, err = scheduler.Repair(ctx, b.Source, b.Dest, tbl, nil)
+		report, err = scheduler.Repair(ctx, b.Source, b.Dest, tbl, &scheduler.RepairConfig{Methods: allMethods})
 		require.NoError(t, err)
 		require.True(t, report.Before.Match)
 		require.Nil(t, report.After)
@@ -82,7 +83,7 @@ func TestRepairDMLByItsOwnKey(t *testing.T) {
 	pgtest.MustExec(t, b.Source, `UPDATE coded SET payload = 'queued' WHERE id % 50 = 0`)
 	pgtest.MustExec(t, b.Dest, `UPDATE coded SET payload = 'tampered' WHERE id IN (3, 300)`)
 	pgtest.MustExec(t, b.Dest, `DELETE FROM coded WHERE id = 77`)
-	report, err := scheduler.Repair(ctx, b.Source, b.Dest, src, nil)
+	report, err := scheduler.Repair(ctx, b.Source, b.Dest, src, &scheduler.RepairConfig{Methods: allMethods})
 	require.NoError(t, err)
 	require.Equal(t, []string{"code"}, report.Before.Key)
 	require.True(t, report.Repaired(), "%+v", report.After)
@@ -101,17 +102,16 @@ func TestRepairNeedsARangeRepairer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	tbl := b.job(replication.KindTableReload, "plain", time.Hour)
-	reg := scheduler.DefaultRegistry()
-	open := reg[replication.KindTableReload]
-	reg[replication.KindTableReload] = func(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, rt scheduler.Runtime) (replication.Replicator, error) {
-		r, err := open(ctx, source, dest, destTable, rt)
+	wrapped := snapshot.TableMethod
+	wrapped.Open = func(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, o replication.Options) (replication.Replicator, error) {
+		r, err := snapshot.TableMethod.Open(ctx, source, dest, destTable, o)
 		return plain{r}, err
 	}
 	pgtest.MustExec(t, b.Dest, `DELETE FROM public.plain WHERE id = 1`)
-	_, err := scheduler.Repair(context.Background(), b.Source, b.Dest, tbl, &scheduler.RepairConfig{Registry: reg})
+	_, err := scheduler.Repair(context.Background(), b.Source, b.Dest, tbl, &scheduler.RepairConfig{Methods: []replication.Method{wrapped}})
 	require.ErrorIs(t, err, scheduler.ErrCannotRepair)
 	require.Len(t, pgtest.Rows(t, b.Dest, `SELECT * FROM public.plain`), 49)
 
-	_, err = scheduler.Repair(context.Background(), b.Source, b.Dest, replication.T("public", "nothing"), nil)
+	_, err = scheduler.Repair(context.Background(), b.Source, b.Dest, replication.T("public", "nothing"), &scheduler.RepairConfig{Methods: allMethods})
 	require.ErrorIs(t, err, replication.ErrNotManaged)
 }

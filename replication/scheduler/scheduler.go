@@ -21,12 +21,13 @@ type Scheduler struct {
 	dest    *pgxpool.Pool
 	cfg     Config
 	catalog *replication.Catalog
+	methods map[replication.Kind]replication.Method
 	running atomic.Bool
 }
 
 // New returns a Scheduler of the jobs in the catalog of the destination
-// database behind dest. A nil cfg is the zero Config. New does not touch
-// the database.
+// database behind dest; cfg.Methods says which kinds it runs. New does not
+// touch the database.
 //
 // The pool is used for the refreshes (each holds its lock on one
 // connection, and a dml or logdel refresh applies on two more), for the
@@ -48,7 +49,7 @@ func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 			Problem: fmt.Sprintf("the pool has %d connections; %d concurrent refreshes need at least %d (set pool_max_conns)",
 				dest.Config().MaxConns, c.Concurrency, need)}
 	}
-	return &Scheduler{dest: dest, cfg: c, catalog: replication.NewCatalog(c.Catalog)}, nil
+	return &Scheduler{dest: dest, cfg: c, catalog: replication.NewCatalog(c.Catalog), methods: replication.Methods(c.Methods...)}, nil
 }
 
 // WorkerID returns the name under which this scheduler claims jobs.

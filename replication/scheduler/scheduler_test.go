@@ -9,9 +9,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
+	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
 // RunDue runs every due job once, of every kind, and records when each is
@@ -160,9 +163,8 @@ func TestUnknownKindIsReported(t *testing.T) {
 		SourceTable: replication.T("public", "queued"), Dest: replication.T("public", "queued"), Period: time.Minute}))
 	b.makeDue()
 	var got outcomes
-	reg := scheduler.DefaultRegistry()
-	delete(reg, replication.KindDML)
-	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add, Registry: reg}))
+	noDML := []replication.Method{snapshot.Method, snapshot.TableMethod, incremental.Method, logdel.Method}
+	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add, Methods: noDML}))
 	require.NoError(t, err)
 	require.NoError(t, s.RunDue(ctx))
 	require.Len(t, got.list(), 2)
@@ -171,7 +173,7 @@ func TestUnknownKindIsReported(t *testing.T) {
 			require.NoError(t, o.Err)
 			continue
 		}
-		require.ErrorIs(t, o.Err, scheduler.ErrNoOpener)
+		require.ErrorIs(t, o.Err, scheduler.ErrNoMethod)
 		require.Contains(t, o.Err.Error(), `"dml"`)
 	}
 	require.Equal(t, []string{"(CRITICAL)"}, pgtest.Rows(t, b.Dest, `SELECT status FROM jobmon.job_log WHERE job_name = 'SCHEDULED REFRESH: PUBLIC.QUEUED'`))
@@ -235,7 +237,12 @@ func TestConfigValidation(t *testing.T) {
 		"Config.Backoff":        {Backoff: -time.Second},
 		"Config.ClaimKeepalive": {ClaimKeepalive: time.Second},
 		"Config.Tables[0]":      {Tables: []replication.Table{{Schema: "public"}}},
+		"Config.Methods":        {Methods: []replication.Method{}},
+		"Config.Methods[0]":     {Methods: []replication.Method{{Name: "empty"}}},
 	} {
+		if c.Methods == nil {
+			c.Methods = allMethods
+		}
 		_, err := scheduler.New(b.Dest, &c)
 		var oe *replication.OptionError
 		require.ErrorAs(t, err, &oe, field)
@@ -243,7 +250,11 @@ func TestConfigValidation(t *testing.T) {
 	}
 	_, err := scheduler.New(nil, nil)
 	require.ErrorIs(t, err, replication.ErrBadOption)
-	s, err := scheduler.New(b.Dest, nil)
+	_, err = scheduler.New(b.Dest, nil)
+	var oe *replication.OptionError
+	require.ErrorAs(t, err, &oe)
+	require.Equal(t, "Config.Methods", oe.Field)
+	s, err := scheduler.New(b.Dest, &scheduler.Config{Methods: allMethods})
 	require.NoError(t, err)
 	require.NotEmpty(t, s.WorkerID())
 }
@@ -260,9 +271,9 @@ func TestNewRefusesTooSmallPool(t *testing.T) {
 	small, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	require.NoError(t, err)
 	defer small.Close()
-	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 2})
+	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 2, Methods: allMethods})
 	require.ErrorIs(t, err, replication.ErrBadOption)
 	require.ErrorContains(t, err, "need at least 7")
-	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 1})
+	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 1, Methods: allMethods})
 	require.NoError(t, err)
 }

@@ -166,7 +166,7 @@ func TestDefaultConnectTakesPasswordFromEnvironment(t *testing.T) {
 	b.change(tbl, replication.KindTableReload, 0)
 	b.makeDue()
 	var got outcomes
-	s, err := scheduler.New(b.Dest, &scheduler.Config{OnRun: got.add, JobLog: b.log})
+	s, err := scheduler.New(b.Dest, &scheduler.Config{OnRun: got.add, JobLog: b.log, Methods: allMethods})
 	require.NoError(t, err)
 	require.NoError(t, s.RunDue(context.Background()))
 	require.Len(t, got.list(), 1)

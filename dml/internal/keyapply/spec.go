@@ -1,4 +1,4 @@
-package dml
+package keyapply
 
 import (
 	"context"
@@ -29,34 +29,34 @@ type TableSpec struct {
 	// replication.Options.Condition); empty for every row.
 	Condition string
 
-	// sizes, read when a job is opened, choose between key lookups and
+	// Sizes, read when a job is opened, choose between key Lookups and
 	// joins; zero values choose joins.
-	sizes tableSizes
+	Sizes TableSizes
 }
 
-// tableSizes are planner estimates of both tables.
-type tableSizes struct {
-	// keyIndexed: a btree index on the source leads with the key columns.
-	keyIndexed bool
-	// sourceRows and destRows are pg_class.reltuples (-1: never analyzed).
-	sourceRows, destRows float64
+// TableSizes are planner estimates of both tables.
+type TableSizes struct {
+	// KeyIndexed: a btree index on the source leads with the key columns.
+	KeyIndexed bool
+	// SourceRows and DestRows are pg_class.reltuples (-1: never analyzed).
+	SourceRows, DestRows float64
 }
 
 // lookupFraction: a batch of at most this fraction of a table's rows is
-// applied (fetched) by index lookups in a nested loop rather than a join
+// applied (fetched) by index Lookups in a nested loop rather than a join
 // that reads the whole table.
 const lookupFraction = 0.25
 
-// lookups reports whether n keys are best fetched from the source by index
-// lookups.
-func (s *TableSpec) lookups(n int64) bool {
-	return s.sizes.keyIndexed && (s.sizes.sourceRows < 0 || float64(n) <= lookupFraction*s.sizes.sourceRows)
+// Lookups reports whether n keys are best fetched from the source by index
+// Lookups.
+func (s *TableSpec) Lookups(n int64) bool {
+	return s.Sizes.KeyIndexed && (s.Sizes.SourceRows < 0 || float64(n) <= lookupFraction*s.Sizes.SourceRows)
 }
 
-// destLookups reports whether n keys are best applied to the destination by
-// index lookups.
-func (s *TableSpec) destLookups(n int64) bool {
-	return s.sizes.destRows < 0 || float64(n) <= lookupFraction*s.sizes.destRows
+// DestLookups reports whether n keys are best applied to the destination by
+// index Lookups.
+func (s *TableSpec) DestLookups(n int64) bool {
+	return s.Sizes.DestRows < 0 || float64(n) <= lookupFraction*s.Sizes.DestRows
 }
 
 // ColumnNames returns the replicated column names in order.
@@ -92,8 +92,8 @@ func (s *TableSpec) KeyColumns() []replication.Column {
 	return out
 }
 
-// binaryRows reports whether rows can travel in binary COPY form.
-func (s *TableSpec) binaryRows() bool { return copypipe.CanBinary(s.Columns, s.DestColumns) }
+// BinaryRows reports whether rows can travel in binary COPY form.
+func (s *TableSpec) BinaryRows() bool { return copypipe.CanBinary(s.Columns, s.DestColumns) }
 
 // KeyMatch returns "a.k1 = b.k1 AND a.k2 = b.k2" for the key columns and
 // the two (already quoted) qualifiers.
@@ -109,28 +109,28 @@ func (s *TableSpec) KeyMatch(a, b string) string {
 	return sb.String()
 }
 
-// conditionSQL is the condition as text to append after the FROM item.
-func (s *TableSpec) conditionSQL() string {
+// ConditionSQL is the condition as text to append after the FROM item.
+func (s *TableSpec) ConditionSQL() string {
 	c, err := replication.NormalizeCondition(s.Source, s.Condition)
 	if err != nil {
 		// Unreachable: a spec's condition is checked when it is made
-		// (checkCondition); the text is never used unchecked.
+		// (CheckCondition); the text is never used unchecked.
 		panic(err)
 	}
 	return c
 }
 
-// checkCondition refuses a condition that is not one closed piece of SQL
+// CheckCondition refuses a condition that is not one closed piece of SQL
 // (see replication.NormalizeCondition); every spec is checked when made.
-func (s *TableSpec) checkCondition() error {
+func (s *TableSpec) CheckCondition() error {
 	_, err := replication.NormalizeCondition(s.Source, s.Condition)
 	return err
 }
 
-// readSizes reads the planner's row estimates of both tables and whether a
+// ReadSizes reads the planner's row estimates of both tables and whether a
 // source index leads with the key.
-func readSizes(ctx context.Context, src, dest replication.DB, s *TableSpec) (tableSizes, error) {
-	var z tableSizes
+func ReadSizes(ctx context.Context, src, dest replication.DB, s *TableSpec) (TableSizes, error) {
+	var z TableSizes
 	key := append([]string(nil), s.Key...)
 	sort.Strings(key)
 	err := src.QueryRow(ctx, `SELECT c.reltuples::float8, EXISTS (
@@ -141,12 +141,12 @@ func readSizes(ctx context.Context, src, dest replication.DB, s *TableSpec) (tab
 		  AND ARRAY(SELECT a.attname::text FROM unnest((i.indkey::int2[])[0:$3 - 1]) AS k(n)
 		            JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY 1) = $2::text[])
 		FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass`,
-		s.Source.Sanitize(), key, len(key)).Scan(&z.sourceRows, &z.keyIndexed)
+		s.Source.Sanitize(), key, len(key)).Scan(&z.SourceRows, &z.KeyIndexed)
 	if err != nil {
 		return z, fmt.Errorf("read size of %s: %w", s.Source, err)
 	}
 	if err := dest.QueryRow(ctx, `SELECT reltuples::float8 FROM pg_catalog.pg_class WHERE oid = $1::pg_catalog.regclass`,
-		s.Dest.Sanitize()).Scan(&z.destRows); err != nil {
+		s.Dest.Sanitize()).Scan(&z.DestRows); err != nil {
 		return z, fmt.Errorf("read size of %s: %w", s.Dest, err)
 	}
 	return z, nil

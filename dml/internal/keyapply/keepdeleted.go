@@ -1,4 +1,4 @@
-package logdel
+package keyapply
 
 import (
 	"context"
@@ -7,33 +7,33 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// Variant is the LogDeletes variant of dml's machinery.
-var Variant dml.Variant = variant{}
+// KeepDeleted is the LogDeletes variant: deleted rows stay on the destination,
+// stamped in DeletedAtColumn.
+var KeepDeleted Variant = keepDeleted{}
 
-type variant struct{}
+type keepDeleted struct{}
 
-func (variant) Kind() replication.Kind { return replication.KindLogDel }
-func (variant) Label() string          { return "Logdel" }
-func (variant) KeepsDeleted() bool     { return true }
+func (keepDeleted) Kind() replication.Kind { return replication.KindLogDel }
+func (keepDeleted) Label() string          { return "Logdel" }
+func (keepDeleted) KeepsDeleted() bool     { return true }
 
-func (variant) ExtraColumns() []dml.ExtraColumn {
-	return []dml.ExtraColumn{{Name: DeletedColumn, Type: "timestamptz"}}
+func (keepDeleted) ExtraColumns() []ExtraColumn {
+	return []ExtraColumn{{Name: DeletedAtColumn, Type: "timestamptz"}}
 }
 
-var deletedCol = replication.QuoteIdent(DeletedColumn)
+var deletedCol = replication.QuoteIdent(DeletedAtColumn)
 
 // AdaptIndex makes a unique source index unique among live rows only: a
 // deleted row kept on the destination may share values with a live one.
 // The key's own index is made by dml and stays unique over all rows, since
 // a key has at most one row, live or deleted.
-func (variant) AdaptIndex(ix replication.Index, dest string) string {
+func (keepDeleted) AdaptIndex(ix replication.Index, dest string) string {
 	if !ix.Unique || ix.Primary {
-		return dml.IndexSQL(ix, dest)
+		return IndexSQL(ix, dest)
 	}
 	body, pred := splitPredicate(ix.Body)
 	where := " WHERE " + deletedCol + " IS NULL"
@@ -69,11 +69,11 @@ func splitPredicate(body string) (string, string) {
 	return body, ""
 }
 
-// FinishDest adds nothing. Unlike mimeo, no index is made on DeletedColumn:
+// FinishDest adds nothing. Unlike mimeo, no index is made on DeletedAtColumn:
 // replaying a deletion sets that column, and with an index on it every
 // such update would have to add an entry to every index of the table
 // instead of being a HOT update. Create one if you query by deletion time.
-func (variant) FinishDest(context.Context, pgx.Tx, *dml.TableSpec) error { return nil }
+func (keepDeleted) FinishDest(context.Context, pgx.Tx, *TableSpec) error { return nil }
 
 // Apply makes the destination match the batch, keeping deleted rows:
 //
@@ -84,11 +84,11 @@ func (variant) FinishDest(context.Context, pgx.Tx, *dml.TableSpec) error { retur
 //     one or the other, never both);
 //   - a key with neither (its key was updated away, or it no longer matches
 //     the condition) loses its live row; a row already marked deleted stays.
-func (variant) Apply(ctx context.Context, b *dml.Batch) (dml.Counts, error) {
+func (keepDeleted) Apply(ctx context.Context, b *Batch) (Counts, error) {
 	s := b.Spec()
 	tx := b.Tx()
 	dest := s.Dest.Sanitize()
-	var c dml.Counts
+	var c Counts
 	tag, err := tx.Exec(ctx, `DELETE FROM `+dest+` d USING `+b.AbsentTable()+` k WHERE `+s.KeyMatch("d", "k")+
 		` AND d.`+deletedCol+` IS NULL`)
 	if err != nil {
@@ -97,19 +97,19 @@ func (variant) Apply(ctx context.Context, b *dml.Batch) (dml.Counts, error) {
 	c.Deleted = tag.RowsAffected()
 	deleted := b.DeletedTable()
 	live := `(SELECT ` + sqltext.IdentList("", s.ColumnNames()) + `, NULL::timestamptz AS ` + deletedCol + ` FROM ` + b.RowsTable() + ` r)`
-	extra := []string{DeletedColumn}
-	risky, err := dml.UniqueBeyondKey(ctx, tx, s)
+	extra := []string{DeletedAtColumn}
+	risky, err := UniqueBeyondKey(ctx, tx, s)
 	if err != nil {
 		return c, err
 	}
-	apply := dml.MergeRows
+	apply := MergeRows
 	// A kept row with the same deletion time is that deletion's image
 	// already: comparing times is enough.
-	applyDeleted := func(ctx context.Context, tx pgx.Tx, s *dml.TableSpec, rows string, extra []string) (int64, int64, error) {
-		return dml.MergeRowsIf(ctx, tx, s, rows, extra, `d.`+deletedCol+` IS DISTINCT FROM r.`+deletedCol)
+	applyDeleted := func(ctx context.Context, tx pgx.Tx, s *TableSpec, rows string, extra []string) (int64, int64, error) {
+		return MergeRowsIf(ctx, tx, s, rows, extra, `d.`+deletedCol+` IS DISTINCT FROM r.`+deletedCol)
 	}
 	if risky {
-		apply, applyDeleted = dml.ReplaceRows, dml.ReplaceRows
+		apply, applyDeleted = ReplaceRows, ReplaceRows
 	}
 	u, i, err := applyDeleted(ctx, tx, s, deleted, extra)
 	if err != nil {
@@ -125,37 +125,37 @@ func (variant) Apply(ctx context.Context, b *dml.Batch) (dml.Counts, error) {
 // Reload replaces the live rows with every source row and keeps the rows
 // marked deleted whose key is not live again; deletions still queued in the
 // batch are kept too, replacing older marks of the same key.
-func (variant) Reload(ctx context.Context, b *dml.Batch, load func(ctx context.Context, freeze bool) (int64, error)) (dml.Counts, error) {
+func (keepDeleted) Reload(ctx context.Context, b *Batch, load func(ctx context.Context, freeze bool) (int64, error)) (Counts, error) {
 	s := b.Spec()
 	tx := b.Tx()
 	dest := s.Dest.Sanitize()
 	cols := sqltext.IdentList("", s.ColumnNames()) + ", " + deletedCol
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE mimeo_kept ON COMMIT DROP AS SELECT `+cols+` FROM `+dest+
 		` WHERE `+deletedCol+` IS NOT NULL`); err != nil {
-		return dml.Counts{}, fmt.Errorf("keep deleted rows: %w", err)
+		return Counts{}, fmt.Errorf("keep deleted rows: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `TRUNCATE `+dest); err != nil {
-		return dml.Counts{}, fmt.Errorf("truncate %s: %w", s.Dest, err)
+		return Counts{}, fmt.Errorf("truncate %s: %w", s.Dest, err)
 	}
 	n, err := load(ctx, true)
 	if err != nil {
-		return dml.Counts{}, err
+		return Counts{}, err
 	}
 	keys := sqltext.IdentList("", s.Key)
-	tag, err := tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+sqltext.IdentList("x", append(s.ColumnNames(), DeletedColumn))+
+	tag, err := tx.Exec(ctx, `INSERT INTO `+dest+` (`+cols+`) SELECT `+sqltext.IdentList("x", append(s.ColumnNames(), DeletedAtColumn))+
 		` FROM (SELECT DISTINCT ON (`+keys+`) `+cols+` FROM (SELECT `+cols+` FROM pg_temp.mimeo_kept UNION ALL SELECT `+cols+
 		` FROM `+b.DeletedTable()+` x2) u ORDER BY `+keys+`, `+deletedCol+` DESC) x`+
 		` WHERE NOT EXISTS (SELECT 1 FROM `+dest+` d WHERE `+s.KeyMatch("d", "x")+`)`)
 	if err != nil {
-		return dml.Counts{}, fmt.Errorf("restore deleted rows: %w", err)
+		return Counts{}, fmt.Errorf("restore deleted rows: %w", err)
 	}
-	return dml.Counts{Inserted: n, Deleted: tag.RowsAffected()}, nil
+	return Counts{Inserted: n, Deleted: tag.RowsAffected()}, nil
 }
 
 // Repair replaces the live destination rows of the ranges by the source's
 // rows of the ranges and keeps the rows marked deleted, except those whose
 // key is live on the source again: the live row replaces the mark, as when
 // a key is re-used.
-func (variant) Repair(ctx context.Context, b *dml.Batch, inRanges string) (dml.Counts, error) {
-	return dml.ReplaceRanges(ctx, b, inRanges, `d.`+deletedCol+` IS NOT NULL`)
+func (keepDeleted) Repair(ctx context.Context, b *Batch, inRanges string) (Counts, error) {
+	return ReplaceRanges(ctx, b, inRanges, `d.`+deletedCol+` IS NOT NULL`)
 }

@@ -1,4 +1,4 @@
-package dml
+package keyapply
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"io"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -19,7 +21,7 @@ const DeletedAtColumn = "mimeo_source_deleted"
 // Columns of the staging table besides the replicated ones; a source
 // column may not be named so.
 const (
-	presentColumn   = "mimeo_present"
+	PresentColumn   = "mimeo_present"
 	deletedAtStaged = "mimeo_deleted_at"
 )
 
@@ -61,7 +63,7 @@ func StageBatch(ctx context.Context, tx pgx.Tx, spec *TableSpec, v Variant) (*Ba
 		v = Plain
 	}
 	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+changesTable+` ON COMMIT DROP AS SELECT `+sqltext.IdentList("", spec.ColumnNames())+
-		`, NULL::boolean AS `+presentColumn+`, NULL::timestamptz AS `+deletedAtStaged+` FROM `+spec.Dest.Sanitize()+` WITH NO DATA`)
+		`, NULL::boolean AS `+PresentColumn+`, NULL::timestamptz AS `+deletedAtStaged+` FROM `+spec.Dest.Sanitize()+` WITH NO DATA`)
 	if err != nil {
 		return nil, fmt.Errorf("stage batch for %s: %w", spec.Dest, err)
 	}
@@ -70,7 +72,7 @@ func StageBatch(ctx context.Context, tx pgx.Tx, spec *TableSpec, v Variant) (*Ba
 
 // stagedColumns are the staging table's columns, in order.
 func (b *Batch) stagedColumns() []string {
-	return append(b.spec.ColumnNames(), presentColumn, deletedAtStaged)
+	return append(b.spec.ColumnNames(), PresentColumn, deletedAtStaged)
 }
 
 // Tx returns the batch's transaction.
@@ -93,12 +95,12 @@ func (b *Batch) KeysTable() string {
 // AbsentTable is a subquery of the changed keys that have neither a
 // current row nor a kept deleted row: the key columns.
 func (b *Batch) AbsentTable() string {
-	return `(SELECT ` + sqltext.IdentList("", b.spec.Key) + ` FROM ` + stagedTable + ` WHERE NOT ` + presentColumn + `)`
+	return `(SELECT ` + sqltext.IdentList("", b.spec.Key) + ` FROM ` + stagedTable + ` WHERE NOT ` + PresentColumn + `)`
 }
 
 // RowsTable is a subquery of the current rows: the replicated columns.
 func (b *Batch) RowsTable() string {
-	return `(SELECT ` + sqltext.IdentList("", b.spec.ColumnNames()) + ` FROM ` + stagedTable + ` WHERE ` + presentColumn +
+	return `(SELECT ` + sqltext.IdentList("", b.spec.ColumnNames()) + ` FROM ` + stagedTable + ` WHERE ` + PresentColumn +
 		` AND ` + deletedAtStaged + ` IS NULL)`
 }
 
@@ -106,7 +108,7 @@ func (b *Batch) RowsTable() string {
 // them: the replicated columns and DeletedAtColumn.
 func (b *Batch) DeletedTable() string {
 	return `(SELECT ` + sqltext.IdentList("", b.spec.ColumnNames()) + `, ` + deletedAtStaged + ` AS ` + replication.QuoteIdent(DeletedAtColumn) +
-		` FROM ` + stagedTable + ` WHERE ` + presentColumn + ` AND ` + deletedAtStaged + ` IS NOT NULL)`
+		` FROM ` + stagedTable + ` WHERE ` + PresentColumn + ` AND ` + deletedAtStaged + ` IS NOT NULL)`
 }
 
 // CopyChanges loads a COPY stream of changes (format binary when binary,
@@ -167,7 +169,7 @@ func (e *extendedSource) Values() ([]any, error) {
 // AddKeys loads changed keys held by the caller (values in key order) that
 // have no row.
 func (b *Batch) AddKeys(ctx context.Context, keys pgx.CopyFromSource) (int64, error) {
-	return b.addRows(ctx, append(append([]string(nil), b.spec.Key...), presentColumn), keys, func(v []any) ([]any, error) {
+	return b.addRows(ctx, append(append([]string(nil), b.spec.Key...), PresentColumn), keys, func(v []any) ([]any, error) {
 		if len(v) != len(b.spec.Key) {
 			return nil, fmt.Errorf("a key has %d values, want %d", len(v), len(b.spec.Key))
 		}
@@ -177,7 +179,7 @@ func (b *Batch) AddKeys(ctx context.Context, keys pgx.CopyFromSource) (int64, er
 
 // AddRows loads current rows held by the caller (values in column order).
 func (b *Batch) AddRows(ctx context.Context, rows pgx.CopyFromSource) (int64, error) {
-	return b.addRows(ctx, append(b.spec.ColumnNames(), presentColumn), rows, func(v []any) ([]any, error) {
+	return b.addRows(ctx, append(b.spec.ColumnNames(), PresentColumn), rows, func(v []any) ([]any, error) {
 		if len(v) != len(b.spec.Columns) {
 			return nil, fmt.Errorf("a row has %d values, want %d", len(v), len(b.spec.Columns))
 		}
@@ -191,7 +193,7 @@ func (b *Batch) AddDeleted(ctx context.Context, rows pgx.CopyFromSource) (int64,
 	if !b.variant.KeepsDeleted() {
 		return 0, fmt.Errorf("stage deleted rows of %s: the %s variant does not keep deleted rows", b.spec.Dest, b.variant.Label())
 	}
-	return b.addRows(ctx, append(b.spec.ColumnNames(), deletedAtStaged, presentColumn), rows, func(v []any) ([]any, error) {
+	return b.addRows(ctx, append(b.spec.ColumnNames(), deletedAtStaged, PresentColumn), rows, func(v []any) ([]any, error) {
 		if len(v) != len(b.spec.Columns)+1 {
 			return nil, fmt.Errorf("a deleted row has %d values, want %d", len(v), len(b.spec.Columns)+1)
 		}
@@ -203,9 +205,9 @@ func (b *Batch) AddDeleted(ctx context.Context, rows pgx.CopyFromSource) (int64,
 // current row are removed (or, for logdel, marked deleted), the others get
 // their current row. It runs in the batch's transaction and does not commit.
 func (b *Batch) Apply(ctx context.Context) (Counts, error) {
-	if b.spec.destLookups(b.stats.Changes) {
+	if b.spec.DestLookups(b.stats.Changes) {
 		// A batch that is small next to the table is best applied by index
-		// lookups, in the order the rows were staged, which is key order:
+		// Lookups, in the order the rows were staged, which is key order:
 		// each destination page is visited once, in order. A hash join
 		// would read the whole table; a merge join reads every row of the
 		// key range the batch spans and first sorts the staged rows (wide
@@ -221,3 +223,23 @@ func (b *Batch) Apply(ctx context.Context) (Counts, error) {
 	}
 	return c, nil
 }
+
+// CopyQuery loads the rows of query, run on src (a source connection), into
+// the batch through one COPY pipe. The query returns the staged columns in
+// order: the replicated columns, whether the key's row is present (true
+// for current rows), and the deletion time (NULL for current rows).
+func (b *Batch) CopyQuery(ctx context.Context, src *pgconn.PgConn, query string, binary bool) (copypipe.Stats, error) {
+	st, err := copypipe.Copy(ctx, src, b.tx.Conn().PgConn(), copypipe.Spec{
+		Query: query, Dest: stagedTable, Columns: b.stagedColumns(), Binary: binary,
+	})
+	b.stats.Changes += st.Rows
+	b.stats.Bytes += st.Bytes
+	return st, err
+}
+
+// KeepsDeleted reports whether the batch's variant keeps deleted rows.
+func (b *Batch) KeepsDeleted() bool { return b.variant.KeepsDeleted() }
+
+// ReservedColumns are the staging table's own columns: a source table may
+// not have columns of these names.
+func ReservedColumns() []string { return []string{PresentColumn, deletedAtStaged} }

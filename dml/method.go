@@ -1,0 +1,19 @@
+package dml
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Method is the dml kind as a value, for the scheduler and the operator
+// command: it opens the catalog's dml jobs (see Open).
+var Method = replication.Method{
+	Name:  "dml",
+	Kinds: []replication.Kind{replication.KindDML},
+	Open: func(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, o replication.Options) (replication.Replicator, error) {
+		return Open(ctx, source, destPool, dest, &Config{Options: o})
+	},
+}

@@ -1,0 +1,38 @@
+package replication
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Method is a replication kind as a value: what the code that fans the
+// kinds in (the scheduler, the operator command, a service's own worker)
+// needs of a kind without importing it. Each kind's package exports its
+// own: dml.Method, logdel.Method, snapshot.Method, snapshot.TableMethod and
+// incremental.Method. Pass the ones a worker runs in its configuration.
+type Method struct {
+	// Name names the method in messages ("dml").
+	Name string
+	// Kinds are the catalog kinds whose jobs Open rebuilds.
+	Kinds []Kind
+	// Open rebuilds, from the catalog, the replicator of the job that
+	// replicates into destination table dest. What the job replicates
+	// comes from the catalog; of o only the run-time settings are used:
+	// Catalog, JobLog, Logger, LockWait and BatchLimit (0: the job's own;
+	// whole-table kinds ignore it). A job of a kind not in Kinds is a
+	// *TableError wrapping ErrWrongKind.
+	Open func(ctx context.Context, source, destPool *pgxpool.Pool, dest Table, o Options) (Replicator, error)
+}
+
+// Methods indexes methods by the catalog kinds they open. A kind listed by
+// two methods is opened by the later one.
+func Methods(methods ...Method) map[Kind]Method {
+	m := make(map[Kind]Method, len(methods))
+	for _, me := range methods {
+		for _, k := range me.Kinds {
+			m[k] = me
+		}
+	}
+	return m
+}
