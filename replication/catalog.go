@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	sq "github.com/Masterminds/squirrel"
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -142,9 +143,41 @@ func (c *Catalog) JobByID(ctx context.Context, db DB, id int64) (*Job, error) {
 	return j, err
 }
 
-// Jobs returns every job, ordered by destination.
-func (c *Catalog) Jobs(ctx context.Context, db DB) ([]*Job, error) {
-	rows, err := db.Query(ctx, `SELECT `+jobColumns+` FROM `+c.table("jobs")+` ORDER BY dest_schema, dest_table`)
+// JobFilter narrows Catalog.Jobs; its zero value (or nil) lists every job.
+type JobFilter struct {
+	// Source keeps the jobs of this named source only.
+	Source string
+	// Kinds keeps the jobs of these kinds only.
+	Kinds []Kind
+	// Enabled keeps only the enabled jobs (true) or only the paused ones
+	// (false).
+	Enabled *bool
+}
+
+// Jobs returns the jobs f keeps, ordered by destination. The query is
+// assembled with squirrel from f's parts, its values always arguments.
+func (c *Catalog) Jobs(ctx context.Context, db DB, f *JobFilter) ([]*Job, error) {
+	q := sq.Select(jobColumns).From(c.table("jobs")).OrderBy("dest_schema", "dest_table").PlaceholderFormat(sq.Dollar)
+	if f != nil {
+		if f.Source != "" {
+			q = q.Where(sq.Eq{"source_name": f.Source})
+		}
+		if len(f.Kinds) > 0 {
+			kinds := make([]string, len(f.Kinds))
+			for i, k := range f.Kinds {
+				kinds[i] = string(k)
+			}
+			q = q.Where(sq.Eq{"kind": kinds})
+		}
+		if f.Enabled != nil {
+			q = q.Where(sq.Eq{"enabled": *f.Enabled})
+		}
+	}
+	stmt, args, err := q.ToSql()
+	if err != nil {
+		return nil, fmt.Errorf("list jobs: %w", err)
+	}
+	rows, err := db.Query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list jobs: %w", err)
 	}

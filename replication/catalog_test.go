@@ -81,7 +81,7 @@ func TestCatalogJobLifecycle(t *testing.T) {
 	require.Equal(t, replication.KindSnapshot, got.Kind)
 	require.True(t, got.Enabled)
 
-	all, err := cat.Jobs(ctx, b.Dest)
+	all, err := cat.Jobs(ctx, b.Dest, nil)
 	require.NoError(t, err)
 	require.Len(t, all, 1)
 	require.Equal(t, j.ID, all[0].ID)
@@ -124,4 +124,41 @@ func TestCatalogStoresSourcesWithoutSecrets(t *testing.T) {
 	require.NoError(t, err)
 	defer p.Close()
 	require.NoError(t, p.Ping(ctx))
+}
+
+// Jobs keeps what its filter asks for, in destination order, in a catalog
+// schema whose name needs quoting; a source name is a value, never SQL.
+func TestCatalogJobsFilter(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	cat := replication.NewCatalog("Mimeo Catalog")
+	require.NoError(t, cat.Migrate(ctx, b.Dest))
+	for i, j := range []struct {
+		source string
+		kind   replication.Kind
+	}{{"a", replication.KindSnapshot}, {"a", replication.KindDML}, {"b'; DROP TABLE x; --", replication.KindDML}, {"b", replication.KindLogDel}} {
+		require.NoError(t, cat.CreateJob(ctx, b.Dest, &replication.Job{Kind: j.kind, SourceName: j.source,
+			SourceTable: replication.T("public", "t"), Dest: replication.T("public", string(rune('z'-i)))}))
+	}
+	pgtest.MustExec(t, b.Dest, `UPDATE "Mimeo Catalog".jobs SET enabled = false WHERE dest_table = 'y'`)
+	dests := func(f *replication.JobFilter) []string {
+		jobs, err := cat.Jobs(ctx, b.Dest, f)
+		require.NoError(t, err)
+		out := []string{}
+		for _, j := range jobs {
+			out = append(out, j.Dest.Name)
+		}
+		return out
+	}
+	off, on := false, true
+	require.Equal(t, []string{"w", "x", "y", "z"}, dests(nil))
+	require.Equal(t, []string{"w", "x", "y", "z"}, dests(&replication.JobFilter{}))
+	require.Equal(t, []string{"y", "z"}, dests(&replication.JobFilter{Source: "a"}))
+	require.Equal(t, []string{"x"}, dests(&replication.JobFilter{Source: "b'; DROP TABLE x; --"}))
+	require.Equal(t, []string{"x", "y"}, dests(&replication.JobFilter{Kinds: []replication.Kind{replication.KindDML}}))
+	require.Equal(t, []string{"w", "x", "y"}, dests(&replication.JobFilter{Kinds: []replication.Kind{replication.KindDML, replication.KindLogDel}}))
+	require.Equal(t, []string{"y"}, dests(&replication.JobFilter{Enabled: &off}))
+	require.Equal(t, []string{"x"}, dests(&replication.JobFilter{Kinds: []replication.Kind{replication.KindDML}, Enabled: &on}))
+	require.Equal(t, []string{}, dests(&replication.JobFilter{Source: "a", Kinds: []replication.Kind{replication.KindLogDel}}))
 }

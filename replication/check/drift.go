@@ -202,15 +202,9 @@ func sourceJobs(ctx context.Context, dest replication.DB, cat *replication.Catal
 	if name == "" {
 		name = replication.DefaultSourceName
 	}
-	all, err := cat.Jobs(ctx, dest)
+	jobs, err := cat.Jobs(ctx, dest, &replication.JobFilter{Source: name})
 	if err != nil {
 		return nil, fmt.Errorf("jobs of source %q in catalog %s: %w", name, replication.QuoteIdent(cat.Schema()), err)
-	}
-	var jobs []*replication.Job
-	for _, j := range all {
-		if j.SourceName == name {
-			jobs = append(jobs, j)
-		}
 	}
 	return jobs, nil
 }
