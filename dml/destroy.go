@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -38,7 +39,7 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 			return err
 		}
 		run.Step(ctx, "Removing job and destination table")
-		return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+		return durable.InTx(ctx, r.dest, func(tx pgx.Tx) error {
 			if err := r.catalog.DeleteJob(ctx, tx, dest); err != nil {
 				return err
 			}

@@ -24,7 +24,16 @@
 //
 // # The three parts
 //
-// Capture ([Queue]): in a schema of the source that the replication role
+// The files say which part they belong to: trigger_*.go is the trigger
+// capture (the queue and its triggers, switching and draining its tables,
+// its statistics), logical_*.go the logical capture (publication, slot,
+// reading and folding the pgoutput stream), pipeline*.go the fetch,
+// split and apply that both captures feed. setup.go, refresh.go,
+// repull.go, repair.go, destroy.go and open.go are the job's operations,
+// replicator.go the Replicator and the job record it keeps in the
+// catalog, and prerequisite.go what a job needs of the source.
+//
+// Capture (the trigger queue): in a schema of the source that the replication role
 // owns (Config.QueueSchema, default "mimeo_queue"), each destination has
 // two queue tables and trigger functions, SECURITY DEFINER so that every
 // writer of the table can queue without any right on the queue schema.
@@ -88,8 +97,9 @@
 // plugin (package pglogrepl). The source role needs the REPLICATION
 // attribute, must own the table and needs CREATE on the source database
 // (to publish the table; setup checks both first and names the missing
-// grant), and the server wal_level = logical. No superuser is needed. Options, destination and results are those of the
-// trigger capture.
+// grant), and the server wal_level = logical and a free replication slot
+// and WAL sender. No superuser is needed. Options, destination and results
+// are those of the trigger capture.
 //
 // Setup creates a publication of the table and a logical replication slot,
 // both named Config.Logical.Slot (default "pgmimeo_" and 16 random hex
@@ -186,11 +196,16 @@
 //
 // # Privileges
 //
-// No superuser is needed. The source role needs SELECT and TRIGGER on the
-// table and must own the queue schema (or be allowed to create it); a
-// missing grant is a *replication.TableError wrapping
-// replication.ErrPrivilege that names it. Dropping the trigger needs no
-// ownership of the table: Destroy drops the trigger function with CASCADE.
+// No superuser is needed. What a job needs of the source is its
+// Config.Prerequisite: for the trigger capture, SELECT and TRIGGER on the
+// table and a queue schema the role owns (or may create); for the logical
+// one, see above. Setup checks exactly that list, through
+// check.Preflight, before it creates anything, so Preflight (given Method
+// or logdel.Method) calls a capture possible exactly when Setup accepts
+// the role; a missing grant is a *replication.TableError wrapping
+// replication.ErrPrivilege whose Fix is the statement that provides it.
+// Dropping the trigger needs no ownership of the table: Destroy drops the
+// trigger function with CASCADE.
 //
 // # Column changes
 //

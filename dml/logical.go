@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -48,7 +49,7 @@ func pullInSnapshot(ctx context.Context, conn *pgxpool.Conn, snapshot string, pu
 // destination and the job in one destination transaction. On failure the
 // slot and the publication are dropped again.
 func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, spec *keyapply.TableSpec, ko keyOrigin, adopt bool) (err error) {
-	id, err := r.checkLogicalSource(ctx, spec)
+	id, err := r.sourceIdentity(ctx, spec)
 	if err != nil {
 		return err
 	}
@@ -111,7 +112,7 @@ func (r *Replicator) setupLogical(ctx context.Context, run *replication.JobRun, 
 	slotMade = true
 	run.Step(ctx, "Creating destination table")
 	jc := jobConfig{Capture: CaptureLogical, Slot: name, Publication: name, startLSN: slot.ConsistentPoint}
-	return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+	return durable.InTx(ctx, r.dest, func(tx pgx.Tx) error {
 		if adopt {
 			return r.adoptDest(ctx, run, tx, spec, jc)
 		}
@@ -209,7 +210,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 		if err != nil {
 			return err
 		}
-		err = inTx(ctx, conn, func(tx pgx.Tx) error {
+		err = durable.InTx(ctx, conn, func(tx pgx.Tx) error {
 			return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
 		})
 		conn.Release()

@@ -16,4 +16,5 @@ var Method = replication.Method{
 	Open: func(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, o replication.Options) (replication.Replicator, error) {
 		return Open(ctx, source, destPool, dest, &Config{Options: o})
 	},
+	Prerequisites: []replication.Prerequisite{(&Config{}).Prerequisite(), (&Config{Capture: CaptureLogical}).Prerequisite()},
 }

@@ -205,7 +205,7 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		bw := bufio.NewWriterSize(pw, 1<<20)
 		// The claim's keys (and kept deleted rows) are sorted in memory
 		// rather than in temporary files.
-		err := inTx(ctx, src, func(tx pgx.Tx) error {
+		err := durable.InTx(ctx, src, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, `SELECT pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
 				return err
 			}
@@ -294,7 +294,7 @@ func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn,
 	phase := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
 	if s.empty {
 		j.state.Queue.Done = true
-		return inTx(ctx, s.conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
+		return durable.InTx(ctx, s.conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
 	}
 	if h := r.hooks.afterFetch; h != nil {
 		if err := h(ctx, phase); err != nil {
@@ -348,5 +348,24 @@ func (r *Replicator) saveState(ctx context.Context, j *job) error {
 		return err
 	}
 	defer conn.Release()
-	return inTx(ctx, conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
+	return durable.InTx(ctx, conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
+}
+
+// inBatch runs fn in a new transaction of a destination session with a
+// batch staged for spec, and commits when fn succeeds (rolls back when it
+// fails). It returns the session's backend pid, for the crash hooks.
+func (r *Replicator) inBatch(ctx context.Context, spec *keyapply.TableSpec, fn func(b *keyapply.Batch) error) (uint32, error) {
+	conn, err := replication.AcquireLive(ctx, r.dest)
+	if err != nil {
+		return 0, fmt.Errorf("connect to destination: %w", err)
+	}
+	defer conn.Release()
+	pid := conn.Conn().PgConn().PID()
+	return pid, durable.InTx(ctx, conn, func(tx pgx.Tx) error {
+		b, err := keyapply.StageBatch(ctx, tx, spec, r.variant)
+		if err != nil {
+			return err
+		}
+		return fn(b)
+	})
 }

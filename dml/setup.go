@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -78,7 +79,7 @@ func (r *Replicator) setup(ctx context.Context, run *replication.JobRun) (err er
 		}
 	}
 	run.Step(ctx, "Creating destination table")
-	return inTx(ctx, r.dest, func(tx pgx.Tx) error {
+	return durable.InTx(ctx, r.dest, func(tx pgx.Tx) error {
 		jc := jobConfig{QueueSchema: q.Schema, QueueID: q.ID}
 		if adopt {
 			return r.adoptDest(ctx, run, tx, spec, jc)
@@ -98,7 +99,8 @@ type keyOrigin struct {
 }
 
 // checkSource describes the source table and checks key, filter, condition
-// and privileges.
+// and the job's prerequisite (privileges, server settings, replica
+// identity; see Config.Prerequisite).
 func (r *Replicator) checkSource(ctx context.Context) (spec *keyapply.TableSpec, ko keyOrigin, err error) {
 	info, err := replication.Describe(ctx, r.source, r.table)
 	if err != nil {
@@ -156,20 +158,8 @@ func (r *Replicator) checkSource(ctx context.Context) (spec *keyapply.TableSpec,
 		return nil, ko, &replication.TableError{Table: r.table, Err: fmt.Errorf("%w: %w", replication.ErrBadCondition, err),
 			Fix: "fix Options.Condition: it is appended to \"SELECT … FROM <source table>\""}
 	}
-	var role string
-	var canSelect, canTrigger bool
-	if err := r.source.QueryRow(ctx, `SELECT current_user, has_table_privilege($1::regclass, 'SELECT'), has_table_privilege($1::regclass, 'TRIGGER')`,
-		r.table.Sanitize()).Scan(&role, &canSelect, &canTrigger); err != nil {
-		return nil, ko, fmt.Errorf("check privileges on %s: %w", r.table, err)
-	}
-	for _, p := range []struct {
-		ok   bool
-		priv string
-	}{{canSelect, "SELECT"}, {canTrigger || r.cfg.Capture == CaptureLogical, "TRIGGER"}} {
-		if !p.ok {
-			return nil, ko, &replication.TableError{Table: r.table, Err: replication.ErrPrivilege,
-				Fix: fmt.Sprintf("GRANT %s ON %s TO %s", p.priv, r.table.Sanitize(), replication.QuoteIdent(role))}
-		}
+	if err := r.requirePrerequisite(ctx, key); err != nil {
+		return nil, ko, err
 	}
 	return spec, ko, nil
 }

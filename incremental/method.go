@@ -18,4 +18,6 @@ var Method = replication.Method{
 	Open: func(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, o replication.Options) (replication.Replicator, error) {
 		return Open(ctx, source, destPool, dest, &Config{Options: o})
 	},
+	Prerequisites: []replication.Prerequisite{prerequisite(replication.KindInserterTime), prerequisite(replication.KindInserterSerial),
+		prerequisite(replication.KindUpdaterTime), prerequisite(replication.KindUpdaterSerial)},
 }

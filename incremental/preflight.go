@@ -7,21 +7,30 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
+// prerequisite is what a job of kind k needs of the source: the one list
+// Setup checks and Method declares for check.Preflight.
+func prerequisite(k replication.Kind) replication.Prerequisite {
+	reqs := []replication.Requirement{replication.ReqSchemaUsage, replication.ReqSelect}
+	if k == replication.KindUpdaterTime || k == replication.KindUpdaterSerial {
+		reqs = append(reqs, replication.ReqKey)
+	}
+	if k == replication.KindInserterTime || k == replication.KindUpdaterTime {
+		reqs = append(reqs, replication.ReqTimeControl)
+	} else {
+		reqs = append(reqs, replication.ReqSerialControl)
+	}
+	return replication.Prerequisite{Kind: k, Requires: reqs}
+}
+
 // preflight fails setup early, before anything is created, when the
-// source role lacks USAGE on the table's schema or SELECT on the
-// replicated columns: the error names the table and the GRANT that
-// provides it (see check.Preflight). It asks for what an Inserter
-// with this control column needs, also for an Updater, whose key resolve
-// has checked already (it may come from Config.Key, which Preflight does
-// not know).
+// source lacks a prerequisite of the job's kind (the role's USAGE on the
+// table's schema and SELECT on the replicated columns, the planned key and
+// control column): the error names the table and the statement that
+// provides it (see check.Preflight).
 func (j *job) preflight(ctx context.Context, p *plan) error {
-	rep, err := check.Preflight(ctx, j.source, j.src, &check.PreflightConfig{Columns: j.cfg.Columns, Control: p.ctl.col.Name})
+	rep, err := check.Preflight(ctx, j.source, j.src, &check.PreflightConfig{Columns: j.cfg.Columns, Control: p.ctl.col.Name, Key: p.key})
 	if err != nil {
 		return err
 	}
-	kind := replication.KindInserterSerial
-	if p.ctl.typ == Time {
-		kind = replication.KindInserterTime
-	}
-	return rep.Require(kind, false)
+	return rep.RequireOf(prerequisite(j.kind(p.ctl.typ)))
 }

@@ -49,4 +49,6 @@ var Method = replication.Method{
 	Open: func(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, o replication.Options) (replication.Replicator, error) {
 		return Open(ctx, source, destPool, dest, &Config{Options: o})
 	},
+	Prerequisites: []replication.Prerequisite{(&dml.Config{KeepDeleted: true}).Prerequisite(),
+		(&dml.Config{KeepDeleted: true, Capture: dml.CaptureLogical}).Prerequisite()},
 }

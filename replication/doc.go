@@ -3,15 +3,21 @@
 // advisory-lock guard, the catalog of replication jobs kept in the
 // destination database, and the job-log interface that jobmon implements.
 //
-// Layering (who may import whom):
+// Layering (who may import whom; TestImportRules asserts it):
 //
+//	internal/*             imports no public package of the module
 //	replication            imports internal/* only; every other package imports it
-//	snapshot, incremental  import replication, internal/*
-//	dml                    imports replication, internal/*; dml/export imports dml
-//	logdel                 imports dml (the one replicator-to-replicator edge)
+//	replication/check      imports replication, internal/*; the kinds use its Preflight
+//	snapshot, incremental  import replication, replication/check, internal/*
+//	dml, dml/export        import replication, replication/check, internal/* and
+//	                       dml/internal/keyapply (the key-apply machinery they share)
+//	logdel                 imports dml's public API (logdel is dml keeping deletes)
 //	jobmon                 imports internal/* only; replication talks to it via JobLog
-//	replication/check      imports replication, internal/*; the kinds import it for RangeRepairer
-//	replication/scheduler  imports every kind; nothing imports it
+//	replication/scheduler  imports no kind: the kinds come in its Config as Methods
+//
+// Each kind describes itself as a Method (its name, how to open a job of it
+// from the catalog, its Prerequisites), so that what fans the kinds in (the
+// scheduler, a service's worker, the checks) is given the kinds it runs.
 //
 // A replication job copies one source table into one destination table. Every
 // refresh of a destination table holds an advisory lock keyed on that table

@@ -23,6 +23,10 @@ type Method struct {
 	// whole-table kinds ignore it). A job of a kind not in Kinds is a
 	// *TableError wrapping ErrWrongKind.
 	Open func(ctx context.Context, source, destPool *pgxpool.Pool, dest Table, o Options) (Replicator, error)
+	// Prerequisites are what each of its kinds (and captures) needs of the
+	// source: the same lists its Setup checks. check.Preflight reports
+	// them for the methods it is given.
+	Prerequisites []Prerequisite
 }
 
 // Methods indexes methods by the catalog kinds they open. A kind listed by

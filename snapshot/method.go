@@ -17,6 +17,7 @@ var Method = replication.Method{
 		o.BatchLimit = 0
 		return Open(ctx, source, destPool, dest, &Config{Options: o})
 	},
+	Prerequisites: []replication.Prerequisite{prerequisite(replication.KindSnapshot)},
 }
 
 // TableMethod is the table kind (truncate and reload) as a value: it opens
@@ -28,4 +29,5 @@ var TableMethod = replication.Method{
 		o.BatchLimit = 0
 		return OpenTable(ctx, source, destPool, dest, &TableConfig{Options: o})
 	},
+	Prerequisites: []replication.Prerequisite{prerequisite(replication.KindTableReload)},
 }

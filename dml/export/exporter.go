@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -45,7 +46,7 @@ func (e *Exporter) Table() replication.Table { return e.table }
 // the schema (or be allowed to create it). A table that already has an
 // exporter is a *replication.TableError wrapping replication.ErrExists.
 func (e *Exporter) Install(ctx context.Context) error {
-	return inTx(ctx, e.pool, func(tx pgx.Tx) error {
+	return durable.InTx(ctx, e.pool, func(tx pgx.Tx) error {
 		_, col, err := keyColumn(ctx, tx, e.table, e.cfg.Key)
 		if err != nil {
 			return err
@@ -76,7 +77,7 @@ func (e *Exporter) Install(ctx context.Context) error {
 // Uninstall removes the trigger, its function, the shadow table and the
 // table's tracking rows. The tracking tables stay.
 func (e *Exporter) Uninstall(ctx context.Context) error {
-	return inTx(ctx, e.pool, func(tx pgx.Tx) error {
+	return durable.InTx(ctx, e.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock(`+lockSQL+`)`, lockName(e.table)); err != nil {
 			return fmt.Errorf("lock exports of %s: %w", e.table, err)
 		}
@@ -358,7 +359,7 @@ func (e *Exporter) confirm(ctx context.Context, target Target, n int64, sum, whe
 	s := replication.QuoteIdent(e.cfg.Schema)
 	args := []any{e.table.Schema, e.table.Name, target.Host, target.Database}
 	advanced := false
-	err := inTx(ctx, e.pool, func(tx pgx.Tx) error {
+	err := durable.InTx(ctx, e.pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock(`+lockSQL+`)`, lockName(e.table)); err != nil {
 			return fmt.Errorf("lock exports of %s: %w", e.table, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
+	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -98,7 +99,7 @@ func (i *Importer) Import(ctx context.Context, dir string) (*ImportResult, error
 		dest = m.Table
 	}
 	res := &ImportResult{Manifest: m, Dest: dest}
-	err = inTx(ctx, i.db, func(tx pgx.Tx) error {
+	err = durable.InTx(ctx, i.db, func(tx pgx.Tx) error {
 		st, err := i.state(ctx, tx, dest)
 		if err != nil {
 			return err

@@ -43,7 +43,7 @@ func isCode(err error, code string) bool {
 // on the source, creating the schema if it is missing. It keeps what is
 // already there.
 func InstallTracking(ctx context.Context, db replication.DB, schema string) error {
-	return inTx(ctx, db, func(tx pgx.Tx) error { return installTracking(ctx, tx, schema) })
+	return durable.InTx(ctx, db, func(tx pgx.Tx) error { return installTracking(ctx, tx, schema) })
 }
 
 func installTracking(ctx context.Context, tx pgx.Tx, schema string) error {
@@ -68,7 +68,7 @@ func InstallImporter(ctx context.Context, db replication.DB, schema string) erro
 	if err != nil {
 		return err
 	}
-	return inTx(ctx, db, func(tx pgx.Tx) error {
+	return durable.InTx(ctx, db, func(tx pgx.Tx) error {
 		if err := ensureSchema(ctx, tx, schema); err != nil {
 			return err
 		}
@@ -77,25 +77,6 @@ func InstallImporter(ctx context.Context, db replication.DB, schema string) erro
 		}
 		return nil
 	})
-}
-
-// inTx runs fn in a transaction of db and commits, or rolls back (even
-// when ctx is cancelled). The commit is durable (see internal/durable): an
-// import's commit lets the exporter drop what it shipped, and an export's
-// lets the tracking table forget the ids it covers.
-func inTx(ctx context.Context, db replication.DB, fn func(pgx.Tx) error) error {
-	tx, err := durable.Begin(ctx, db)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if err := fn(tx); err != nil {
-		return err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
 }
 
 // keyColumn checks that key is a NOT NULL column of table with a unique

@@ -21,7 +21,7 @@ const setSync = `SET LOCAL synchronous_commit = on`
 func Begin(ctx context.Context, db Beginner) (pgx.Tx, error) {
 	tx, err := db.Begin(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("begin: %w", err)
 	}
 	if _, err := tx.Exec(ctx, setSync); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
@@ -31,7 +31,9 @@ func Begin(ctx context.Context, db Beginner) (pgx.Tx, error) {
 }
 
 // InTx runs fn in a transaction begun by Begin, committing when fn
-// succeeds and rolling back (even when ctx has ended) when it fails.
+// succeeds and rolling back (even when ctx has ended) when it fails. A
+// failed begin or commit is wrapped as "begin: …" or "commit: …", so the
+// caller's message says which step of the transaction failed.
 func InTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) error {
 	tx, err := Begin(ctx, db)
 	if err != nil {
@@ -41,5 +43,8 @@ func InTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx) error) error {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	return tx.Commit(ctx)
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
 }

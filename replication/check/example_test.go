@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/pgmimeo/pgmimeo/dml"
+	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/replication/check"
+	"github.com/pgmimeo/pgmimeo/snapshot"
 )
 
 // A DBA checks that a copy of a table holds the same rows as its source:
@@ -53,7 +57,9 @@ func ExamplePreflight() {
 	src := dbs.Pools[0]
 	_, _ = src.Exec(ctx, `CREATE TABLE events (at timestamptz, payload jsonb)`)
 
-	rep, err := check.Preflight(ctx, src, replication.T("public", "events"), nil)
+	// The kinds to judge are the methods a worker would run.
+	rep, err := check.Preflight(ctx, src, replication.T("public", "events"), &check.PreflightConfig{
+		Methods: []replication.Method{snapshot.Method, snapshot.TableMethod, incremental.Method, dml.Method, logdel.Method}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -80,9 +86,10 @@ func ExamplePreflight() {
 	// updater_serial: needs a primary key or unique index
 	// updater_serial: needs an integer control column
 	// dml: needs a primary key or unique index
-	// logdel: needs a primary key or unique index
 	// dml (logical): needs a primary key or unique index
 	// dml (logical): needs a replica identity with the key
+	// logdel: needs a primary key or unique index
 	// logdel (logical): needs a primary key or unique index
 	// logdel (logical): needs a replica identity with the key
+	// logdel (logical): needs REPLICA IDENTITY FULL
 }

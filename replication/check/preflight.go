@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -11,29 +13,9 @@ import (
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
-// Requirement names one thing a replication kind needs of the source.
-type Requirement string
-
-// Requirements checked by Preflight.
-const (
-	ReqSchemaUsage     Requirement = "USAGE on the table's schema"
-	ReqSelect          Requirement = "SELECT on the table"
-	ReqKey             Requirement = "a primary key or unique index"
-	ReqTimeControl     Requirement = "a timestamp control column"
-	ReqSerialControl   Requirement = "an integer control column"
-	ReqTrigger         Requirement = "TRIGGER on the table"
-	ReqQueueSchema     Requirement = "a schema for queue objects"
-	ReqReplication     Requirement = "the REPLICATION attribute"
-	ReqWalLevel        Requirement = "wal_level = logical"
-	ReqSlot            Requirement = "a free replication slot"
-	ReqWalSender       Requirement = "a free WAL sender"
-	ReqPublication     Requirement = "a publication of the table"
-	ReqReplicaIdentity Requirement = "a replica identity with the key"
-)
-
 // Check is the outcome of one requirement.
 type Check struct {
-	Requirement Requirement
+	Requirement replication.Requirement
 	OK          bool
 	// Detail says what was found.
 	Detail string
@@ -66,17 +48,26 @@ type PreflightReport struct {
 	SerialControls []string
 	// Checks are every requirement's outcome.
 	Checks []Check
-	// Kinds are the verdicts, one per kind, trigger-based DML and
-	// LogDeletes followed by their logical-decoding variants.
+	// Kinds are the verdicts, one per prerequisite of the methods
+	// Preflight was given, in their order.
 	Kinds []KindReport
 }
 
-// PreflightConfig narrows the checks to the job being planned. The zero
-// value checks what any job of each kind would need.
+// PreflightConfig says which kinds to judge and narrows the checks to the
+// job being planned.
 type PreflightConfig struct {
+	// Methods are the kinds to judge: one KindReport per prerequisite
+	// each declares (dml.Method, logdel.Method, snapshot.Method,
+	// snapshot.TableMethod, incremental.Method). None: the report holds
+	// every check and no verdict.
+	Methods []replication.Method
 	// Columns is the planned column filter: SELECT is needed on these
 	// columns only. Default: every column.
 	Columns []string
+	// Key is the planned key, when it is not the table's own: the key
+	// requirement is met by these columns, and the replica identity must
+	// carry them. Default: the table's key.
+	Key []string
 	// Control is the planned control column. Default: any usable one.
 	Control string
 	// QueueSchema is the source schema planned for DML queue objects: the
@@ -84,15 +75,7 @@ type PreflightConfig struct {
 	// may create schemas in the database. Default: any schema the role owns
 	// or may create in, or the right to create one.
 	QueueSchema string
-	// Publication is the publication planned for logical capture. Default
-	// DefaultPublication; any publication that already includes the table
-	// also serves.
-	Publication string
 }
-
-// DefaultPublication is the publication name Preflight suggests for
-// logical capture when none is planned.
-const DefaultPublication = "pgmimeo"
 
 // preflightFacts are read in one query as the role being checked.
 const preflightFactsSQL = `
@@ -105,6 +88,10 @@ SELECT current_user, r.rolsuper, r.rolreplication, current_database(),
        has_table_privilege(c.oid, 'TRIGGER'),
        pg_has_role(c.relowner, 'USAGE'),
        c.relreplident::text,
+       ARRAY(SELECT a.attname::text FROM pg_catalog.pg_index i
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey::int2[])
+             WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END
+             ORDER BY a.attname::text COLLATE "C"),
        has_database_privilege(current_database(), 'CREATE'),
        current_setting('wal_level'),
        current_setting('max_replication_slots')::int, (SELECT count(*) FROM pg_catalog.pg_replication_slots)::int,
@@ -120,6 +107,7 @@ type preflightFacts struct {
 	super, replication              bool
 	usage, selectOK, trigger, owner bool
 	replIdent                       string
+	identCols                       []string
 	createDB                        bool
 	walLevel                        string
 	maxSlots, slots                 int
@@ -136,9 +124,6 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 	if cfg != nil {
 		c = *cfg
 	}
-	if c.Publication == "" {
-		c.Publication = DefaultPublication
-	}
 	info, err := replication.Describe(ctx, src, t)
 	if err != nil {
 		return nil, err
@@ -152,7 +137,7 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 		cols = []string{}
 	}
 	err = src.QueryRow(ctx, preflightFactsSQL, info.OID, cols).Scan(&f.role, &f.super, &f.replication, &f.database,
-		&f.usage, &f.selectOK, &f.trigger, &f.owner, &f.replIdent, &f.createDB, &f.walLevel,
+		&f.usage, &f.selectOK, &f.trigger, &f.owner, &f.replIdent, &f.identCols, &f.createDB, &f.walLevel,
 		&f.maxSlots, &f.slots, &f.maxSenders, &f.senders)
 	if err != nil {
 		return nil, fmt.Errorf("preflight %s: %w", t, err)
@@ -171,7 +156,7 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 	}
 
 	role := replication.QuoteIdent(f.role)
-	checks := map[Requirement]Check{}
+	checks := map[replication.Requirement]Check{}
 	add := func(ch Check) {
 		if ch.OK {
 			ch.Fix = ""
@@ -179,17 +164,21 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 		checks[ch.Requirement] = ch
 		r.Checks = append(r.Checks, ch)
 	}
-	add(Check{Requirement: ReqSchemaUsage, OK: f.usage, Detail: boolText(f.usage, "granted", "not granted"),
+	add(Check{Requirement: replication.ReqSchemaUsage, OK: f.usage, Detail: boolText(f.usage, "granted", "not granted"),
 		Fix: fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s;", replication.QuoteIdent(t.Schema), role)})
-	add(Check{Requirement: ReqSelect, OK: f.selectOK, Detail: boolText(f.selectOK, "granted", "not granted"),
+	add(Check{Requirement: replication.ReqSelect, OK: f.selectOK, Detail: boolText(f.selectOK, "granted", "not granted"),
 		Fix: fmt.Sprintf("GRANT SELECT ON %s TO %s;", t, role)})
-	add(r.keyCheck(info))
-	add(r.controlCheck(ReqTimeControl, r.TimeControls, c.Control, info,
+	key, keyCheck, err := r.keyCheck(info, c.Key)
+	if err != nil {
+		return nil, err
+	}
+	add(keyCheck)
+	add(r.controlCheck(replication.ReqTimeControl, r.TimeControls, c.Control, info,
 		"a timestamp or timestamptz column set to the time of every insert (and update, for an updater)"))
-	add(r.controlCheck(ReqSerialControl, r.SerialControls, c.Control, info,
+	add(r.controlCheck(replication.ReqSerialControl, r.SerialControls, c.Control, info,
 		"a smallint, integer or bigint column that grows with every insert (and update, for an updater)"))
 	isView := info.Kind == replication.KindView || info.Kind == replication.KindMatView
-	trig := Check{Requirement: ReqTrigger, OK: f.trigger && !isView, Detail: boolText(f.trigger, "granted", "not granted"),
+	trig := Check{Requirement: replication.ReqTrigger, OK: f.trigger && !isView, Detail: boolText(f.trigger, "granted", "not granted"),
 		Fix: fmt.Sprintf("GRANT TRIGGER ON %s TO %s;", t, role)}
 	if isView {
 		trig.Detail, trig.Fix = "a "+string(info.Kind)+" has no row triggers to capture changes with", "replicate the underlying table instead"
@@ -201,51 +190,50 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 	}
 	add(qs)
 	repl := f.replication || f.super
-	add(Check{Requirement: ReqReplication, OK: repl, Detail: boolText(repl, "the role has it", "the role lacks it"),
+	add(Check{Requirement: replication.ReqReplication, OK: repl, Detail: boolText(repl, "the role has it", "the role lacks it"),
 		Fix: fmt.Sprintf("ALTER ROLE %s REPLICATION;", role)})
-	add(Check{Requirement: ReqWalLevel, OK: f.walLevel == "logical", Detail: "wal_level is " + f.walLevel,
+	add(Check{Requirement: replication.ReqWalLevel, OK: f.walLevel == "logical", Detail: "wal_level is " + f.walLevel,
 		Fix: "ALTER SYSTEM SET wal_level = logical; then restart the server"})
-	add(Check{Requirement: ReqSlot, OK: f.slots < f.maxSlots,
+	add(Check{Requirement: replication.ReqSlot, OK: f.slots < f.maxSlots,
 		Detail: fmt.Sprintf("%d of max_replication_slots = %d in use", f.slots, f.maxSlots),
 		Fix:    fmt.Sprintf("ALTER SYSTEM SET max_replication_slots = %d; then restart the server (or drop an unused slot with pg_drop_replication_slot)", f.slots+1)})
-	add(Check{Requirement: ReqWalSender, OK: f.senders < f.maxSenders,
+	add(Check{Requirement: replication.ReqWalSender, OK: f.senders < f.maxSenders,
 		Detail: fmt.Sprintf("%d of max_wal_senders = %d in use", f.senders, f.maxSenders),
 		Fix:    fmt.Sprintf("ALTER SYSTEM SET max_wal_senders = %d; then restart the server", f.senders+1)})
-	pub, err := r.publicationCheck(ctx, src, t, &c, &f)
-	if err != nil {
-		return nil, err
-	}
-	add(pub)
-	add(r.replicaIdentityCheck(info, &f))
-
-	base := []Requirement{ReqSchemaUsage, ReqSelect}
-	need := func(reqs ...Requirement) []Requirement { return append(append([]Requirement{}, base...), reqs...) }
-	for _, k := range []struct {
-		kind    replication.Kind
-		logical bool
-		reqs    []Requirement
-	}{
-		{replication.KindSnapshot, false, need()},
-		{replication.KindTableReload, false, need()},
-		{replication.KindInserterTime, false, need(ReqTimeControl)},
-		{replication.KindInserterSerial, false, need(ReqSerialControl)},
-		{replication.KindUpdaterTime, false, need(ReqKey, ReqTimeControl)},
-		{replication.KindUpdaterSerial, false, need(ReqKey, ReqSerialControl)},
-		{replication.KindDML, false, need(ReqKey, ReqTrigger, ReqQueueSchema)},
-		{replication.KindLogDel, false, need(ReqKey, ReqTrigger, ReqQueueSchema)},
-		{replication.KindDML, true, need(ReqKey, ReqReplication, ReqWalLevel, ReqSlot, ReqWalSender, ReqPublication, ReqReplicaIdentity)},
-		{replication.KindLogDel, true, need(ReqKey, ReqReplication, ReqWalLevel, ReqSlot, ReqWalSender, ReqPublication, ReqReplicaIdentity)},
-	} {
-		kr := KindReport{Kind: k.kind, Logical: k.logical, Possible: true}
-		for _, req := range k.reqs {
-			if ch := checks[req]; !ch.OK {
-				kr.Possible = false
-				kr.Missing = append(kr.Missing, ch)
-			}
+	add(r.publicationCheck(t, &f))
+	add(r.replicaIdentityCheck(info, key, &f))
+	add(r.replicaIdentityFullCheck(info, &f))
+	for _, m := range c.Methods {
+		for _, p := range m.Prerequisites {
+			r.Kinds = append(r.Kinds, r.judge(p))
 		}
-		r.Kinds = append(r.Kinds, kr)
 	}
 	return r, nil
+}
+
+// judge says whether the checks meet prerequisite p.
+func (r *PreflightReport) judge(p replication.Prerequisite) KindReport {
+	kr := KindReport{Kind: p.Kind, Logical: p.Logical, Possible: true}
+	for _, req := range p.Requires {
+		ch, found := r.check(req)
+		if !found {
+			ch = Check{Requirement: req, Detail: "not a requirement Preflight knows", Fix: "update pgmimeo"}
+		}
+		if !ch.OK {
+			kr.Possible = false
+			kr.Missing = append(kr.Missing, ch)
+		}
+	}
+	return kr
+}
+
+func (r *PreflightReport) check(req replication.Requirement) (Check, bool) {
+	for _, ch := range r.Checks {
+		if ch.Requirement == req {
+			return ch, true
+		}
+	}
+	return Check{}, false
 }
 
 func boolText(ok bool, yes, no string) string {
@@ -255,8 +243,22 @@ func boolText(ok bool, yes, no string) string {
 	return no
 }
 
-func (r *PreflightReport) keyCheck(info *replication.TableInfo) Check {
-	ch := Check{Requirement: ReqKey, OK: info.Key != nil}
+// keyCheck checks the planned key (its columns exist; whether they may be
+// NULL is the kind's own rule) or, when none is planned, the table's own;
+// it returns the key columns, nil when none.
+func (r *PreflightReport) keyCheck(info *replication.TableInfo, planned []string) ([]string, Check, error) {
+	ch := Check{Requirement: replication.ReqKey}
+	if len(planned) > 0 {
+		for _, k := range planned {
+			if _, ok := info.Column(k); !ok {
+				return nil, ch, &replication.ColumnError{Table: info.Table, Column: k, Err: replication.ErrColumnNotFound,
+					Fix: "the planned key names a column the table does not have (names are case-sensitive)"}
+			}
+		}
+		ch.OK, ch.Detail = true, "planned key "+sqltext.IdentList("", planned)
+		return planned, ch, nil
+	}
+	ch.OK = info.Key != nil
 	switch {
 	case info.Key != nil && info.Key.Primary:
 		ch.Detail = "primary key " + replication.QuoteIdent(info.Key.Index) + " on " + sqltext.IdentList("", info.Key.Columns)
@@ -269,10 +271,13 @@ func (r *PreflightReport) keyCheck(info *replication.TableInfo) Check {
 		ch.Detail = "no primary key and no unique index on NOT NULL columns"
 		ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s ADD PRIMARY KEY (<key columns>);", info.Table)
 	}
-	return ch
+	if info.Key == nil {
+		return nil, ch, nil
+	}
+	return info.Key.Columns, ch, nil
 }
 
-func (r *PreflightReport) controlCheck(req Requirement, usable []string, want string, info *replication.TableInfo, what string) Check {
+func (r *PreflightReport) controlCheck(req replication.Requirement, usable []string, want string, info *replication.TableInfo, what string) Check {
 	ch := Check{Requirement: req}
 	switch {
 	case want != "":
@@ -297,7 +302,7 @@ func (r *PreflightReport) controlCheck(req Requirement, usable []string, want st
 }
 
 func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src replication.DB, c *PreflightConfig, f *preflightFacts) (Check, error) {
-	ch := Check{Requirement: ReqQueueSchema}
+	ch := Check{Requirement: replication.ReqQueueSchema}
 	role := replication.QuoteIdent(f.role)
 	if c.QueueSchema != "" {
 		var exists, owns, create bool
@@ -346,59 +351,75 @@ func (r *PreflightReport) queueSchemaCheck(ctx context.Context, src replication.
 	return ch, nil
 }
 
-func (r *PreflightReport) publicationCheck(ctx context.Context, src replication.DB, t replication.Table, c *PreflightConfig, f *preflightFacts) (Check, error) {
-	ch := Check{Requirement: ReqPublication}
-	var pubs []string
-	err := src.QueryRow(ctx, `SELECT coalesce(array_agg(pubname::text ORDER BY pubname), '{}') FROM pg_catalog.pg_publication_tables
-		WHERE schemaname = $1 AND tablename = $2`, t.Schema, t.Name).Scan(&pubs)
-	if err != nil {
-		return ch, fmt.Errorf("preflight: publications: %w", err)
+// publicationCheck: logical capture creates a publication of its own for
+// the job, which needs the table's ownership and CREATE on the database.
+func (r *PreflightReport) publicationCheck(t replication.Table, f *preflightFacts) Check {
+	ch := Check{Requirement: replication.ReqPublication}
+	role := replication.QuoteIdent(f.role)
+	var fixes []string
+	if !f.owner && !f.super {
+		fixes = append(fixes, fmt.Sprintf("ALTER TABLE %s OWNER TO %s;", t, role))
 	}
-	var planned bool
-	err = src.QueryRow(ctx, `SELECT count(*) > 0 FROM pg_catalog.pg_publication WHERE pubname = $1`, c.Publication).Scan(&planned)
-	if err != nil {
-		return ch, fmt.Errorf("preflight: publications: %w", err)
+	if !f.createDB && !f.super {
+		fixes = append(fixes, fmt.Sprintf("GRANT CREATE ON DATABASE %s TO %s;", replication.QuoteIdent(f.database), role))
 	}
-	p := replication.QuoteIdent(c.Publication)
 	switch {
-	case len(pubs) > 0:
-		ch.OK, ch.Detail = true, "published by "+sqltext.IdentList("", pubs)
-	case planned && (f.owner || f.super):
-		ch.OK, ch.Detail = true, "publication "+p+" exists without the table; the role owns the table and may add it"
-	case planned:
-		ch.Detail = "publication " + p + " does not include the table, and only the table's owner may add it"
-		ch.Fix = fmt.Sprintf("as the table's owner: ALTER PUBLICATION %s ADD TABLE %s;", p, t)
-	case (f.owner && f.createDB) || f.super:
-		ch.OK, ch.Detail = true, "no publication includes the table; the role may create "+p
+	case len(fixes) == 0:
+		ch.OK, ch.Detail = true, "the role may create a publication of the table"
+	case len(fixes) == 2:
+		ch.Detail = "a publication of a table needs its owner, with CREATE on the database; the role has neither"
+	case !f.owner && !f.super:
+		ch.Detail = "a publication of a table needs its owner; the role does not own it"
 	default:
-		ch.Detail = "no publication includes the table, and only its owner (with CREATE on the database) may create one"
-		ch.Fix = fmt.Sprintf("as the table's owner: CREATE PUBLICATION %s FOR TABLE %s;", p, t)
+		ch.Detail = "a publication needs CREATE on the database; the role lacks it"
 	}
-	return ch, nil
+	ch.Fix = strings.Join(fixes, " ")
+	return ch
 }
 
-func (r *PreflightReport) replicaIdentityCheck(info *replication.TableInfo, f *preflightFacts) Check {
-	ch := Check{Requirement: ReqReplicaIdentity}
-	switch f.replIdent {
-	case "f":
+// replicaIdentityCheck: the changes decoded for an update or delete carry
+// the old row's replica identity, which must hold the job's key.
+func (r *PreflightReport) replicaIdentityCheck(info *replication.TableInfo, key []string, f *preflightFacts) Check {
+	ch := Check{Requirement: replication.ReqReplicaIdentity}
+	sorted := append([]string(nil), key...)
+	sort.Strings(sorted)
+	carries := len(key) > 0 && slices.Equal(sorted, f.identCols)
+	switch {
+	case f.replIdent == "f":
 		ch.OK, ch.Detail = true, "REPLICA IDENTITY FULL"
-	case "i":
-		ch.OK, ch.Detail = true, "REPLICA IDENTITY USING INDEX"
-	case "d":
-		if info.Key != nil && info.Key.Primary {
-			ch.OK, ch.Detail = true, "the primary key (default replica identity)"
-			return ch
-		}
-		ch.Detail = "the default replica identity, and no primary key"
-		if info.Key != nil {
-			ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY USING INDEX %s;", info.Table, replication.QuoteIdent(info.Key.Index))
-		} else {
-			ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s ADD PRIMARY KEY (<key columns>);", info.Table)
-		}
-	default:
+		return ch
+	case f.replIdent == "n":
 		ch.Detail = "REPLICA IDENTITY NOTHING"
-		ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY DEFAULT; (with a primary key)", info.Table)
+	case carries && f.replIdent == "i":
+		ch.OK, ch.Detail = true, "REPLICA IDENTITY USING INDEX on the key"
+		return ch
+	case carries:
+		ch.OK, ch.Detail = true, "the primary key (default replica identity)"
+		return ch
+	case len(f.identCols) > 0:
+		ch.Detail = "the replica identity is " + sqltext.IdentList("", f.identCols) + ", not the key"
+	default:
+		ch.Detail = "the default replica identity, and no primary key"
 	}
+	switch {
+	case len(key) == 0:
+		ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s ADD PRIMARY KEY (<key columns>);", info.Table)
+	case info.Key != nil && slices.Equal(info.Key.Columns, key):
+		ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY USING INDEX %s;", info.Table, replication.QuoteIdent(info.Key.Index))
+	default:
+		ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY USING INDEX <unique index on %s>; (or REPLICA IDENTITY FULL)",
+			info.Table, sqltext.IdentList("", key))
+	}
+	return ch
+}
+
+// replicaIdentityFullCheck: a capture that keeps deleted rows needs their
+// last values, which only REPLICA IDENTITY FULL decodes.
+func (r *PreflightReport) replicaIdentityFullCheck(info *replication.TableInfo, f *preflightFacts) Check {
+	ch := Check{Requirement: replication.ReqReplicaIdentityFull, OK: f.replIdent == "f"}
+	ch.Detail = map[string]string{"f": "REPLICA IDENTITY FULL", "i": "REPLICA IDENTITY USING INDEX",
+		"d": "the default replica identity", "n": "REPLICA IDENTITY NOTHING"}[f.replIdent]
+	ch.Fix = fmt.Sprintf("as the table's owner: ALTER TABLE %s REPLICA IDENTITY FULL;", info.Table)
 	return ch
 }
 
@@ -414,14 +435,31 @@ func (r *PreflightReport) Kind(k replication.Kind, logical bool) (KindReport, bo
 }
 
 // Require returns nil when kind k (logical: by logical decoding) is
-// possible, else a *TableError naming the table, wrapping ErrNoKey for a
-// missing key, ErrColumnNotFound for a missing control column and
-// ErrPrivilege for the rest, whose Fix lists the statements needed.
+// possible, else the error RequireOf returns for it. A kind the report has
+// no verdict for (see PreflightConfig.Methods) is an *OptionError.
 func (r *PreflightReport) Require(k replication.Kind, logical bool) error {
 	kr, ok := r.Kind(k, logical)
 	if !ok {
-		return &replication.OptionError{Field: "kind", Problem: fmt.Sprintf("no %s replication by logical decoding", k)}
+		how := string(k)
+		if logical {
+			how += " by logical decoding"
+		}
+		return &replication.OptionError{Field: "PreflightConfig.Methods", Problem: "no method judged " + how}
 	}
+	return r.requireOf(kr)
+}
+
+// RequireOf returns nil when the checks meet prerequisite p, else a
+// *TableError naming the table: it wraps ErrNoKey for a missing key or
+// replica identity, ErrColumnNotFound for a missing control column,
+// ErrBadOption for a server setting or a replica identity of the table, and
+// ErrPrivilege for the rest; its Fix lists the statements needed. This is
+// how each kind's Setup checks its own prerequisite.
+func (r *PreflightReport) RequireOf(p replication.Prerequisite) error {
+	return r.requireOf(r.judge(p))
+}
+
+func (r *PreflightReport) requireOf(kr KindReport) error {
 	if kr.Possible {
 		return nil
 	}
@@ -433,18 +471,20 @@ func (r *PreflightReport) Require(k replication.Kind, logical bool) error {
 		fixes = append(fixes, ch.Fix)
 		cause := replication.ErrPrivilege
 		switch ch.Requirement {
-		case ReqKey:
+		case replication.ReqKey, replication.ReqReplicaIdentity:
 			cause = replication.ErrNoKey
-		case ReqTimeControl, ReqSerialControl:
+		case replication.ReqTimeControl, replication.ReqSerialControl:
 			cause = replication.ErrColumnNotFound
+		case replication.ReqWalLevel, replication.ReqSlot, replication.ReqWalSender, replication.ReqReplicaIdentityFull:
+			cause = replication.ErrBadOption
 		}
 		if !seen[cause] {
 			seen[cause] = true
 			causes = append(causes, cause)
 		}
 	}
-	how := string(k)
-	if logical {
+	how := string(kr.Kind)
+	if kr.Logical {
 		how += " by logical decoding"
 	}
 	format := "%s replication as role %s needs %s: " + strings.TrimSuffix(strings.Repeat("%w, ", len(causes)), ", ")

@@ -68,7 +68,7 @@ func (q *queue) filling(ctx context.Context, db queryRower) (int, error) {
 // held it before may go on running the old ones until it ends, which
 // closeTable waits for.
 func (q *queue) switchTo(ctx context.Context, db durable.Beginner, spec *keyapply.TableSpec, i int) error {
-	err := inTx(ctx, db, func(tx pgx.Tx) error {
+	err := durable.InTx(ctx, db, func(tx pgx.Tx) error {
 		for _, stmt := range functionsSQL(q, spec, i) {
 			if _, err := tx.Exec(ctx, stmt); err != nil {
 				return err
