@@ -59,7 +59,7 @@ func TestSetupAgreesWithPreflight(t *testing.T) {
 			t.Parallel()
 			b := pgtest.Setup(t)
 			ctx := context.Background()
-			role := b.CreateRole(tc.attrs...)
+			role := b.CreateRole(t, tc.attrs...)
 			pgtest.MustExec(t, b.Source, accountsDDL)
 			pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o' || g, g, NULL, NULL, NULL FROM generate_series(1, 20) g`)
 			for _, g := range tc.grants {

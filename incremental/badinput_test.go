@@ -13,11 +13,11 @@ import (
 
 // requireNothingLeft checks that a failed setup left no destination table
 // and no job behind.
-func (f *fixture) requireNothingLeft(dest replication.Table) {
-	f.t.Helper()
-	require.False(f.t, scalar[bool](f.t, f.b.Dest, `SELECT to_regclass($1) IS NOT NULL`, dest.Sanitize()), "no destination table")
-	if scalar[bool](f.t, f.b.Dest, `SELECT to_regclass('mimeo.jobs') IS NOT NULL`) {
-		require.Zero(f.t, scalar[int64](f.t, f.b.Dest, `SELECT count(*) FROM mimeo.jobs`), "no job in the catalog")
+func (f *fixture) requireNothingLeft(t *testing.T, dest replication.Table) {
+	t.Helper()
+	require.False(t, scalar[bool](t, f.b.Dest, `SELECT to_regclass($1) IS NOT NULL`, dest.Sanitize()), "no destination table")
+	if scalar[bool](t, f.b.Dest, `SELECT to_regclass('mimeo.jobs') IS NOT NULL`) {
+		require.Zero(t, scalar[int64](t, f.b.Dest, `SELECT count(*) FROM mimeo.jobs`), "no job in the catalog")
 	}
 }
 
@@ -88,7 +88,7 @@ func TestBadSetup(t *testing.T) {
 				m = modes[3]
 			}
 			f := newFixture(t, m)
-			f.insert(1, 10)
+			f.insert(t, 1, 10)
 			if tc.prep != "" {
 				pgtest.MustExec(t, f.b.Source, tc.prep)
 			}
@@ -120,7 +120,7 @@ func TestBadSetup(t *testing.T) {
 			require.Error(t, err)
 			tc.check(t, err)
 			if tc.name != "destination is a view" {
-				f.requireNothingLeft(r.Dest())
+				f.requireNothingLeft(t, r.Dest())
 			} else {
 				require.Zero(t, scalar[int64](t, f.b.Dest, `SELECT count(*) FROM mimeo.jobs`))
 			}

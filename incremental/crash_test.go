@@ -48,22 +48,22 @@ func TestCrash(t *testing.T) {
 				// A row condition that can be made to stall the source's
 				// COPY at one row; it is true for every row.
 				pgtest.MustExec(t, f.b.Source, `CREATE FUNCTION stall(id bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true'`)
-				f.insert(1, 1000)
+				f.insert(t, 1, 1000)
 				cfg := f.cfg()
 				cfg.Condition = "stall(id)"
 				log := &recordingLog{}
 				cfg.JobLog = log
-				r := f.setup(cfg)
-				f.same(r.Dest())
+				r := f.setup(t, cfg)
+				f.same(t, r.Dest())
 
-				f.insert(1001, 20000)
+				f.insert(t, 1001, 20000)
 				stallKey := 15000
 				if m.updater {
-					f.update(1, 1000, 50000)
+					f.update(t, 1, 1000, 50000)
 					stallKey = 500 // an updated key: its old row is already deleted
 				}
 				before := pgtest.Rows(t, f.b.Dest, "SELECT * FROM items")
-				lastBefore := f.lastValue(r.Dest())
+				lastBefore := f.lastValue(t, r.Dest())
 
 				admin, db := f.b.Dest, f.b.DestDB
 				if side == "dest" {
@@ -88,7 +88,7 @@ func TestCrash(t *testing.T) {
 				require.Error(t, err)
 
 				require.Equal(t, before, pgtest.Rows(t, f.b.Dest, "SELECT * FROM items"), "no row of the killed refresh stayed")
-				require.Equal(t, lastBefore, f.lastValue(r.Dest()), "the state did not move")
+				require.Equal(t, lastBefore, f.lastValue(t, r.Dest()), "the state did not move")
 				require.Equal(t, replication.LevelCritical, log.last().level)
 				require.EqualValues(t, 1, scalar[int64](t, f.b.Dest, `SELECT failures FROM mimeo.jobs`))
 
@@ -97,16 +97,16 @@ func TestCrash(t *testing.T) {
 				} else {
 					pgtest.MustExec(t, f.b.Source, `CREATE OR REPLACE FUNCTION stall(id bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true'`)
 				}
-				res := f.refresh(r)
+				res := f.refresh(t, r)
 				if m.updater {
 					require.EqualValues(t, 19000, res.Inserted)
 					require.EqualValues(t, 1000, res.Updated)
 				} else {
 					require.EqualValues(t, 19000, res.Inserted)
 				}
-				f.sameQuery("SELECT id, ctl FROM items", "SELECT id, ctl FROM items")
-				f.same(r.Dest())
-				require.Zero(t, f.refresh(r).Rows())
+				f.sameQuery(t, "SELECT id, ctl FROM items", "SELECT id, ctl FROM items")
+				f.same(t, r.Dest())
+				require.Zero(t, f.refresh(t, r).Rows())
 				require.EqualValues(t, 0, scalar[int64](t, f.b.Dest, `SELECT failures FROM mimeo.jobs`))
 			})
 		})

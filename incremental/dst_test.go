@@ -17,14 +17,14 @@ import (
 // SHOW TimeZone) report it. So does the destination's, so that rows print
 // alike on both sides. The fixture's pools are replaced by ones whose
 // connections are opened after the change.
-func (f *fixture) inZone(tz string) {
-	f.t.Helper()
+func (f *fixture) inZone(t *testing.T, tz string) {
+	t.Helper()
 	for _, db := range []string{f.b.SourceDB, f.b.DestDB} {
-		pgtest.MustExec(f.t, f.b.Source, fmt.Sprintf(`ALTER DATABASE %s SET timezone TO %s`, replication.QuoteIdent(db), "'"+tz+"'"))
+		pgtest.MustExec(t, f.b.Source, fmt.Sprintf(`ALTER DATABASE %s SET timezone TO %s`, replication.QuoteIdent(db), "'"+tz+"'"))
 	}
-	f.b.Source = pgtest.Pool(f.t, f.b.SourceDSN)
-	f.b.Dest = pgtest.Pool(f.t, f.b.DestDSN)
-	require.Equal(f.t, tz, scalar[string](f.t, f.b.Source, `SHOW TimeZone`))
+	f.b.Source = pgtest.Pool(t, f.b.SourceDSN)
+	f.b.Dest = pgtest.Pool(t, f.b.DestDSN)
+	require.Equal(t, tz, scalar[string](t, f.b.Source, `SHOW TimeZone`))
 }
 
 func mustTime(t *testing.T, s string) time.Time {
@@ -71,21 +71,21 @@ func TestDST(t *testing.T) {
 				m = modes[1]
 			}
 			f := newFixture(t, m)
-			f.inZone(tc.zone)
-			f.insert(1, 10)
+			f.inZone(t, tc.zone)
+			f.insert(t, 1, 10)
 			now := mustTime(t, tc.now)
 			log := &recordingLog{}
 			cfg := f.cfg()
 			cfg.Now = func() time.Time { return now }
 			cfg.DSTStart, cfg.DSTEnd, cfg.IgnoreDST = tc.start, tc.end, tc.ignore
 			cfg.JobLog = log
-			r := f.setup(cfg)
-			f.insertNow(11, 20)
-			res := f.refresh(r)
+			r := f.setup(t, cfg)
+			f.insertNow(t, 11, 20)
+			res := f.refresh(t, r)
 			if !tc.paused {
 				require.False(t, res.Skipped)
 				require.EqualValues(t, 10, res.Inserted)
-				f.same(r.Dest())
+				f.same(t, r.Dest())
 				return
 			}
 			require.True(t, res.Skipped)
@@ -100,9 +100,9 @@ func TestDST(t *testing.T) {
 
 			// After the window the same job runs.
 			now = now.Add(3 * time.Hour)
-			res = f.refresh(r)
+			res = f.refresh(t, r)
 			require.False(t, res.Skipped, "%s", res.SkipReason)
-			f.same(r.Dest())
+			f.same(t, r.Dest())
 		})
 	}
 }
@@ -116,20 +116,20 @@ func TestTimestampWithoutTimeZone(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t, m)
-			f.inZone("America/New_York")
+			f.inZone(t, "America/New_York")
 			pgtest.MustExec(t, f.b.Source, `ALTER TABLE items ALTER ctl TYPE timestamp(3) USING ctl::timestamp(3)`)
 			pgtest.MustExec(t, f.b.Source, `ALTER TABLE items ALTER ctl SET DEFAULT clock_timestamp()`)
 			pgtest.MustExec(t, f.b.Source, `INSERT INTO items (id, ctl, payload) SELECT g, localtimestamp - interval '1 hour' + g * interval '1 second', 'p' FROM generate_series(1, 20) g`)
 			cfg := f.cfg()
 			cfg.IgnoreDST = true
-			r := f.setup(cfg)
-			f.same(r.Dest())
+			r := f.setup(t, cfg)
+			f.same(t, r.Dest())
 			insertDefault(t, f.b.Source, 21, 30)
 			if m.updater {
 				pgtest.MustExec(t, f.b.Source, `UPDATE items SET payload = 'u', ctl = DEFAULT WHERE id <= 3`)
 			}
-			f.refresh(r)
-			f.same(r.Dest())
+			f.refresh(t, r)
+			f.same(t, r.Dest())
 
 			pgtest.MustExec(t, f.b.Dest, `UPDATE items SET payload = 'damaged' WHERE id BETWEEN 5 AND 15`)
 			var lo, hi time.Time
@@ -145,7 +145,7 @@ func TestTimestampWithoutTimeZone(t *testing.T) {
 			res, err := r.RepullRange(ctx, incremental.TimeValue(lo), incremental.TimeValue(hi))
 			require.NoError(t, err)
 			require.EqualValues(t, 11, res.Deleted)
-			f.same(r.Dest())
+			f.same(t, r.Dest())
 		})
 	}
 }

@@ -51,7 +51,6 @@ type rep interface {
 // whose value for "ordinal" k is k (serial) or t0 + k seconds (time), and
 // two payload columns. Names may be odd, to prove quoting.
 type fixture struct {
-	t   *testing.T
 	b   *pgtest.Bundle
 	m   mode
 	src replication.Table
@@ -67,7 +66,7 @@ func newFixture(t *testing.T, m mode) *fixture {
 
 func newNamedFixture(t *testing.T, m mode, src replication.Table, key, ctl, text, num string) *fixture {
 	t.Helper()
-	f := &fixture{t: t, b: pgtest.Setup(t), m: m, src: src, key: key, ctl: ctl, text: text, num: num}
+	f := &fixture{b: pgtest.Setup(t), m: m, src: src, key: key, ctl: ctl, text: text, num: num}
 	ctx := context.Background()
 	require.NoError(t, f.b.Source.QueryRow(ctx, `SELECT date_trunc('second', now()) - interval '1 day'`).Scan(&f.t0))
 	if src.Schema != "public" {
@@ -107,36 +106,36 @@ func (f *fixture) val(k int64) incremental.Value {
 }
 
 // insert adds rows with keys from..to, row k getting control ordinal k.
-func (f *fixture) insert(from, to int) {
-	f.t.Helper()
-	pgtest.MustExec(f.t, f.b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, md5(g::text), g %% 7 FROM generate_series(%d, %d) g`,
+func (f *fixture) insert(t *testing.T, from, to int) {
+	t.Helper()
+	pgtest.MustExec(t, f.b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, md5(g::text), g %% 7 FROM generate_series(%d, %d) g`,
 		f.src.Sanitize(), f.ctlSQL("g"), from, to))
 }
 
 // insertAt adds rows with keys from..to that all get control ordinal k.
-func (f *fixture) insertAt(from, to int, k int) {
-	f.t.Helper()
-	pgtest.MustExec(f.t, f.b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, md5(g::text), g %% 7 FROM generate_series(%d, %d) g`,
+func (f *fixture) insertAt(t *testing.T, from, to int, k int) {
+	t.Helper()
+	pgtest.MustExec(t, f.b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, md5(g::text), g %% 7 FROM generate_series(%d, %d) g`,
 		f.src.Sanitize(), f.ctlSQL(fmt.Sprint(k)), from, to))
 }
 
 // insertNow adds rows with keys from..to whose control values are the
 // current time (time mode) or above every existing one (serial mode).
-func (f *fixture) insertNow(from, to int) {
-	f.t.Helper()
+func (f *fixture) insertNow(t *testing.T, from, to int) {
+	t.Helper()
 	ctl := "clock_timestamp()"
 	if f.m.typ == incremental.Serial {
 		ctl = fmt.Sprintf("(SELECT COALESCE(max(%s), 0) FROM %s) + g", q(f.ctl), f.src.Sanitize())
 	}
-	pgtest.MustExec(f.t, f.b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, md5(g::text), g %% 7 FROM generate_series(%d, %d) g`,
+	pgtest.MustExec(t, f.b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, md5(g::text), g %% 7 FROM generate_series(%d, %d) g`,
 		f.src.Sanitize(), ctl, from, to))
 }
 
 // update changes the rows with keys from..to: new payload, and control
 // ordinal base + key.
-func (f *fixture) update(from, to int, base int) {
-	f.t.Helper()
-	pgtest.MustExec(f.t, f.b.Source, fmt.Sprintf(`UPDATE %s SET %s = %s || '+', %s = %s WHERE %s BETWEEN %d AND %d`,
+func (f *fixture) update(t *testing.T, from, to int, base int) {
+	t.Helper()
+	pgtest.MustExec(t, f.b.Source, fmt.Sprintf(`UPDATE %s SET %s = %s || '+', %s = %s WHERE %s BETWEEN %d AND %d`,
 		f.src.Sanitize(), q(f.text), q(f.text), q(f.ctl), f.ctlSQL(fmt.Sprintf("%d + %s", base, q(f.key))), q(f.key), from, to))
 }
 
@@ -150,10 +149,10 @@ func (f *fixture) cfg() *incremental.Config {
 }
 
 // rep makes the Inserter or Updater of the fixture's mode.
-func (f *fixture) rep(cfg *incremental.Config) rep {
-	f.t.Helper()
+func (f *fixture) rep(t *testing.T, cfg *incremental.Config) rep {
+	t.Helper()
 	r, err := f.newRep(cfg)
-	require.NoError(f.t, err)
+	require.NoError(t, err)
 	return r
 }
 
@@ -165,43 +164,43 @@ func (f *fixture) newRep(cfg *incremental.Config) (rep, error) {
 }
 
 // setup makes and sets up a replicator with cfg.
-func (f *fixture) setup(cfg *incremental.Config) rep {
-	f.t.Helper()
-	r := f.rep(cfg)
-	require.NoError(f.t, r.Setup(context.Background()))
+func (f *fixture) setup(t *testing.T, cfg *incremental.Config) rep {
+	t.Helper()
+	r := f.rep(t, cfg)
+	require.NoError(t, r.Setup(context.Background()))
 	return r
 }
 
 // refresh runs one refresh that must succeed.
-func (f *fixture) refresh(r rep) replication.Result {
-	f.t.Helper()
+func (f *fixture) refresh(t *testing.T, r rep) replication.Result {
+	t.Helper()
 	res, err := r.Refresh(context.Background())
-	require.NoError(f.t, err)
+	require.NoError(t, err)
 	return res
 }
 
 // same requires the destination table to hold exactly the source's rows.
-func (f *fixture) same(dest replication.Table) {
-	f.t.Helper()
-	want := pgtest.Rows(f.t, f.b.Source, "SELECT * FROM "+f.src.Sanitize())
-	got := pgtest.Rows(f.t, f.b.Dest, "SELECT * FROM "+dest.Sanitize())
-	require.Equal(f.t, want, got, "destination rows differ from the source's")
+func (f *fixture) same(t *testing.T, dest replication.Table) {
+	t.Helper()
+	want := pgtest.Rows(t, f.b.Source, "SELECT * FROM "+f.src.Sanitize())
+	got := pgtest.Rows(t, f.b.Dest, "SELECT * FROM "+dest.Sanitize())
+	require.Equal(t, want, got, "destination rows differ from the source's")
 }
 
 // sameQuery requires two queries, on the source and the destination, to
 // return the same rows.
-func (f *fixture) sameQuery(srcQuery, destQuery string) {
-	f.t.Helper()
-	want := pgtest.Rows(f.t, f.b.Source, srcQuery)
-	got := pgtest.Rows(f.t, f.b.Dest, destQuery)
-	require.Equal(f.t, want, got)
+func (f *fixture) sameQuery(t *testing.T, srcQuery, destQuery string) {
+	t.Helper()
+	want := pgtest.Rows(t, f.b.Source, srcQuery)
+	got := pgtest.Rows(t, f.b.Dest, destQuery)
+	require.Equal(t, want, got)
 }
 
 // lastValue reads the job's stored last value.
-func (f *fixture) lastValue(dest replication.Table) *string {
-	f.t.Helper()
+func (f *fixture) lastValue(t *testing.T, dest replication.Table) *string {
+	t.Helper()
 	var v *string
-	require.NoError(f.t, f.b.Dest.QueryRow(context.Background(),
+	require.NoError(t, f.b.Dest.QueryRow(context.Background(),
 		`SELECT state->>'last_value' FROM mimeo.jobs WHERE dest_schema = $1 AND dest_table = $2`, dest.Schema, dest.Name).Scan(&v))
 	return v
 }

@@ -21,12 +21,12 @@ func TestLocked(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, modes[1])
-	f.insert(1, 10)
+	f.insert(t, 1, 10)
 	log := &recordingLog{}
 	cfg := f.cfg()
 	cfg.JobLog = log
-	r := f.setup(cfg)
-	f.insert(11, 20)
+	r := f.setup(t, cfg)
+	f.insert(t, 11, 20)
 
 	conn, err := f.b.Dest.Acquire(ctx)
 	require.NoError(t, err)
@@ -42,7 +42,7 @@ func TestLocked(t *testing.T) {
 	require.EqualValues(t, 10, scalar[int64](t, f.b.Dest, "SELECT count(*) FROM items"))
 
 	cfg.LockWait = replication.Wait(time.Minute)
-	waiting := f.rep(cfg)
+	waiting := f.rep(t, cfg)
 	done := make(chan error, 1)
 	go func() {
 		_, err := waiting.Refresh(ctx)
@@ -56,7 +56,7 @@ func TestLocked(t *testing.T) {
 	}
 	require.NoError(t, lock.Release(ctx))
 	require.NoError(t, <-done)
-	f.same(r.Dest())
+	f.same(t, r.Dest())
 	require.Equal(t, replication.LevelOK, log.last().level)
 }
 
@@ -68,12 +68,12 @@ func TestDestroy(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			f := newFixture(t, modes[3])
-			f.insert(1, 10)
-			r := f.setup(f.cfg())
+			f.insert(t, 1, 10)
+			r := f.setup(t, f.cfg())
 			require.NoError(t, r.Destroy(ctx, &replication.DestroyOptions{KeepTable: keep}))
 			require.Equal(t, keep, scalar[bool](t, f.b.Dest, `SELECT to_regclass('public.items') IS NOT NULL`))
 			if keep {
-				f.same(r.Dest())
+				f.same(t, r.Dest())
 			}
 			require.Zero(t, scalar[int64](t, f.b.Dest, `SELECT count(*) FROM mimeo.jobs`))
 			_, err := r.Refresh(ctx)
@@ -89,21 +89,21 @@ func TestDestroy(t *testing.T) {
 func TestAdoptExisting(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		f := newFixture(t, m)
-		f.insert(1, 30)
-		r := f.setup(f.cfg())
+		f.insert(t, 1, 30)
+		r := f.setup(t, f.cfg())
 		require.NoError(t, r.Destroy(context.Background(), &replication.DestroyOptions{KeepTable: true}))
 		pgtest.MustExec(t, f.b.Dest, `DELETE FROM items WHERE id > 20`)
-		f.insert(31, 40)
+		f.insert(t, 31, 40)
 
-		require.ErrorIs(t, f.rep(f.cfg()).Setup(context.Background()), replication.ErrExists)
+		require.ErrorIs(t, f.rep(t, f.cfg()).Setup(context.Background()), replication.ErrExists)
 		adopt := f.cfg()
 		adopt.AdoptDest = true
-		r = f.setup(adopt)
+		r = f.setup(t, adopt)
 		want := scalar[string](t, f.b.Dest, `SELECT max(ctl)::text FROM items`)
 		require.EqualValues(t, 20, scalar[int64](t, f.b.Dest, `SELECT count(*) FROM items`), "nothing pulled into an existing table")
-		res := f.refresh(r)
+		res := f.refresh(t, r)
 		require.EqualValues(t, 20, res.Rows(), "rows above its highest control value (%s) are pulled", want)
-		f.same(r.Dest())
+		f.same(t, r.Dest())
 	})
 }
 
@@ -114,19 +114,19 @@ func TestJobIdentity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, modes[1])
-	f.insert(1, 10)
-	r := f.setup(f.cfg())
+	f.insert(t, 1, 10)
+	r := f.setup(t, f.cfg())
 
 	other := f.cfg()
 	other.Control = "id"
-	_, err := f.rep(other).Refresh(ctx)
+	_, err := f.rep(t, other).Refresh(ctx)
 	var oe *replication.OptionError
 	require.ErrorAs(t, err, &oe)
 	require.Equal(t, "Config.Control", oe.Field)
 
 	other = f.cfg()
 	other.Columns = []string{"id", "ctl"}
-	_, err = f.rep(other).Refresh(ctx)
+	_, err = f.rep(t, other).Refresh(ctx)
 	require.ErrorAs(t, err, &oe)
 	require.Equal(t, "Options.Columns", oe.Field)
 
@@ -135,10 +135,10 @@ func TestJobIdentity(t *testing.T) {
 	_, err = u.Refresh(ctx)
 	require.ErrorIs(t, err, replication.ErrWrongKind)
 
-	err = f.rep(f.cfg()).Setup(ctx)
+	err = f.rep(t, f.cfg()).Setup(ctx)
 	require.ErrorIs(t, err, replication.ErrExists)
 	require.EqualValues(t, 1, scalar[int64](t, f.b.Dest, `SELECT count(*) FROM mimeo.jobs`))
-	f.same(r.Dest())
+	f.same(t, r.Dest())
 
 	_, err = r.RepullRange(ctx, incremental.TimeValue(time.Now()), incremental.Value{})
 	require.ErrorAs(t, err, &oe)
@@ -150,15 +150,15 @@ func TestOpen(t *testing.T) {
 	forEachMode(t, func(t *testing.T, m mode) {
 		ctx := context.Background()
 		f := newFixture(t, m)
-		f.insert(1, 20)
+		f.insert(t, 1, 20)
 		cfg := f.cfg()
 		cfg.Columns = []string{"id", "ctl", "payload"}
 		cfg.Condition = "n <> 2"
 		cfg.Dest = replication.T("public", "copy")
-		f.setup(cfg)
-		f.insert(21, 40)
+		f.setup(t, cfg)
+		f.insert(t, 21, 40)
 		if m.updater {
-			f.update(1, 5, 100)
+			f.update(t, 1, 5, 100)
 		}
 		log := &recordingLog{}
 		r, err := incremental.Open(ctx, f.b.Source, f.b.Dest, replication.T("public", "copy"), &incremental.Config{
@@ -172,7 +172,7 @@ func TestOpen(t *testing.T) {
 		}
 		_, err = r.Refresh(ctx)
 		require.NoError(t, err)
-		f.sameQuery("SELECT id, ctl, payload FROM items WHERE n <> 2", "SELECT * FROM copy")
+		f.sameQuery(t, "SELECT id, ctl, payload FROM items WHERE n <> 2", "SELECT * FROM copy")
 		require.Equal(t, replication.LevelOK, log.last().level)
 
 		_, err = incremental.Open(ctx, f.b.Source, f.b.Dest, replication.T("public", "nope"), nil)
@@ -186,11 +186,11 @@ func TestLeastPrivilege(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, modes[2])
-	f.withDefaultControl(1)
+	f.withDefaultControl(t, 1)
 	insertDefault(t, f.b.Source, 1, 10)
-	reader := f.b.CreateRole()
+	reader := f.b.CreateRole(t)
 	pgtest.MustExec(t, f.b.Source, `GRANT SELECT ON items TO `+q(reader.Name))
-	writer := f.b.CreateRole()
+	writer := f.b.CreateRole(t)
 	pgtest.MustExec(t, f.b.Dest, `GRANT CREATE ON DATABASE `+q(f.b.DestDB)+` TO `+q(writer.Name))
 	pgtest.MustExec(t, f.b.Dest, `GRANT CREATE, USAGE ON SCHEMA public TO `+q(writer.Name))
 	source := pgtest.Pool(t, f.b.DSN(f.b.SourceDB, reader))
@@ -204,7 +204,7 @@ func TestLeastPrivilege(t *testing.T) {
 	pgtest.MustExec(t, f.b.Source, `UPDATE items SET payload = 'u', ctl = DEFAULT WHERE id <= 3`)
 	_, err = r.Refresh(ctx)
 	require.NoError(t, err)
-	f.same(r.Dest())
+	f.same(t, r.Dest())
 	require.NotContains(t, scalar[string](t, f.b.Dest, `SELECT conninfo FROM mimeo.sources`), reader.Password,
 		"the catalog keeps no password")
 }
@@ -242,13 +242,13 @@ func TestPartitionedSource(t *testing.T) {
 func TestLogger(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, modes[1])
-	f.insert(1, 10)
+	f.insert(t, 1, 10)
 	var buf bytes.Buffer
 	cfg := f.cfg()
 	cfg.Logger = slog.New(slog.NewTextHandler(&buf, nil))
-	r := f.setup(cfg)
-	f.insert(11, 12)
-	f.refresh(r)
+	r := f.setup(t, cfg)
+	f.insert(t, 11, 12)
+	f.refresh(t, r)
 	require.Contains(t, buf.String(), `level=INFO msg=refresh kind=inserter_serial dest_schema=public dest_table=items rows=2 bytes=`)
 	require.Contains(t, buf.String(), `level=INFO msg=setup kind=inserter_serial dest_schema=public dest_table=items`)
 }

@@ -20,7 +20,7 @@ func TestSetupPreflightNamesTheGrant(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE SCHEMA sales; CREATE TABLE sales.events (id int PRIMARY KEY, seq bigint NOT NULL, secret text)`)
 	pgtest.MustExec(t, b.Dest, `CREATE SCHEMA sales`)
-	r := b.CreateRole()
+	r := b.CreateRole(t)
 	role := replication.QuoteIdent(r.Name)
 	src := pgtest.Pool(t, b.DSN(b.SourceDB, r))
 	tbl := replication.T("sales", "events")

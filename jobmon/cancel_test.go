@@ -118,7 +118,7 @@ func TestCancelJobNeedsSignalPrivilege(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	ctx := context.Background()
-	role := tb.CreateRole()
+	role := tb.CreateRole(t)
 	grantJobmon(t, tb, role.Name)
 	weak, err := jobmon.Open(ctx, tb.DSN(tb.DestDB, role), nil)
 	require.NoError(t, err)

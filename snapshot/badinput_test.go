@@ -159,7 +159,7 @@ func TestSnapshotSourcePrivilege(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.secret (id int PRIMARY KEY, v text)`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.secret VALUES (1, 'a')`)
-	r := b.CreateRole()
+	r := b.CreateRole(t)
 	srcPool := pgtest.Pool(t, b.DSN(b.SourceDB, r))
 	destBefore := objects(t, b, "dest")
 	s, err := snapshot.New(srcPool, b.Dest, replication.T("public", "secret"), nil)

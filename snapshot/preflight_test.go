@@ -19,7 +19,7 @@ func TestSetupPreflightNamesTheGrant(t *testing.T) {
 	ctx := context.Background()
 	pgtest.MustExec(t, b.Source, `CREATE SCHEMA sales; CREATE TABLE sales.orders (id int PRIMARY KEY, total numeric)`)
 	pgtest.MustExec(t, b.Dest, `CREATE SCHEMA sales`)
-	r := b.CreateRole()
+	r := b.CreateRole(t)
 	role := replication.QuoteIdent(r.Name)
 	src := pgtest.Pool(t, b.DSN(b.SourceDB, r))
 	before := objects(t, b, "dest")

@@ -26,7 +26,7 @@ func TestTableNeedsOnlySelect(t *testing.T) {
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.customers (id int PRIMARY KEY, email text UNIQUE, name text, born date)`)
 	pgtest.MustExec(t, b.Source, `CREATE INDEX ON public.customers (name) WHERE born IS NOT NULL`)
 	pgtest.MustExec(t, b.Source, `INSERT INTO public.customers SELECT g, 'c' || g || '@example.com', 'name ' || g, CASE WHEN g % 4 = 0 THEN NULL ELSE date '1970-01-01' + g END FROM generate_series(1, 2000) g`)
-	r := b.CreateRole()
+	r := b.CreateRole(t)
 	pgtest.MustExec(t, b.Source, `GRANT SELECT ON public.customers TO `+replication.QuoteIdent(r.Name))
 	log := &memLog{}
 	tb, err := snapshot.NewTable(pgtest.Pool(t, b.DSN(b.SourceDB, r)), b.Dest, replication.T("public", "customers"),

@@ -177,7 +177,7 @@ func TestBadBatchesRefused(t *testing.T) {
 // everything since its own acknowledged batch.
 func TestTwoTargetsAtDifferentPositions(t *testing.T) {
 	b := setup(t, items, itemsDDL, "", itemsFill, nil)
-	destB, dsnB := b.NewDatabase()
+	destB, dsnB := b.NewDatabase(t)
 	poolB := pgtest.Pool(t, dsnB)
 	_ = destB
 	pgtest.MustExec(t, poolB, itemsDDL)

@@ -72,7 +72,7 @@ func TestGeneratorsRefuseBadInput(t *testing.T) {
 func TestGeneratedSQLInstallsOnFreshDatabase(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
-	role := b.CreateRole()
+	role := b.CreateRole(t)
 	r := replication.QuoteIdent(role.Name)
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.orders (id bigserial PRIMARY KEY, total numeric);
 		CREATE SCHEMA `+replication.QuoteIdent(oddTable.Schema)+`;
@@ -120,7 +120,7 @@ func TestGeneratedSQLInstallsOnFreshDatabase(t *testing.T) {
 func TestInstallAsOrdinaryRole(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
-	role := b.CreateRole()
+	role := b.CreateRole(t)
 	r := replication.QuoteIdent(role.Name)
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.orders (id bigserial PRIMARY KEY, total numeric);
 		CREATE TABLE public.nokey (id int, v text);

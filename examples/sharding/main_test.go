@@ -21,7 +21,7 @@ func TestShardingRuns(t *testing.T) {
 	b := pgtest.Setup(t)
 	args := []string{"-source", b.SourceDSN, "-rows", "4000"}
 	for range shards {
-		_, dsn := b.NewDatabase()
+		_, dsn := b.NewDatabase(t)
 		args = append(args, "-shard", dsn)
 	}
 	var out bytes.Buffer

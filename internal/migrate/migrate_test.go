@@ -76,7 +76,7 @@ func TestOwnedSchemaNeedsNoDatabaseCreate(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
 	ctx := context.Background()
-	role := b.CreateRole()
+	role := b.CreateRole(t)
 	pool := pgtest.Pool(t, b.DSN(b.SourceDB, role))
 	things := fstest.MapFS{
 		"m/001_first.sql":  {Data: []byte(`CREATE TABLE things (id int PRIMARY KEY);`)},

@@ -29,8 +29,6 @@ type Bundle struct {
 	// SourceDSN and DestDSN are superuser DSNs of the two databases.
 	SourceDSN string
 	DestDSN   string
-
-	tb testing.TB
 }
 
 var dbSeq atomic.Int64
@@ -51,7 +49,7 @@ var dbPrefix = func() string {
 func Setup(tb testing.TB) *Bundle {
 	tb.Helper()
 	s := Shared(tb)
-	b := &Bundle{Server: s, tb: tb}
+	b := &Bundle{Server: s}
 	b.SourceDB = s.CreateDatabase(tb)
 	b.DestDB = s.CreateDatabase(tb)
 	b.SourceDSN = s.AdminDSN(b.SourceDB)
@@ -146,8 +144,8 @@ func (s *Server) dropDatabase(name string) error {
 
 // NewDatabase creates one more database for the test and returns its name
 // and superuser DSN.
-func (b *Bundle) NewDatabase() (name, dsn string) {
-	name = b.Server.CreateDatabase(b.tb)
+func (b *Bundle) NewDatabase(tb testing.TB) (name, dsn string) {
+	name = b.Server.CreateDatabase(tb)
 	return name, b.Server.AdminDSN(name)
 }
 
@@ -211,7 +209,9 @@ func (s *Server) dropRole(tb testing.TB, name string) {
 }
 
 // CreateRole creates a login role for the test (see Server.CreateRole).
-func (b *Bundle) CreateRole(attrs ...string) Role { return b.Server.CreateRole(b.tb, attrs...) }
+func (b *Bundle) CreateRole(tb testing.TB, attrs ...string) Role {
+	return b.Server.CreateRole(tb, attrs...)
+}
 
 // DSN returns a DSN for database db as role r.
 func (b *Bundle) DSN(db string, r Role) string { return b.Server.DSN(db, r.Name, r.Password) }

@@ -60,7 +60,7 @@ func TestRolesHaveOnlyWhatIsGranted(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
 	pgtest.MustExec(t, b.Source, `CREATE TABLE secret (id int)`)
-	r := b.CreateRole()
+	r := b.CreateRole(t)
 	pool := pgtest.Pool(t, b.DSN(b.SourceDB, r))
 	_, err := pool.Exec(context.Background(), `SELECT * FROM secret`)
 	require.ErrorContains(t, err, "permission denied")

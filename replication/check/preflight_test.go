@@ -36,7 +36,7 @@ func preflightRole(t *testing.T, b *pgtest.Bundle, lacking ...string) (pgtest.Ro
 	if slices.Contains(lacking, "replication") {
 		attrs = nil
 	}
-	r := b.CreateRole(attrs...)
+	r := b.CreateRole(t, attrs...)
 	q := replication.QuoteIdent(r.Name)
 	grants := map[string]string{
 		"usage":    `GRANT USAGE ON SCHEMA "Src Schema" TO ` + q,
@@ -301,7 +301,7 @@ func TestPreflightTableShapes(t *testing.T) {
 	require.False(t, checkOf(t, rep, replication.ReqSerialControl).OK)
 
 	// SELECT on some columns only serves a job that filters to them.
-	other := b.CreateRole()
+	other := b.CreateRole(t)
 	oq := replication.QuoteIdent(other.Name)
 	pgtest.MustExec(t, b.Source, `GRANT USAGE ON SCHEMA "Src Schema" TO `+oq+`; GRANT SELECT (id, note) ON "Src Schema"."Orders" TO `+oq)
 	op := &preflightPool{b: b, role: other}

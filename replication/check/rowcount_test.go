@@ -183,7 +183,7 @@ func TestRowCountBadInput(t *testing.T) {
 	require.Equal(t, orders, tabErr.Table)
 
 	// A role that may not read the source gets ErrPrivilege naming it.
-	r := b.CreateRole()
+	r := b.CreateRole(t)
 	pgtest.MustExec(t, b.Source, `GRANT USAGE ON SCHEMA "Sales Dept" TO `+replication.QuoteIdent(r.Name))
 	weak := pgtest.Pool(t, b.DSN(b.SourceDB, r))
 	_, err = check.ValidateRowCount(ctx, weak, b.Dest, orders, orders, nil)

@@ -29,13 +29,12 @@ const sourceName = "src"
 // bundle is one test's databases, with a job log on the destination.
 type bundle struct {
 	*pgtest.Bundle
-	t   *testing.T
 	log *jobmon.Logger
 }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	b := &bundle{Bundle: pgtest.Setup(t), t: t}
+	b := &bundle{Bundle: pgtest.Setup(t)}
 	log, err := jobmon.Open(context.Background(), b.DestDSN, nil)
 	require.NoError(t, err)
 	t.Cleanup(log.Close)
@@ -74,22 +73,22 @@ var mixedKinds = []replication.Kind{
 
 // job makes source table public.<name> (id, ctl, payload) with 50 rows and
 // sets up a job of kind into a destination of the same name, with period.
-func (b *bundle) job(kind replication.Kind, name string, period time.Duration) replication.Table {
-	b.t.Helper()
-	return b.jobWith(kind, name, period, "")
+func (b *bundle) job(t *testing.T, kind replication.Kind, name string, period time.Duration) replication.Table {
+	t.Helper()
+	return b.jobWith(t, kind, name, period, "")
 }
 
 // jobWith is job with a row condition (snapshot and table kinds only).
-func (b *bundle) jobWith(kind replication.Kind, name string, period time.Duration, condition string) replication.Table {
-	b.t.Helper()
+func (b *bundle) jobWith(t *testing.T, kind replication.Kind, name string, period time.Duration, condition string) replication.Table {
+	t.Helper()
 	ctx := context.Background()
 	src := replication.T("public", name)
 	ctlType, ctlVal := "bigint", "g"
 	if kind == replication.KindUpdaterTime || kind == replication.KindInserterTime {
 		ctlType, ctlVal = "timestamptz", "now() - interval '2 hours' + g * interval '1 second'"
 	}
-	pgtest.MustExec(b.t, b.Source, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, ctl %s NOT NULL, payload text)`, src.Sanitize(), ctlType))
-	pgtest.MustExec(b.t, b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, 'row ' || g FROM generate_series(1, 50) g`, src.Sanitize(), ctlVal))
+	pgtest.MustExec(t, b.Source, fmt.Sprintf(`CREATE TABLE %s (id bigint PRIMARY KEY, ctl %s NOT NULL, payload text)`, src.Sanitize(), ctlType))
+	pgtest.MustExec(t, b.Source, fmt.Sprintf(`INSERT INTO %s SELECT g, %s, 'row ' || g FROM generate_series(1, 50) g`, src.Sanitize(), ctlVal))
 	opts := replication.Options{SourceName: sourceName, Period: period, JobLog: b.log, Condition: condition}
 	var rep replication.Replicator
 	var err error
@@ -119,18 +118,18 @@ func (b *bundle) jobWith(kind replication.Kind, name string, period time.Duratio
 	case replication.KindLogDel:
 		rep, err = logdel.New(b.Source, b.Dest, src, &logdel.Config{Options: opts})
 	default:
-		b.t.Fatalf("no fixture for kind %s", kind)
+		t.Fatalf("no fixture for kind %s", kind)
 	}
-	require.NoError(b.t, err)
-	require.NoError(b.t, rep.Setup(ctx))
+	require.NoError(t, err)
+	require.NoError(t, rep.Setup(ctx))
 	return src
 }
 
 // change makes the source rows of table (a job of kind) differ from the
 // last pull in a way the kind replicates: new rows, and for every kind but
 // the inserters changed rows with a higher control value.
-func (b *bundle) change(table replication.Table, kind replication.Kind, round int) {
-	b.t.Helper()
+func (b *bundle) change(t *testing.T, table replication.Table, kind replication.Kind, round int) {
+	t.Helper()
 	isTime := kind == replication.KindUpdaterTime || kind == replication.KindInserterTime
 	// Serial control values of round r lie above every earlier one.
 	ctlNext, newCtl := fmt.Sprintf("%d + id", 10000*(round+1)), fmt.Sprintf("%d + g", 10000*(round+1)+5000)
@@ -141,28 +140,28 @@ func (b *bundle) change(table replication.Table, kind replication.Kind, round in
 	// snapshot's check sees the change.
 	ctx := context.Background()
 	conn, err := b.Source.Acquire(ctx)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	defer conn.Release()
 	if kind != replication.KindInserterSerial && kind != replication.KindInserterTime {
-		pgtest.MustExec(b.t, conn, fmt.Sprintf(`UPDATE %s SET payload = payload || ' r%d', ctl = %s WHERE id %% 10 = %d`,
+		pgtest.MustExec(t, conn, fmt.Sprintf(`UPDATE %s SET payload = payload || ' r%d', ctl = %s WHERE id %% 10 = %d`,
 			table.Sanitize(), round, ctlNext, round%10))
 	}
-	pgtest.MustExec(b.t, conn, fmt.Sprintf(`INSERT INTO %s SELECT 1000 * %d + g, %s, 'new' FROM generate_series(1, 5) g`,
+	pgtest.MustExec(t, conn, fmt.Sprintf(`INSERT INTO %s SELECT 1000 * %d + g, %s, 'new' FROM generate_series(1, 5) g`,
 		table.Sanitize(), round+1, newCtl))
-	pgtest.MustExec(b.t, conn, `SELECT pg_stat_force_next_flush()`)
+	pgtest.MustExec(t, conn, `SELECT pg_stat_force_next_flush()`)
 }
 
 // makeDue makes every job due now, as if its period had passed.
-func (b *bundle) makeDue() {
-	b.t.Helper()
-	pgtest.MustExec(b.t, b.Dest, `UPDATE mimeo.jobs SET next_run = NULL, last_run = now() - period - interval '1 second'`)
+func (b *bundle) makeDue(t *testing.T) {
+	t.Helper()
+	pgtest.MustExec(t, b.Dest, `UPDATE mimeo.jobs SET next_run = NULL, last_run = now() - period - interval '1 second'`)
 }
 
 // same requires the destination to hold the source's rows.
-func (b *bundle) same(t replication.Table) {
-	b.t.Helper()
-	q := "SELECT id, ctl, payload FROM " + t.Sanitize()
-	require.Equal(b.t, pgtest.Rows(b.t, b.Source, q), pgtest.Rows(b.t, b.Dest, q), "rows of %s", t)
+func (b *bundle) same(t *testing.T, table replication.Table) {
+	t.Helper()
+	q := "SELECT id, ctl, payload FROM " + table.Sanitize()
+	require.Equal(t, pgtest.Rows(t, b.Source, q), pgtest.Rows(t, b.Dest, q), "rows of %s", table)
 }
 
 // outcomes collects what OnRun reports.
@@ -194,30 +193,30 @@ func (o *outcomes) perDest() map[string]int {
 
 // refreshJobs returns, per destination, the ended refresh jobs in the job
 // log as "STATUS" strings in start order.
-func (b *bundle) refreshJobs() map[string][]string {
-	b.t.Helper()
+func (b *bundle) refreshJobs(t *testing.T) map[string][]string {
+	t.Helper()
 	rows, err := b.Dest.Query(context.Background(), `SELECT lower(split_part(job_name, '.', 2)), COALESCE(status, 'RUNNING')
 		FROM jobmon.job_log WHERE job_name LIKE 'REFRESH %' ORDER BY job_id`)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	defer rows.Close()
 	out := map[string][]string{}
 	for rows.Next() {
 		var dest, status string
-		require.NoError(b.t, rows.Scan(&dest, &status))
+		require.NoError(t, rows.Scan(&dest, &status))
 		out[dest] = append(out[dest], status)
 	}
-	require.NoError(b.t, rows.Err())
+	require.NoError(t, rows.Err())
 	return out
 }
 
 // noOverlap requires the ended refresh jobs of each destination in the job
 // log not to overlap in time (a job left open by a killed worker has no
 // end).
-func (b *bundle) noOverlap() {
-	b.t.Helper()
+func (b *bundle) noOverlap(t *testing.T) {
+	t.Helper()
 	rows, err := b.Dest.Query(context.Background(), `SELECT job_name, start_time, end_time
 		FROM jobmon.job_log WHERE job_name LIKE 'REFRESH %' AND end_time IS NOT NULL ORDER BY job_name, start_time`)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	defer rows.Close()
 	type run struct {
 		name       string
@@ -226,13 +225,13 @@ func (b *bundle) noOverlap() {
 	var runs []run
 	for rows.Next() {
 		var r run
-		require.NoError(b.t, rows.Scan(&r.name, &r.start, &r.end))
+		require.NoError(t, rows.Scan(&r.name, &r.start, &r.end))
 		runs = append(runs, r)
 	}
-	require.NoError(b.t, rows.Err())
+	require.NoError(t, rows.Err())
 	for i := 1; i < len(runs); i++ {
 		if runs[i].name == runs[i-1].name {
-			require.False(b.t, runs[i].start.Before(runs[i-1].end), "%s ran twice at once: %v-%v and %v-%v",
+			require.False(t, runs[i].start.Before(runs[i-1].end), "%s ran twice at once: %v-%v and %v-%v",
 				runs[i].name, runs[i-1].start, runs[i-1].end, runs[i].start, runs[i].end)
 		}
 	}

@@ -92,24 +92,24 @@ func (l *lockedBuffer) String() string {
 }
 
 // startWorker starts this test binary as worker name on b's destination.
-func (b *bundle) startWorker(name string) *worker {
-	b.t.Helper()
+func (b *bundle) startWorker(t *testing.T, name string) *worker {
+	t.Helper()
 	dsn, err := replication.StripPassword(b.DestDSN)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorker$", "-test.count=1", "-test.v")
 	cmd.Env = append(os.Environ(), envHelper+"=1", envDest+"="+dsn, envWorker+"="+name, "PGPASSWORD="+b.Server.Password)
 	w := &worker{name: name, cmd: cmd, out: &lockedBuffer{}}
 	cmd.Stdout, cmd.Stderr = w.out, w.out
 	w.stdin, err = cmd.StdinPipe()
-	require.NoError(b.t, err)
-	require.NoError(b.t, cmd.Start())
-	b.t.Cleanup(func() {
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
-		if b.t.Failed() {
-			b.t.Logf("worker %s output:\n%s", name, w.out.String())
+		if t.Failed() {
+			t.Logf("worker %s output:\n%s", name, w.out.String())
 		}
 	})
 	return w
@@ -124,9 +124,9 @@ func (w *worker) stop(t *testing.T) {
 }
 
 // okRuns counts, per destination, the refresh jobs that ended OK.
-func (b *bundle) okRuns() map[string]int {
+func (b *bundle) okRuns(t *testing.T) map[string]int {
 	out := map[string]int{}
-	for dest, statuses := range b.refreshJobs() {
+	for dest, statuses := range b.refreshJobs(t) {
 		for _, s := range statuses {
 			if s == "OK" {
 				out[dest]++
@@ -138,17 +138,17 @@ func (b *bundle) okRuns() map[string]int {
 
 // roundDone reports whether every job has had a successful run since
 // start (its state committed) and no worker holds a claim.
-func (b *bundle) roundDone(start time.Time) bool {
+func (b *bundle) roundDone(t *testing.T, start time.Time) bool {
 	var pending int
-	require.NoError(b.t, b.Dest.QueryRow(context.Background(), `SELECT count(*) FROM mimeo.jobs
+	require.NoError(t, b.Dest.QueryRow(context.Background(), `SELECT count(*) FROM mimeo.jobs
 		WHERE last_ok IS NULL OR last_ok < $1 OR EXISTS (SELECT 1 FROM mimeo.claims)`, start).Scan(&pending))
 	return pending == 0
 }
 
 // dbNow returns the destination's clock.
-func (b *bundle) dbNow() time.Time {
+func (b *bundle) dbNow(t *testing.T) time.Time {
 	var now time.Time
-	require.NoError(b.t, b.Dest.QueryRow(context.Background(), `SELECT clock_timestamp()`).Scan(&now))
+	require.NoError(t, b.Dest.QueryRow(context.Background(), `SELECT clock_timestamp()`).Scan(&now))
 	return now
 }
 
@@ -170,19 +170,19 @@ func TestWorkerProcesses(t *testing.T) {
 			// the middle of one.
 			cond = ", pg_sleep(0.4) AS pgmimeo_test_sleep"
 		}
-		tables[b.jobWith(k, name, time.Hour, cond)] = k
+		tables[b.jobWith(t, k, name, time.Hour, cond)] = k
 	}
 	for tbl, k := range tables {
-		b.change(tbl, k, 0)
+		b.change(t, tbl, k, 0)
 	}
-	require.Empty(t, b.okRuns())
+	require.Empty(t, b.okRuns(t))
 
 	// Round 1: A and B share the due jobs; A is killed while one of its
 	// pulls is in the middle of its COPY, so that run cannot have committed.
-	b.makeDue()
-	round1 := b.dbNow()
-	a := b.startWorker("A")
-	bw := b.startWorker("B")
+	b.makeDue(t)
+	round1 := b.dbNow(t)
+	a := b.startWorker(t, "A")
+	bw := b.startWorker(t, "B")
 	var victim string
 	require.Eventually(t, func() bool {
 		err := b.Source.QueryRow(context.Background(), `SELECT substring(query FROM 'FROM "public"\."([a-z0-9_]+)"')
@@ -196,7 +196,7 @@ func TestWorkerProcesses(t *testing.T) {
 	}, time.Minute, 2*time.Millisecond, "worker A never pulled a table")
 	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
 	require.Error(t, a.cmd.Wait())
-	if !assert.Eventually(t, func() bool { return b.roundDone(round1) }, 2*time.Minute, 50*time.Millisecond,
+	if !assert.Eventually(t, func() bool { return b.roundDone(t, round1) }, 2*time.Minute, 50*time.Millisecond,
 		"worker B did not complete round 1 alone") {
 		t.Logf("pending jobs: %v", pgtest.Rows(t, b.Dest, `SELECT dest_table, last_ok, claimed_by FROM mimeo.jobs WHERE last_ok IS NULL OR last_ok < $1`, round1))
 		t.Logf("claims: %v", pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo.claims`))
@@ -204,7 +204,7 @@ func TestWorkerProcesses(t *testing.T) {
 		t.Logf("source sessions: %v", pgtest.Rows(t, b.Source, `SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity WHERE datname = current_database()`))
 		t.FailNow()
 	}
-	jobs := b.refreshJobs()
+	jobs := b.refreshJobs(t)
 	require.Len(t, jobs, len(tables))
 	for tbl := range tables {
 		if tbl.Name == victim {
@@ -217,29 +217,29 @@ func TestWorkerProcesses(t *testing.T) {
 			// worker runs it again.
 			require.Contains(t, [][]string{{"OK"}, {"RUNNING", "OK"}, {"RUNNING"}}, jobs[tbl.Name], tbl.Name)
 		}
-		b.same(tbl)
+		b.same(t, tbl)
 	}
 
 	// Round 2, a period later: a new A and the same B run each job once more.
 	for tbl, k := range tables {
-		b.change(tbl, k, 1)
+		b.change(t, tbl, k, 1)
 	}
-	before := b.okRuns()
-	a2 := b.startWorker("A2")
-	b.makeDue()
-	round2 := b.dbNow()
-	require.Eventually(t, func() bool { return b.roundDone(round2) }, 2*time.Minute, 50*time.Millisecond,
+	before := b.okRuns(t)
+	a2 := b.startWorker(t, "A2")
+	b.makeDue(t)
+	round2 := b.dbNow(t)
+	require.Eventually(t, func() bool { return b.roundDone(t, round2) }, 2*time.Minute, 50*time.Millisecond,
 		"workers did not complete round 2")
 	a2.stop(t)
 	bw.stop(t)
-	after := b.okRuns()
+	after := b.okRuns(t)
 	for tbl := range tables {
 		require.Equal(t, before[tbl.Name]+1, after[tbl.Name], tbl.Name)
-		b.same(tbl)
+		b.same(t, tbl)
 	}
 	// Nothing was skipped or failed; ended runs of one table never overlap.
 	require.Equal(t, []string{"(OK)"}, pgtest.Rows(t, b.Dest, `SELECT DISTINCT status FROM jobmon.job_log
 		WHERE job_name LIKE 'REFRESH %' AND status IS NOT NULL`))
-	b.noOverlap()
+	b.noOverlap(t)
 	require.Equal(t, []string{}, pgtest.Rows(t, b.Dest, `SELECT claimed_by FROM mimeo.jobs WHERE claimed_by NOT IN ('A', 'A2', 'B')`))
 }

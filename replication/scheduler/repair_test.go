@@ -26,7 +26,7 @@ func TestRepairFixesTamperedDestinations(t *testing.T) {
 	b := setup(t)
 	ctx := context.Background()
 	for i, k := range mixedKinds {
-		tbl := b.job(k, fmt.Sprintf("r%d_%s", i, k), time.Hour)
+		tbl := b.job(t, k, fmt.Sprintf("r%d_%s", i, k), time.Hour)
 		marked := "SELECT id, ctl, payload, mimeo_source_deleted FROM " + tbl.Sanitize() + " WHERE mimeo_source_deleted IS NOT NULL"
 		var kept []string
 		if k == replication.KindLogDel {
@@ -54,7 +54,7 @@ func TestRepairFixesTamperedDestinations(t *testing.T) {
 			q := "SELECT id, ctl, payload FROM " + tbl.Sanitize()
 			require.Equal(t, pgtest.Rows(t, b.Source, q), pgtest.Rows(t, b.Dest, q+" WHERE mimeo_source_deleted IS NULL"))
 		} else {
-			b.same(tbl)
+			b.same(t, tbl)
 		}
 
 		report, err = scheduler.Repair(ctx, b.Source, b.Dest, tbl, &scheduler.RepairConfig{Methods: allMethods})
@@ -101,7 +101,7 @@ type plain struct{ replication.Replicator }
 func TestRepairNeedsARangeRepairer(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tbl := b.job(replication.KindTableReload, "plain", time.Hour)
+	tbl := b.job(t, replication.KindTableReload, "plain", time.Hour)
 	wrapped := snapshot.TableMethod
 	wrapped.Open = func(ctx context.Context, source, dest *pgxpool.Pool, destTable replication.Table, o replication.Options) (replication.Replicator, error) {
 		r, err := snapshot.TableMethod.Open(ctx, source, dest, destTable, o)

@@ -25,7 +25,7 @@ func TestRunDueRunsEveryDueJobOnce(t *testing.T) {
 	ctx := context.Background()
 	kinds := map[replication.Table]replication.Kind{}
 	for i, k := range mixedKinds {
-		kinds[b.job(k, fmt.Sprintf("t%d_%s", i, k), time.Hour)] = k
+		kinds[b.job(t, k, fmt.Sprintf("t%d_%s", i, k), time.Hour)] = k
 	}
 	// Just set up: not due for an hour.
 	var got outcomes
@@ -35,9 +35,9 @@ func TestRunDueRunsEveryDueJobOnce(t *testing.T) {
 	require.Empty(t, got.list())
 
 	for tbl, k := range kinds {
-		b.change(tbl, k, 0)
+		b.change(t, tbl, k, 0)
 	}
-	b.makeDue()
+	b.makeDue(t)
 	require.NoError(t, s.RunDue(ctx))
 	require.Len(t, got.list(), len(kinds))
 	for _, o := range got.list() {
@@ -47,7 +47,7 @@ func TestRunDueRunsEveryDueJobOnce(t *testing.T) {
 		require.Equal(t, s.WorkerID(), o.Worker)
 	}
 	for tbl := range kinds {
-		b.same(tbl)
+		b.same(t, tbl)
 	}
 	// Next due a period after the run, and no claim left.
 	require.Equal(t, []string{"(t)"}, pgtest.Rows(t, b.Dest, `SELECT bool_and(next_run BETWEEN now() + interval '59 minutes' AND now() + interval '61 minutes') FROM mimeo.jobs`))
@@ -56,10 +56,10 @@ func TestRunDueRunsEveryDueJobOnce(t *testing.T) {
 
 	require.NoError(t, s.RunDue(ctx))
 	require.Len(t, got.list(), len(kinds))
-	for _, statuses := range b.refreshJobs() {
+	for _, statuses := range b.refreshJobs(t) {
 		require.Equal(t, []string{"OK"}, statuses)
 	}
-	require.Len(t, b.refreshJobs(), len(kinds))
+	require.Len(t, b.refreshJobs(t), len(kinds))
 }
 
 // Two schedulers over one catalog share the due jobs: each runs once, and
@@ -71,12 +71,12 @@ func TestSchedulersShareTheWork(t *testing.T) {
 	kinds := map[replication.Table]replication.Kind{}
 	for i := range jobs {
 		k := mixedKinds[i%len(mixedKinds)]
-		kinds[b.job(k, fmt.Sprintf("s%02d", i), time.Hour)] = k
+		kinds[b.job(t, k, fmt.Sprintf("s%02d", i), time.Hour)] = k
 	}
 	for tbl, k := range kinds {
-		b.change(tbl, k, 0)
+		b.change(t, tbl, k, 0)
 	}
-	b.makeDue()
+	b.makeDue(t)
 	var got outcomes
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -107,9 +107,9 @@ func TestSchedulersShareTheWork(t *testing.T) {
 		require.NoError(t, o.Err)
 	}
 	for tbl := range kinds {
-		b.same(tbl)
+		b.same(t, tbl)
 	}
-	b.noOverlap()
+	b.noOverlap(t)
 	require.Equal(t, []string{}, pgtest.Rows(t, b.Dest, `SELECT job_id FROM mimeo.claims`))
 }
 
@@ -119,10 +119,10 @@ func TestFailingJobBacksOffAndOthersRun(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	good := b.job(replication.KindSnapshot, "good", time.Second)
-	bad := b.job(replication.KindTableReload, "bad", time.Second)
+	good := b.job(t, replication.KindSnapshot, "good", time.Second)
+	bad := b.job(t, replication.KindTableReload, "bad", time.Second)
 	pgtest.MustExec(t, b.Source, `DROP TABLE public.bad`)
-	b.makeDue()
+	b.makeDue(t)
 	var got outcomes
 	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add, Backoff: 10 * time.Minute}))
 	require.NoError(t, err)
@@ -144,10 +144,10 @@ func TestFailingJobBacksOffAndOthersRun(t *testing.T) {
 	require.Len(t, got.list(), 4)
 	require.Equal(t, []string{"(2,t)"}, pgtest.Rows(t, b.Dest, `SELECT failures,
 		next_run BETWEEN now() + interval '19 minutes' AND now() + interval '21 minutes' FROM mimeo.jobs WHERE dest_table = 'bad'`))
-	jobs := b.refreshJobs()
+	jobs := b.refreshJobs(t)
 	require.Equal(t, []string{"CRITICAL", "CRITICAL"}, jobs[bad.Name])
 	require.Equal(t, []string{"OK", "OK"}, jobs[good.Name])
-	b.same(good)
+	b.same(t, good)
 }
 
 // A job of a kind without an Opener (here: a registry that leaves dml out)
@@ -156,12 +156,12 @@ func TestUnknownKindIsReported(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	good := b.job(replication.KindInserterSerial, "good", time.Minute)
+	good := b.job(t, replication.KindInserterSerial, "good", time.Minute)
 	cat := replication.NewCatalog("")
 	pgtest.MustExec(t, b.Source, `CREATE TABLE public.queued (id int PRIMARY KEY)`)
 	require.NoError(t, cat.CreateJob(ctx, b.Dest, &replication.Job{Kind: replication.KindDML, SourceName: sourceName,
 		SourceTable: replication.T("public", "queued"), Dest: replication.T("public", "queued"), Period: time.Minute}))
-	b.makeDue()
+	b.makeDue(t)
 	var got outcomes
 	noDML := []replication.Method{snapshot.Method, snapshot.TableMethod, incremental.Method, logdel.Method}
 	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add, Methods: noDML}))
@@ -185,9 +185,9 @@ func TestFiltersAndCap(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	snaps := []replication.Table{b.job(replication.KindSnapshot, "a", time.Minute), b.job(replication.KindSnapshot, "b", time.Minute)}
-	tables := []replication.Table{b.job(replication.KindTableReload, "c", time.Minute), b.job(replication.KindTableReload, "d", time.Minute)}
-	b.makeDue()
+	snaps := []replication.Table{b.job(t, replication.KindSnapshot, "a", time.Minute), b.job(t, replication.KindSnapshot, "b", time.Minute)}
+	tables := []replication.Table{b.job(t, replication.KindTableReload, "c", time.Minute), b.job(t, replication.KindTableReload, "d", time.Minute)}
+	b.makeDue(t)
 	run := func(c scheduler.Config) []string {
 		var got outcomes
 		c.OnRun = got.add
@@ -208,8 +208,8 @@ func TestHeldRefreshLockDefersTheJob(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	ctx := context.Background()
-	tbl := b.job(replication.KindSnapshot, "busy", time.Hour)
-	b.makeDue()
+	tbl := b.job(t, replication.KindSnapshot, "busy", time.Hour)
+	b.makeDue(t)
 	conn, err := b.Dest.Acquire(ctx)
 	require.NoError(t, err)
 	defer conn.Release()
@@ -222,7 +222,7 @@ func TestHeldRefreshLockDefersTheJob(t *testing.T) {
 	require.Len(t, got.list(), 1)
 	require.True(t, got.list()[0].Deferred)
 	require.ErrorIs(t, got.list()[0].Err, replication.ErrLocked)
-	require.Empty(t, b.refreshJobs())
+	require.Empty(t, b.refreshJobs(t))
 	require.Equal(t, []string{"(0,t)"}, pgtest.Rows(t, b.Dest, `SELECT failures,
 		next_run BETWEEN now() + interval '4 minutes' AND now() + interval '6 minutes' FROM mimeo.jobs`))
 	require.NoError(t, lock.Release(ctx))

@@ -15,31 +15,31 @@ import (
 
 // blockSource changes table and then locks it on the source until the
 // returned function is called, so that a refresh of it waits in its pull.
-func (b *bundle) blockSource(table replication.Table) (release func()) {
-	b.t.Helper()
-	b.change(table, replication.KindSnapshot, 0)
+func (b *bundle) blockSource(t *testing.T, table replication.Table) (release func()) {
+	t.Helper()
+	b.change(t, table, replication.KindSnapshot, 0)
 	ctx := context.Background()
 	tx, err := b.Source.Begin(ctx)
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	_, err = tx.Exec(ctx, "LOCK TABLE "+table.Sanitize()+" IN ACCESS EXCLUSIVE MODE")
-	require.NoError(b.t, err)
+	require.NoError(t, err)
 	done := false
 	release = func() {
 		if !done {
 			done = true
-			require.NoError(b.t, tx.Commit(ctx))
+			require.NoError(t, tx.Commit(ctx))
 		}
 	}
-	b.t.Cleanup(release)
+	t.Cleanup(release)
 	return release
 }
 
 // waitBlocked waits until a session waits for the lock on table.
-func (b *bundle) waitBlocked(table replication.Table) {
-	b.t.Helper()
-	require.Eventually(b.t, func() bool {
+func (b *bundle) waitBlocked(t *testing.T, table replication.Table) {
+	t.Helper()
+	require.Eventually(t, func() bool {
 		var n int
-		require.NoError(b.t, b.Source.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
+		require.NoError(t, b.Source.QueryRow(context.Background(), `SELECT count(*) FROM pg_locks
 			WHERE NOT granted AND relation = $1::regclass`, table.Sanitize()).Scan(&n))
 		return n > 0
 	}, 30*time.Second, 10*time.Millisecond)
@@ -51,17 +51,17 @@ func (b *bundle) waitBlocked(table replication.Table) {
 func TestShutdownAbandonsRefreshInFlight(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tbl := b.job(replication.KindSnapshot, "slow", time.Hour)
+	tbl := b.job(t, replication.KindSnapshot, "slow", time.Hour)
 	before := pgtest.Rows(t, b.Dest, `SELECT * FROM public.slow`)
-	release := b.blockSource(tbl)
-	b.makeDue()
+	release := b.blockSource(t, tbl)
+	b.makeDue(t)
 	var got outcomes
 	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add}))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	b.waitBlocked(tbl)
+	b.waitBlocked(t, tbl)
 	require.Equal(t, []string{"(slow)"}, pgtest.Rows(t, b.Dest, `SELECT dest_table FROM mimeo.claims`))
 	cancel()
 	require.NoError(t, <-done)
@@ -77,7 +77,7 @@ func TestShutdownAbandonsRefreshInFlight(t *testing.T) {
 	require.NoError(t, s2.RunDue(context.Background()))
 	require.Len(t, got.list(), 2)
 	require.NoError(t, got.list()[1].Err)
-	b.same(tbl)
+	b.same(t, tbl)
 }
 
 // With a grace period, a refresh in flight when Run's context ends may
@@ -85,16 +85,16 @@ func TestShutdownAbandonsRefreshInFlight(t *testing.T) {
 func TestShutdownGraceLetsRefreshFinish(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tbl := b.job(replication.KindSnapshot, "slow", time.Hour)
-	release := b.blockSource(tbl)
-	b.makeDue()
+	tbl := b.job(t, replication.KindSnapshot, "slow", time.Hour)
+	release := b.blockSource(t, tbl)
+	b.makeDue(t)
 	var got outcomes
 	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add, ShutdownGrace: time.Minute}))
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	b.waitBlocked(tbl)
+	b.waitBlocked(t, tbl)
 	cancel()
 	select {
 	case err := <-done:
@@ -106,7 +106,7 @@ func TestShutdownGraceLetsRefreshFinish(t *testing.T) {
 	require.Len(t, got.list(), 1)
 	require.NoError(t, got.list()[0].Err)
 	require.False(t, got.list()[0].Abandoned)
-	b.same(tbl)
+	b.same(t, tbl)
 }
 
 // A worker whose claim session is lost (here: terminated) keeps running
@@ -115,9 +115,9 @@ func TestShutdownGraceLetsRefreshFinish(t *testing.T) {
 func TestLostClaimSessionStillOneRefreshAtATime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	tbl := b.job(replication.KindSnapshot, "slow", time.Hour)
-	release := b.blockSource(tbl)
-	b.makeDue()
+	tbl := b.job(t, replication.KindSnapshot, "slow", time.Hour)
+	release := b.blockSource(t, tbl)
+	b.makeDue(t)
 	var got outcomes
 	a, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add, WorkerID: "A", PollInterval: 20 * time.Millisecond}))
 	require.NoError(t, err)
@@ -125,7 +125,7 @@ func TestLostClaimSessionStillOneRefreshAtATime(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	b.waitBlocked(tbl)
+	b.waitBlocked(t, tbl)
 	var pid uint32
 	require.NoError(t, b.Dest.QueryRow(context.Background(), `SELECT claim_pid FROM mimeo.claims`).Scan(&pid))
 	require.Equal(t, []string{"(t)"}, pgtest.Rows(t, b.Dest, `SELECT pg_terminate_backend($1)`, pid))
@@ -146,8 +146,8 @@ func TestLostClaimSessionStillOneRefreshAtATime(t *testing.T) {
 	require.NoError(t, <-done)
 	require.Equal(t, "A", got.list()[1].Worker)
 	require.NoError(t, got.list()[1].Err)
-	require.Equal(t, map[string][]string{"slow": {"OK"}}, b.refreshJobs())
-	b.same(tbl)
+	require.Equal(t, map[string][]string{"slow": {"OK"}}, b.refreshJobs(t))
+	b.same(t, tbl)
 }
 
 // Without Config.Connect the scheduler connects to a source with the
@@ -156,20 +156,20 @@ func TestLostClaimSessionStillOneRefreshAtATime(t *testing.T) {
 func TestDefaultConnectTakesPasswordFromEnvironment(t *testing.T) {
 	b := setup(t)
 	t.Setenv("PGPASSWORD", b.Server.Password)
-	tbl := b.job(replication.KindTableReload, "plain", time.Hour)
+	tbl := b.job(t, replication.KindTableReload, "plain", time.Hour)
 	var stored string
 	require.NoError(t, b.Dest.QueryRow(context.Background(), `SELECT conninfo FROM mimeo.sources WHERE name = $1`, sourceName).Scan(&stored))
 	cfg, err := pgx.ParseConfig(stored)
 	require.NoError(t, err)
 	require.NotContains(t, stored, b.Server.Password)
 	require.Equal(t, b.Server.Password, cfg.Password, "pgx fills the password in from PGPASSWORD")
-	b.change(tbl, replication.KindTableReload, 0)
-	b.makeDue()
+	b.change(t, tbl, replication.KindTableReload, 0)
+	b.makeDue(t)
 	var got outcomes
 	s, err := scheduler.New(b.Dest, &scheduler.Config{OnRun: got.add, JobLog: b.log, Methods: allMethods})
 	require.NoError(t, err)
 	require.NoError(t, s.RunDue(context.Background()))
 	require.Len(t, got.list(), 1)
 	require.NoError(t, got.list()[0].Err)
-	b.same(tbl)
+	b.same(t, tbl)
 }

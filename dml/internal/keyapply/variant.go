@@ -43,7 +43,7 @@ type Variant interface {
 	// "Logdel").
 	Label() string
 	// KeepsDeleted reports whether the queue stores a deleted row whole,
-	// with its deletion time, and batches carry those rows (Batch.Deleted).
+	// with its deletion time, and batches carry those rows (Batch.AddDeleted, Batch.DeletedTable).
 	KeepsDeleted() bool
 	// ExtraColumns are added to a new destination table after the
 	// replicated columns.
