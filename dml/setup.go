@@ -325,8 +325,7 @@ func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx 
 	if err := r.catalog.PutSource(ctx, tx, r.cfg.Source(), r.source.Config().ConnString()); err != nil {
 		return err
 	}
-	row := &replication.Job{Kind: r.variant.Kind(), SourceName: r.cfg.Source(),
-		SourceTable: spec.Source, Dest: spec.Dest, Config: conf, State: state, Period: r.cfg.Period}
+	row := r.cfg.NewJob(r.variant.Kind(), spec.Source, spec.Dest, conf, state)
 	if err := r.catalog.CreateJob(ctx, tx, row); err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ type rep interface {
 	replication.Replicator
 	Repull(ctx context.Context) (replication.Result, error)
 	RepullRange(ctx context.Context, start, end incremental.Value) (replication.Result, error)
+	Ensure(ctx context.Context) (replication.Ensured, error)
 }
 
 // fixture is a source table for one mode: a key column, a control column

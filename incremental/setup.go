@@ -72,8 +72,7 @@ func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replicat
 	if err != nil {
 		return fmt.Errorf("encode job config: %w", err)
 	}
-	jb := &replication.Job{Kind: j.kind(p.ctl.typ), SourceName: j.cfg.Source(), SourceTable: j.src, Dest: j.dst,
-		Config: def, Period: j.cfg.Period}
+	jb := j.cfg.NewJob(j.kind(p.ctl.typ), j.src, j.dst, def, nil)
 	if err := j.catalog.CreateJob(ctx, tx, jb); err != nil {
 		return err
 	}

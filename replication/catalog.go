@@ -60,33 +60,55 @@ type Job struct {
 	// Config holds the kind's options as JSON.
 	Config json.RawMessage
 	// State holds the kind's progress as JSON.
-	State     json.RawMessage
-	Period    time.Duration
-	Enabled   bool
+	State   json.RawMessage
+	Period  time.Duration
+	Enabled bool
+	// LockWait is how long a worker's refresh waits for the destination's
+	// lock, as Options.LockWait says; nil: the worker's own setting.
+	LockWait *time.Duration
+	// Unlogged keeps the job's runs by workers out of their job log.
+	Unlogged  bool
 	CreatedAt time.Time
 	LastRun   *time.Time
 	LastOK    *time.Time
 	LastError string
 	Failures  int
+
+	// paused makes CreateJob create the job disabled (Options.Paused).
+	paused bool
 }
 
 const jobColumns = `job_id, kind, source_name, source_schema, source_table, dest_schema, dest_table,
-	config, state, COALESCE(extract(epoch FROM period)::float8, 0), enabled, created_at, last_run, last_ok,
-	COALESCE(last_error, ''), failures`
+	config, state, COALESCE(extract(epoch FROM period)::float8, 0), enabled, extract(epoch FROM lock_wait)::float8, NOT job_log,
+	created_at, last_run, last_ok, COALESCE(last_error, ''), failures`
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
 	var kind string
 	var period float64
+	var lockWait *float64
 	err := row.Scan(&j.ID, &kind, &j.SourceName, &j.SourceTable.Schema, &j.SourceTable.Name,
-		&j.Dest.Schema, &j.Dest.Name, &j.Config, &j.State, &period, &j.Enabled, &j.CreatedAt,
+		&j.Dest.Schema, &j.Dest.Name, &j.Config, &j.State, &period, &j.Enabled, &lockWait, &j.Unlogged, &j.CreatedAt,
 		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures)
 	j.Kind = Kind(kind)
 	j.Period = time.Duration(period * float64(time.Second))
+	if lockWait != nil {
+		j.LockWait = Wait(time.Duration(*lockWait * float64(time.Second)))
+	}
 	return &j, err
 }
 
-// CreateJob inserts j and sets j.ID. A job for the same destination table
+// intervalText is d as an interval's text; nil for nil.
+func intervalText(d *time.Duration) *string {
+	if d == nil {
+		return nil
+	}
+	p := fmt.Sprintf("%d microseconds", d.Microseconds())
+	return &p
+}
+
+// CreateJob inserts j and sets j.ID. The job is enabled, unless it comes
+// from Options.NewJob with Options.Paused. A job for the same destination table
 // is a *TableError wrapping ErrExists.
 func (c *Catalog) CreateJob(ctx context.Context, db DB, j *Job) error {
 	config, state := j.Config, j.State
@@ -98,14 +120,13 @@ func (c *Catalog) CreateJob(ctx context.Context, db DB, j *Job) error {
 	}
 	var period *string
 	if j.Period > 0 {
-		p := fmt.Sprintf("%d microseconds", j.Period.Microseconds())
-		period = &p
+		period = intervalText(&j.Period)
 	}
 	err := db.QueryRow(ctx, `INSERT INTO `+c.table("jobs")+` (kind, source_name, source_schema, source_table,
-		dest_schema, dest_table, config, state, period, enabled)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::interval, $10) RETURNING job_id`,
+		dest_schema, dest_table, config, state, period, enabled, lock_wait, job_log)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::interval, $10, $11::interval, $12) RETURNING job_id`,
 		string(j.Kind), j.SourceName, j.SourceTable.Schema, j.SourceTable.Name, j.Dest.Schema, j.Dest.Name,
-		config, state, period, true).Scan(&j.ID)
+		config, state, period, !j.paused, intervalText(j.LockWait), !j.Unlogged).Scan(&j.ID)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
 		return &TableError{Table: j.Dest, Err: ErrExists, Fix: "a job already replicates into this table; destroy it first or choose another destination"}

@@ -55,6 +55,17 @@
 // ErrExists; a destination schema that does not exist is refused by every
 // kind (CheckDestSchema, ErrSchemaNotFound): pgmimeo creates none.
 //
+// # Declared jobs
+//
+// A service declares its jobs in Go and calls each replicator's Ensure at
+// every start (see Ensure): a missing job is set up, one that differs in
+// its run settings (RunSettings: period, paused, batch limit, lock wait,
+// job logging) or in a kind's refresh-time settings is changed in place,
+// one that differs in what fixes its shape is a *RebuildError, and one
+// that is as declared is not touched, so no failed maker job piles up in
+// the job log. Catalog.SetRunSettings and Catalog.SetEnabled change a
+// job's run settings by hand; workers read them at every refresh.
+//
 // The maintenance checks (row counts, checksums, column drift,
 // unreplicated tables, snapshot sizes, preflight) are in the sub-package
 // replication/check.

@@ -106,6 +106,14 @@ type Options struct {
 	// Period is how often a scheduled worker should refresh the job.
 	// Default 0: the job is refreshed only when asked.
 	Period time.Duration
+
+	// Paused records the job disabled: workers leave it alone until it is
+	// resumed (Catalog.SetEnabled). Default false.
+	Paused bool
+
+	// Unlogged keeps the job's runs by workers out of their job log.
+	// Default false: a worker with a JobLog logs them.
+	Unlogged bool
 }
 
 // Wait returns a LockWait value: d > 0 waits d, d <= 0 waits for ever.

@@ -140,8 +140,7 @@ func (s *Snapshot) setup(ctx context.Context, conn *pgxpool.Conn, run *replicati
 	if err != nil {
 		return res, err
 	}
-	job := &replication.Job{Kind: replication.KindSnapshot, SourceName: s.cfg.Source(), SourceTable: s.src,
-		Dest: s.dst, Config: config, Period: s.cfg.Period}
+	job := s.cfg.NewJob(replication.KindSnapshot, s.src, s.dst, config, nil)
 	if err := s.catalog.CreateJob(ctx, tx, job); err != nil {
 		return res, err
 	}

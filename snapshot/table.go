@@ -135,8 +135,7 @@ func (t *Table) setup(ctx context.Context, conn *pgxpool.Conn, run *replication.
 	if err != nil {
 		return res, err
 	}
-	job := &replication.Job{Kind: replication.KindTableReload, SourceName: t.cfg.Source(), SourceTable: t.src,
-		Dest: t.dst, Config: config, Period: t.cfg.Period}
+	job := t.cfg.NewJob(replication.KindTableReload, t.src, t.dst, config, nil)
 	if err := t.catalog.CreateJob(ctx, tx, job); err != nil {
 		return res, err
 	}

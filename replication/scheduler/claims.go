@@ -30,6 +30,10 @@ type claim struct {
 	dest       replication.Table
 	period     time.Duration
 	failures   int
+	// lockWait is the job's own lock wait (nil: the worker's); jobLog is
+	// false for a job whose runs stay out of the job log.
+	lockWait *time.Duration
+	jobLog   bool
 	// gen is the claim session generation that holds the lock.
 	gen int
 }
@@ -167,7 +171,7 @@ func (s *claimSession) claimOn(ctx context.Context, conn *pgx.Conn, n int, f fil
 		running = []int64{}
 	}
 	rows, err := tx.Query(ctx, `SELECT j.job_id, j.kind, j.source_name, j.dest_schema, j.dest_table,
-		extract(epoch FROM j.period)::float8, j.failures
+		extract(epoch FROM j.period)::float8, j.failures, extract(epoch FROM j.lock_wait)::float8, j.job_log
 		FROM `+s.table("jobs")+` j
 		WHERE `+eligibleSQL+` AND `+dueSQL+` <= COALESCE($5::timestamptz, now())
 		ORDER BY `+dueSQL+`, j.job_id
@@ -181,12 +185,16 @@ func (s *claimSession) claimOn(ctx context.Context, conn *pgx.Conn, n int, f fil
 		c := &claim{}
 		var kind string
 		var period float64
-		if err := rows.Scan(&c.id, &kind, &c.sourceName, &c.dest.Schema, &c.dest.Name, &period, &c.failures); err != nil {
+		var lockWait *float64
+		if err := rows.Scan(&c.id, &kind, &c.sourceName, &c.dest.Schema, &c.dest.Name, &period, &c.failures, &lockWait, &c.jobLog); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("claim jobs: %w", err)
 		}
 		c.kind = replication.Kind(kind)
 		c.period = time.Duration(period * float64(time.Second))
+		if lockWait != nil {
+			c.lockWait = replication.Wait(time.Duration(*lockWait * float64(time.Second)))
+		}
 		due = append(due, c)
 	}
 	if err := rows.Err(); err != nil {

@@ -35,6 +35,18 @@ type Runtime struct {
 	BatchLimit int
 }
 
+// forJob applies the job's own run settings: its lock wait, when it has
+// one, and no job log for an unlogged job.
+func (rt Runtime) forJob(c *claim) Runtime {
+	if c.lockWait != nil {
+		rt.LockWait = c.lockWait
+	}
+	if !c.jobLog {
+		rt.JobLog = nil
+	}
+	return rt
+}
+
 // options returns the run-time fields as replication.Options.
 func (rt Runtime) options() replication.Options {
 	return replication.Options{Catalog: rt.Catalog, JobLog: rt.JobLog, Logger: rt.Logger, LockWait: rt.LockWait, BatchLimit: rt.BatchLimit}

@@ -67,7 +67,7 @@ func (s *Scheduler) refresh(ctx context.Context, sources *sourcePools, c *claim)
 	if err != nil {
 		return res, false, false, err
 	}
-	rep, err := open(ctx, s.methods, c.kind, src, s.dest, c.dest, s.cfg.runtime())
+	rep, err := open(ctx, s.methods, c.kind, src, s.dest, c.dest, s.cfg.runtime().forJob(c))
 	if err != nil {
 		return res, false, false, err
 	}

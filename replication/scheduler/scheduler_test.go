@@ -277,3 +277,40 @@ func TestNewRefusesTooSmallPool(t *testing.T) {
 	_, err = scheduler.New(small, &scheduler.Config{Concurrency: 1, Methods: allMethods})
 	require.NoError(t, err)
 }
+
+// A job's run settings are the scheduler's: a paused job is left alone
+// until resumed, an unlogged one runs without a job in the log.
+func TestJobRunSettings(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	logged := b.job(t, replication.KindSnapshot, "logged", time.Hour)
+	quiet := b.job(t, replication.KindSnapshot, "quiet", time.Hour)
+	paused := b.job(t, replication.KindSnapshot, "paused", time.Hour)
+	cat := replication.NewCatalog("")
+	job, err := cat.Job(ctx, b.Dest, quiet)
+	require.NoError(t, err)
+	rs := job.RunSettings()
+	rs.Unlogged = true
+	require.NoError(t, cat.SetRunSettings(ctx, b.Dest, quiet, rs))
+	require.NoError(t, cat.SetEnabled(ctx, b.Dest, paused, false))
+	for _, tbl := range []replication.Table{logged, quiet, paused} {
+		b.change(t, tbl, replication.KindSnapshot, 0)
+	}
+	b.makeDue(t)
+	var got outcomes
+	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add}))
+	require.NoError(t, err)
+	require.NoError(t, s.RunDue(ctx))
+	require.Equal(t, map[string]int{"logged": 1, "quiet": 1}, got.perDest())
+	require.Equal(t, map[string][]string{"logged": {"OK"}}, b.refreshJobs(t))
+	b.same(t, logged)
+	b.same(t, quiet)
+
+	require.NoError(t, cat.SetEnabled(ctx, b.Dest, paused, true))
+	b.makeDue(t)
+	require.NoError(t, s.RunDue(ctx))
+	require.Equal(t, map[string]int{"logged": 2, "quiet": 2, "paused": 1}, got.perDest())
+	b.same(t, paused)
+	require.ErrorIs(t, cat.SetEnabled(ctx, b.Dest, replication.T("public", "nope"), true), replication.ErrNotManaged)
+}

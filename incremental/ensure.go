@@ -1,0 +1,87 @@
+package incremental
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pgmimeo/pgmimeo/internal/jobconfig"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Ensure makes the job exist as this Inserter's configuration declares it
+// (see replication.Ensure): Setup when it does not exist; in place, the
+// run settings (period, paused, batch limit, lock wait, unlogged) and the
+// boundary, look-back, late-commit, DST, long-transaction and durable
+// commit settings; a *replication.RebuildError for the control column and
+// type, the column filter and the condition. An unchanged job is left
+// untouched and no job is logged, so a service can call Ensure at every
+// start.
+func (r *Inserter) Ensure(ctx context.Context) (replication.Ensured, error) { return r.j.ensure(ctx) }
+
+// Ensure makes the job exist as this Updater's configuration declares it,
+// as Inserter.Ensure does; a declared Config.Key other than the job's
+// also needs a rebuild.
+func (r *Updater) Ensure(ctx context.Context) (replication.Ensured, error) { return r.j.ensure(ctx) }
+
+func (j *job) ensure(ctx context.Context) (replication.Ensured, error) {
+	// The kind follows from the control column's type, which setup finds
+	// when Config.Type is empty: take the stored job's then.
+	kind := j.kind(j.cfg.Type)
+	if j.cfg.Type == "" {
+		kind = j.kind(Time)
+		job, err := j.catalog.Job(ctx, j.dest, j.dst)
+		if err != nil && !errors.Is(err, replication.ErrNotManaged) {
+			return replication.Ensured{}, err
+		}
+		if err == nil && job.Kind.Incremental() && j.kind(Serial) == job.Kind {
+			kind = job.Kind
+		}
+	}
+	return replication.Ensure(ctx, j.dest, &replication.Declaration{
+		Kind: kind, Source: j.src, Dest: j.dst, Options: &j.cfg.Options, Setup: j.setup, Reconcile: j.reconcile,
+	})
+}
+
+// reconcile refuses a declared identity other than the stored one and
+// patches the settings that change in place.
+func (j *job) reconcile(stored json.RawMessage) (json.RawMessage, []string, error) {
+	var def definition
+	if err := json.Unmarshal(stored, &def); err != nil {
+		return nil, nil, fmt.Errorf("job of %s: decode config: %w", j.dst, err)
+	}
+	rebuild := func(setting, have, want string) error {
+		return &replication.RebuildError{Table: j.dst, Setting: setting, Have: have, Want: want}
+	}
+	list := func(cols []string) string {
+		if len(cols) == 0 {
+			return "every column"
+		}
+		return strings.Join(cols, ", ")
+	}
+	c := &j.cfg
+	switch {
+	case c.Control != def.Control:
+		return nil, nil, rebuild("control column", def.Control, c.Control)
+	case c.Type != "" && c.Type != def.Type:
+		return nil, nil, rebuild("control type", string(def.Type), string(c.Type))
+	case !slices.Equal(c.Columns, def.Filter) && (len(c.Columns) > 0 || len(def.Filter) > 0):
+		return nil, nil, rebuild("column filter", list(def.Filter), list(c.Columns))
+	case strings.TrimSpace(c.Condition) != def.Condition:
+		return nil, nil, rebuild("condition", fmt.Sprintf("%q", def.Condition), fmt.Sprintf("%q", strings.TrimSpace(c.Condition)))
+	case len(c.Key) > 0 && !slices.Equal(c.Key, def.Key):
+		return nil, nil, rebuild("key", list(def.Key), list(c.Key))
+	}
+	want := definition{LateCommit: c.LateCommit, DSTStartMin: int(c.DSTStart.Minutes()), DSTEndMin: int(c.DSTEnd.Minutes()),
+		IgnoreDST: c.IgnoreDST, LongTxnMicros: c.LongTransaction.Microseconds(), DurableCommit: c.DurableCommit}
+	if def.Type == Time {
+		want.Boundary, want.LookBack = c.Boundary.Microseconds(), c.LookBack.Microseconds()
+	} else {
+		want.Boundary, want.LookBack = *c.SerialBoundary, c.SerialLookBack
+	}
+	return jobconfig.Patch(stored, want, "boundary", "look_back", "late_commit", "dst_start_minutes", "dst_end_minutes",
+		"ignore_dst", "long_transaction_us", "durable_commit")
+}

@@ -1,0 +1,72 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pgmimeo/pgmimeo/internal/jobconfig"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// Ensure makes the job exist as this Snapshot's configuration declares it
+// (see replication.Ensure): Setup when it does not exist; in place, the
+// run settings (period, paused, lock wait, unlogged), SkipUnchanged and
+// PostScripts; a *replication.RebuildError for the column filter, the
+// condition and index replication. An unchanged job is left untouched and
+// no job is logged, so a service can call Ensure at every start.
+func (s *Snapshot) Ensure(ctx context.Context) (replication.Ensured, error) {
+	declared := s.jobOptions()
+	return replication.Ensure(ctx, s.dest, &replication.Declaration{
+		Kind: replication.KindSnapshot, Source: s.src, Dest: s.dst, Options: &s.cfg.Options, Setup: s.Setup,
+		Reconcile: func(stored json.RawMessage) (json.RawMessage, []string, error) {
+			return reconcile(s.dst, stored, declared, "skip_unchanged", "post_scripts")
+		},
+	})
+}
+
+// Ensure makes the job exist as this Table's configuration declares it
+// (see replication.Ensure): Setup when it does not exist; in place, the
+// run settings (period, paused, lock wait, unlogged), TruncateCascade and
+// Sequences; a *replication.RebuildError for the column filter, the
+// condition and index replication. An unchanged job is left untouched and
+// no job is logged.
+func (t *Table) Ensure(ctx context.Context) (replication.Ensured, error) {
+	declared := t.jobOptions()
+	return replication.Ensure(ctx, t.dest, &replication.Declaration{
+		Kind: replication.KindTableReload, Source: t.src, Dest: t.dst, Options: &t.cfg.Options, Setup: t.Setup,
+		Reconcile: func(stored json.RawMessage) (json.RawMessage, []string, error) {
+			return reconcile(t.dst, stored, declared, "truncate_cascade", "sequences")
+		},
+	})
+}
+
+// reconcile refuses a declared column filter, condition or index
+// replication other than the stored one (the destination's shape and
+// rows follow from them), and patches the keys that change in place.
+func reconcile(dest replication.Table, stored json.RawMessage, declared jobOptions, inPlace ...string) (json.RawMessage, []string, error) {
+	var have jobOptions
+	if err := json.Unmarshal(stored, &have); err != nil {
+		return nil, nil, fmt.Errorf("job of %s: decode config: %w", dest, err)
+	}
+	rebuild := func(setting, have, want string) error {
+		return &replication.RebuildError{Table: dest, Setting: setting, Have: have, Want: want}
+	}
+	list := func(cols []string) string {
+		if len(cols) == 0 {
+			return "every column"
+		}
+		return strings.Join(cols, ", ")
+	}
+	switch {
+	case !slices.Equal(have.Columns, declared.Columns) && (len(have.Columns) > 0 || len(declared.Columns) > 0):
+		return nil, nil, rebuild("column filter", list(have.Columns), list(declared.Columns))
+	case strings.TrimSpace(have.Condition) != strings.TrimSpace(declared.Condition):
+		return nil, nil, rebuild("condition", fmt.Sprintf("%q", have.Condition), fmt.Sprintf("%q", declared.Condition))
+	case have.SkipIndexes != declared.SkipIndexes:
+		return nil, nil, rebuild("index replication (SkipIndexes)", fmt.Sprint(have.SkipIndexes), fmt.Sprint(declared.SkipIndexes))
+	}
+	return jobconfig.Patch(stored, declared, inPlace...)
+}
