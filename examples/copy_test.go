@@ -16,14 +16,6 @@ import (
 func TestExamplesBuildAndRunFromACopy(t *testing.T) {
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
-	goVersion := ""
-	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	require.NoError(t, err)
-	for _, l := range strings.Split(string(mod), "\n") {
-		if v, ok := strings.CutPrefix(l, "go "); ok {
-			goVersion = v
-		}
-	}
 	dirs, err := filepath.Glob("*/main.go")
 	require.NoError(t, err)
 	require.NotEmpty(t, dirs)
@@ -42,9 +34,7 @@ func TestExamplesBuildAndRunFromACopy(t *testing.T) {
 				require.NotContains(t, string(b), "pgmimeo/internal/", "%s imports an internal package", f)
 				require.NoError(t, os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644))
 			}
-			gomod := "module example.com/" + name + "\n\ngo " + goVersion + "\n\n" +
-				"require github.com/pgmimeo/pgmimeo v0.0.0\n\nreplace github.com/pgmimeo/pgmimeo => " + root + "\n"
-			require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
+			writeModule(t, dir, name, root)
 			goCmd(t, dir, "mod", "tidy")
 			goCmd(t, dir, "build", "-o", filepath.Join(dir, "example"), ".")
 			if name == "quickstart" {
@@ -54,6 +44,23 @@ func TestExamplesBuildAndRunFromACopy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeModule writes the go.mod of a module example.com/name in dir that
+// takes pgmimeo from the checkout at root, at the checkout's Go version.
+func writeModule(t *testing.T, dir, name, root string) {
+	t.Helper()
+	goVersion := ""
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	require.NoError(t, err)
+	for _, l := range strings.Split(string(mod), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goVersion = v
+		}
+	}
+	gomod := "module example.com/" + name + "\n\ngo " + goVersion + "\n\n" +
+		"require github.com/pgmimeo/pgmimeo v0.0.0\n\nreplace github.com/pgmimeo/pgmimeo => " + root + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
 }
 
 func goCmd(t *testing.T, dir string, args ...string) {
