@@ -34,12 +34,6 @@ func (r *Replicator) reconcile(stored json.RawMessage) (json.RawMessage, []strin
 	rebuild := func(setting, have, want string) error {
 		return &replication.RebuildError{Table: r.Dest(), Setting: setting, Have: have, Want: want}
 	}
-	list := func(cols []string) string {
-		if len(cols) == 0 {
-			return "every column"
-		}
-		return strings.Join(cols, ", ")
-	}
 	cond := func(c string) string {
 		if c == "" {
 			return "no condition"
@@ -52,9 +46,9 @@ func (r *Replicator) reconcile(stored json.RawMessage) (json.RawMessage, []strin
 	case jc.Capture == CaptureTrigger && jc.QueueSchema != r.cfg.queueSchema():
 		return nil, nil, rebuild("queue schema", jc.QueueSchema, r.cfg.queueSchema())
 	case len(r.cfg.Key) > 0 && !slices.Equal(jc.Key, r.cfg.Key):
-		return nil, nil, rebuild("key", list(jc.Key), list(r.cfg.Key))
-	case !slices.Equal(jc.Filter, r.cfg.Columns) && (len(jc.Filter) > 0 || len(r.cfg.Columns) > 0):
-		return nil, nil, rebuild("column filter", list(jc.Filter), list(r.cfg.Columns))
+		return nil, nil, rebuild("key", jobconfig.Columns(jc.Key), jobconfig.Columns(r.cfg.Key))
+	case !slices.Equal(jc.Filter, r.cfg.Columns):
+		return nil, nil, rebuild("column filter", jobconfig.Columns(jc.Filter), jobconfig.Columns(r.cfg.Columns))
 	case strings.TrimSpace(jc.Condition) != strings.TrimSpace(r.cfg.Condition):
 		return nil, nil, rebuild("condition", cond(jc.Condition), cond(r.cfg.Condition))
 	case jc.SkipIndexes != r.cfg.SkipIndexes:

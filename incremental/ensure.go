@@ -56,24 +56,18 @@ func (j *job) reconcile(stored json.RawMessage) (json.RawMessage, []string, erro
 	rebuild := func(setting, have, want string) error {
 		return &replication.RebuildError{Table: j.dst, Setting: setting, Have: have, Want: want}
 	}
-	list := func(cols []string) string {
-		if len(cols) == 0 {
-			return "every column"
-		}
-		return strings.Join(cols, ", ")
-	}
 	c := &j.cfg
 	switch {
 	case c.Control != def.Control:
 		return nil, nil, rebuild("control column", def.Control, c.Control)
 	case c.Type != "" && c.Type != def.Type:
 		return nil, nil, rebuild("control type", string(def.Type), string(c.Type))
-	case !slices.Equal(c.Columns, def.Filter) && (len(c.Columns) > 0 || len(def.Filter) > 0):
-		return nil, nil, rebuild("column filter", list(def.Filter), list(c.Columns))
+	case !slices.Equal(c.Columns, def.Filter):
+		return nil, nil, rebuild("column filter", jobconfig.Columns(def.Filter), jobconfig.Columns(c.Columns))
 	case strings.TrimSpace(c.Condition) != def.Condition:
 		return nil, nil, rebuild("condition", fmt.Sprintf("%q", def.Condition), fmt.Sprintf("%q", strings.TrimSpace(c.Condition)))
 	case len(c.Key) > 0 && !slices.Equal(c.Key, def.Key):
-		return nil, nil, rebuild("key", list(def.Key), list(c.Key))
+		return nil, nil, rebuild("key", jobconfig.Columns(def.Key), jobconfig.Columns(c.Key))
 	}
 	want := definition{LateCommit: c.LateCommit, DSTStartMin: int(c.DSTStart.Minutes()), DSTEndMin: int(c.DSTEnd.Minutes()),
 		IgnoreDST: c.IgnoreDST, LongTxnMicros: c.LongTransaction.Microseconds(), DurableCommit: c.DurableCommit}

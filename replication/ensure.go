@@ -97,14 +97,18 @@ func Ensure(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
 	}
 	var out Ensured
 	err := durable.InTx(ctx, db, func(tx pgx.Tx) error {
-		job, err := cat.Job(ctx, tx, d.Dest)
-		if err != nil {
-			return err
+		// The job's row stays locked until the commit, so no other Ensure or
+		// settings change interleaves with this one.
+		var id int64
+		err := tx.QueryRow(ctx, `SELECT job_id FROM `+cat.table("jobs")+` WHERE dest_schema = $1 AND dest_table = $2 FOR NO KEY UPDATE`,
+			d.Dest.Schema, d.Dest.Name).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return &TableError{Table: d.Dest, Err: ErrNotManaged, Fix: "the job was destroyed meanwhile; ensure it again"}
 		}
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM `+cat.table("jobs")+` WHERE job_id = $1 FOR NO KEY UPDATE`, job.ID); err != nil {
+		if err != nil {
 			return fmt.Errorf("ensure %s: lock job: %w", d.Dest, err)
 		}
-		job, err = cat.JobByID(ctx, tx, job.ID)
+		job, err := cat.JobByID(ctx, tx, id)
 		if err != nil {
 			return err
 		}

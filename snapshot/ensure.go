@@ -54,15 +54,9 @@ func reconcile(dest replication.Table, stored json.RawMessage, declared jobOptio
 	rebuild := func(setting, have, want string) error {
 		return &replication.RebuildError{Table: dest, Setting: setting, Have: have, Want: want}
 	}
-	list := func(cols []string) string {
-		if len(cols) == 0 {
-			return "every column"
-		}
-		return strings.Join(cols, ", ")
-	}
 	switch {
-	case !slices.Equal(have.Columns, declared.Columns) && (len(have.Columns) > 0 || len(declared.Columns) > 0):
-		return nil, nil, rebuild("column filter", list(have.Columns), list(declared.Columns))
+	case !slices.Equal(have.Columns, declared.Columns):
+		return nil, nil, rebuild("column filter", jobconfig.Columns(have.Columns), jobconfig.Columns(declared.Columns))
 	case strings.TrimSpace(have.Condition) != strings.TrimSpace(declared.Condition):
 		return nil, nil, rebuild("condition", fmt.Sprintf("%q", have.Condition), fmt.Sprintf("%q", declared.Condition))
 	case have.SkipIndexes != declared.SkipIndexes:

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Patch sets each of keys in stored to its value in declared (any value
@@ -60,4 +61,13 @@ func equalJSON(a, b json.RawMessage) bool {
 		return false
 	}
 	return bytes.Equal(ca.Bytes(), cb.Bytes())
+}
+
+// Columns shows a column list (a filter or a key) in a message: the names
+// joined, or "every column" for none.
+func Columns(cols []string) string {
+	if len(cols) == 0 {
+		return "every column"
+	}
+	return strings.Join(cols, ", ")
 }

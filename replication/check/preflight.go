@@ -156,12 +156,10 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 	}
 
 	role := replication.QuoteIdent(f.role)
-	checks := map[replication.Requirement]Check{}
 	add := func(ch Check) {
 		if ch.OK {
 			ch.Fix = ""
 		}
-		checks[ch.Requirement] = ch
 		r.Checks = append(r.Checks, ch)
 	}
 	add(Check{Requirement: replication.ReqSchemaUsage, OK: f.usage, Detail: boolText(f.usage, "granted", "not granted"),
