@@ -19,10 +19,19 @@ import (
 // KeepDeleted, which is the kind). An unchanged job is left untouched and
 // no job is logged, so a service can call Ensure at every start.
 func (r *Replicator) Ensure(ctx context.Context) (replication.Ensured, error) {
-	return replication.Ensure(ctx, r.dest, &replication.Declaration{
+	return replication.Ensure(ctx, r.dest, r.declaration())
+}
+
+// Plan says what Ensure would do, changing nothing (see replication.Plan).
+func (r *Replicator) Plan(ctx context.Context) (replication.Ensured, error) {
+	return replication.Plan(ctx, r.dest, r.declaration())
+}
+
+func (r *Replicator) declaration() *replication.Declaration {
+	return &replication.Declaration{
 		Kind: r.variant.Kind(), Source: r.table, Dest: r.Dest(), Options: &r.cfg.Options,
 		Setup: r.Setup, Reconcile: r.reconcile,
-	})
+	}
 }
 
 // reconcile compares the stored job config with r's configuration.

@@ -8,7 +8,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jackc/pgerrcode"
+
 	"github.com/pgmimeo/pgmimeo/internal/jobconfig"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -27,23 +30,47 @@ func (r *Inserter) Ensure(ctx context.Context) (replication.Ensured, error) { re
 // also needs a rebuild.
 func (r *Updater) Ensure(ctx context.Context) (replication.Ensured, error) { return r.j.ensure(ctx) }
 
+// Plan says what Ensure would do, changing nothing (see replication.Plan).
+func (r *Inserter) Plan(ctx context.Context) (replication.Ensured, error) { return r.j.plan(ctx) }
+
+// Plan says what Ensure would do, changing nothing (see replication.Plan).
+func (r *Updater) Plan(ctx context.Context) (replication.Ensured, error) { return r.j.plan(ctx) }
+
 func (j *job) ensure(ctx context.Context) (replication.Ensured, error) {
+	d, err := j.declaration(ctx)
+	if err != nil {
+		return replication.Ensured{}, err
+	}
+	return replication.Ensure(ctx, j.dest, d)
+}
+
+func (j *job) plan(ctx context.Context) (replication.Ensured, error) {
+	d, err := j.declaration(ctx)
+	if err != nil {
+		return replication.Ensured{}, err
+	}
+	return replication.Plan(ctx, j.dest, d)
+}
+
+// declaration is the job as j's configuration declares it.
+func (j *job) declaration(ctx context.Context) (*replication.Declaration, error) {
 	// The kind follows from the control column's type, which setup finds
 	// when Config.Type is empty: take the stored job's then.
 	kind := j.kind(j.cfg.Type)
 	if j.cfg.Type == "" {
 		kind = j.kind(Time)
 		job, err := j.catalog.Job(ctx, j.dest, j.dst)
-		if err != nil && !errors.Is(err, replication.ErrNotManaged) {
-			return replication.Ensured{}, err
+		// A catalog not made yet (SQLSTATE 42P01) holds no job either.
+		if err != nil && !errors.Is(err, replication.ErrNotManaged) && sqltext.SQLState(err) != pgerrcode.UndefinedTable {
+			return nil, err
 		}
 		if err == nil && job.Kind.Incremental() && j.kind(Serial) == job.Kind {
 			kind = job.Kind
 		}
 	}
-	return replication.Ensure(ctx, j.dest, &replication.Declaration{
+	return &replication.Declaration{
 		Kind: kind, Source: j.src, Dest: j.dst, Options: &j.cfg.Options, Setup: j.setup, Reconcile: j.reconcile,
-	})
+	}, nil
 }
 
 // reconcile refuses a declared identity other than the stored one and

@@ -32,7 +32,10 @@ func TestEnsure(t *testing.T) {
 		}
 		job := func() []string { return pgtest.Rows(t, f.b.Dest, `SELECT row(j.*)::text FROM mimeo.jobs j`) }
 
-		got, err := declared(nil).Ensure(ctx)
+		got, err := declared(nil).Plan(ctx) // no catalog yet
+		require.NoError(t, err)
+		require.True(t, got.Created)
+		got, err = declared(nil).Ensure(ctx)
 		require.NoError(t, err)
 		require.True(t, got.Created)
 		f.same(t, f.src)
@@ -47,6 +50,10 @@ func TestEnsure(t *testing.T) {
 		faster := func(c *incremental.Config) {
 			c.BatchLimit, c.LookBack, c.SerialLookBack, c.Unlogged = 10, 2*time.Hour, 7, true
 		}
+		got, err = declared(faster).Plan(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"batch_limit", "unlogged", "look_back"}, got.Changed)
+		require.Equal(t, before, job(), "Plan changes nothing")
 		got, err = declared(faster).Ensure(ctx)
 		require.NoError(t, err)
 		require.Equal(t, []string{"batch_limit", "unlogged", "look_back"}, got.Changed)

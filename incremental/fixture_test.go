@@ -46,6 +46,7 @@ type rep interface {
 	Repull(ctx context.Context) (replication.Result, error)
 	RepullRange(ctx context.Context, start, end incremental.Value) (replication.Result, error)
 	Ensure(ctx context.Context) (replication.Ensured, error)
+	Plan(ctx context.Context) (replication.Ensured, error)
 }
 
 // fixture is a source table for one mode: a key column, a control column

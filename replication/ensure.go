@@ -75,10 +75,7 @@ type Ensured struct {
 // unchanged job is left untouched: Ensure writes nothing and logs no job,
 // so a service can call it at every start.
 func Ensure(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
-	o := d.Options
-	if o == nil {
-		o = &Options{}
-	}
+	o := d.options()
 	cat := NewCatalog(o.Catalog)
 	if err := cat.Migrate(ctx, db); err != nil {
 		return Ensured{}, fmt.Errorf("ensure %s: prepare catalog: %w", d.Dest, err)
@@ -112,36 +109,88 @@ func Ensure(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
 		if err != nil {
 			return err
 		}
-		switch {
-		case job.Kind != d.Kind:
-			return &RebuildError{Table: d.Dest, Setting: "kind", Have: string(job.Kind), Want: string(d.Kind)}
-		case job.SourceTable != d.Source:
-			return &RebuildError{Table: d.Dest, Setting: "source table", Have: job.SourceTable.String(), Want: d.Source.String()}
-		case job.SourceName != o.Source():
-			return &RebuildError{Table: d.Dest, Setting: "source name", Have: job.SourceName, Want: o.Source()}
-		}
-		config, changed, err := d.Reconcile(job.Config)
+		diff, err := d.compare(job)
 		if err != nil {
 			return err
 		}
-		if config != nil {
-			if _, err := tx.Exec(ctx, `UPDATE `+cat.table("jobs")+` SET config = $2 WHERE job_id = $1`, job.ID, config); err != nil {
+		if diff.config != nil {
+			if _, err := tx.Exec(ctx, `UPDATE `+cat.table("jobs")+` SET config = $2 WHERE job_id = $1`, job.ID, diff.config); err != nil {
 				return fmt.Errorf("ensure %s: %w", d.Dest, err)
 			}
-			job.Config = config
 		}
-		want := o.RunSettings()
-		runChanged := job.RunSettings().Changes(want)
-		if len(runChanged) > 0 {
-			if err := cat.SetRunSettings(ctx, tx, d.Dest, want); err != nil {
+		if diff.run {
+			if err := cat.SetRunSettings(ctx, tx, d.Dest, o.RunSettings()); err != nil {
 				return err
 			}
 		}
-		out.Changed = append(slices.Clip(runChanged), changed...)
+		out.Changed = diff.changed
 		return nil
 	})
 	if err != nil {
 		return Ensured{}, err
 	}
 	return out, nil
+}
+
+// Plan says what Ensure would do with d, changing nothing: Created when
+// the job (or the catalog) does not exist yet, the settings it would
+// change in place, or the *RebuildError Ensure would return. It does not
+// check what Setup would check of a job it would create (run the kind's
+// Preflight for that).
+func Plan(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
+	cat := NewCatalog(d.options().Catalog)
+	var exists bool
+	if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, cat.table("jobs")).Scan(&exists); err != nil {
+		return Ensured{}, fmt.Errorf("plan %s: %w", d.Dest, err)
+	}
+	if !exists {
+		return Ensured{Created: true}, nil
+	}
+	job, err := cat.Job(ctx, db, d.Dest)
+	if errors.Is(err, ErrNotManaged) {
+		return Ensured{Created: true}, nil
+	}
+	if err != nil {
+		return Ensured{}, err
+	}
+	diff, err := d.compare(job)
+	if err != nil {
+		return Ensured{}, err
+	}
+	return Ensured{Changed: diff.changed}, nil
+}
+
+func (d *Declaration) options() *Options {
+	if d.Options == nil {
+		return &Options{}
+	}
+	return d.Options
+}
+
+// difference is what differs between a job and its declaration, where
+// nothing needs a rebuild.
+type difference struct {
+	config  json.RawMessage // the config to store; nil: unchanged
+	run     bool            // the run settings differ
+	changed []string        // the names of every changed setting
+}
+
+// compare checks the job's identity against d's, then asks the kind's
+// Reconcile about its config and compares the run settings.
+func (d *Declaration) compare(job *Job) (difference, error) {
+	o := d.options()
+	switch {
+	case job.Kind != d.Kind:
+		return difference{}, &RebuildError{Table: d.Dest, Setting: "kind", Have: string(job.Kind), Want: string(d.Kind)}
+	case job.SourceTable != d.Source:
+		return difference{}, &RebuildError{Table: d.Dest, Setting: "source table", Have: job.SourceTable.String(), Want: d.Source.String()}
+	case job.SourceName != o.Source():
+		return difference{}, &RebuildError{Table: d.Dest, Setting: "source name", Have: job.SourceName, Want: o.Source()}
+	}
+	config, changed, err := d.Reconcile(job.Config)
+	if err != nil {
+		return difference{}, err
+	}
+	runChanged := job.RunSettings().Changes(o.RunSettings())
+	return difference{config: config, run: len(runChanged) > 0, changed: append(slices.Clip(runChanged), changed...)}, nil
 }

@@ -18,13 +18,22 @@ import (
 // condition and index replication. An unchanged job is left untouched and
 // no job is logged, so a service can call Ensure at every start.
 func (s *Snapshot) Ensure(ctx context.Context) (replication.Ensured, error) {
+	return replication.Ensure(ctx, s.dest, s.declaration())
+}
+
+// Plan says what Ensure would do, changing nothing (see replication.Plan).
+func (s *Snapshot) Plan(ctx context.Context) (replication.Ensured, error) {
+	return replication.Plan(ctx, s.dest, s.declaration())
+}
+
+func (s *Snapshot) declaration() *replication.Declaration {
 	declared := s.jobOptions()
-	return replication.Ensure(ctx, s.dest, &replication.Declaration{
+	return &replication.Declaration{
 		Kind: replication.KindSnapshot, Source: s.src, Dest: s.dst, Options: &s.cfg.Options, Setup: s.Setup,
 		Reconcile: func(stored json.RawMessage) (json.RawMessage, []string, error) {
 			return reconcile(s.dst, stored, declared, "skip_unchanged", "post_scripts")
 		},
-	})
+	}
 }
 
 // Ensure makes the job exist as this Table's configuration declares it
@@ -34,13 +43,22 @@ func (s *Snapshot) Ensure(ctx context.Context) (replication.Ensured, error) {
 // condition and index replication. An unchanged job is left untouched and
 // no job is logged.
 func (t *Table) Ensure(ctx context.Context) (replication.Ensured, error) {
+	return replication.Ensure(ctx, t.dest, t.declaration())
+}
+
+// Plan says what Ensure would do, changing nothing (see replication.Plan).
+func (t *Table) Plan(ctx context.Context) (replication.Ensured, error) {
+	return replication.Plan(ctx, t.dest, t.declaration())
+}
+
+func (t *Table) declaration() *replication.Declaration {
 	declared := t.jobOptions()
-	return replication.Ensure(ctx, t.dest, &replication.Declaration{
+	return &replication.Declaration{
 		Kind: replication.KindTableReload, Source: t.src, Dest: t.dst, Options: &t.cfg.Options, Setup: t.Setup,
 		Reconcile: func(stored json.RawMessage) (json.RawMessage, []string, error) {
 			return reconcile(t.dst, stored, declared, "truncate_cascade", "sequences")
 		},
-	})
+	}
 }
 
 // reconcile refuses a declared column filter, condition or index

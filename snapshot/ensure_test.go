@@ -37,9 +37,16 @@ func TestEnsure(t *testing.T) {
 	base := snapshot.Config{Options: replication.Options{Period: time.Hour}}
 	tbase := snapshot.TableConfig{Options: replication.Options{Period: time.Hour}}
 
-	got, err := snap(base).Ensure(ctx)
+	got, err := snap(base).Plan(ctx) // no catalog yet
 	require.NoError(t, err)
 	require.True(t, got.Created)
+	got, err = snap(base).Ensure(ctx)
+	require.NoError(t, err)
+	require.True(t, got.Created)
+	got, err = table(tbase).Plan(ctx) // a catalog without this job
+	require.NoError(t, err)
+	require.True(t, got.Created)
+	require.Equal(t, []string{"(0)"}, pgtest.Rows(t, b.Dest, `SELECT count(*) FROM mimeo.jobs WHERE dest_table = 'orders_copy'`))
 	got, err = table(tbase).Ensure(ctx)
 	require.NoError(t, err)
 	require.True(t, got.Created)
@@ -61,6 +68,10 @@ func TestEnsure(t *testing.T) {
 
 	s2 := base
 	s2.Period, s2.SkipUnchanged, s2.PostScripts = 10*time.Minute, true, []string{"SELECT 1"}
+	got, err = snap(s2).Plan(ctx)
+	require.NoError(t, err)
+	require.Equal(t, []string{"period", "skip_unchanged", "post_scripts"}, got.Changed)
+	require.Equal(t, before, jobs(), "Plan changes nothing")
 	got, err = snap(s2).Ensure(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []string{"period", "skip_unchanged", "post_scripts"}, got.Changed)
@@ -83,6 +94,8 @@ func TestEnsure(t *testing.T) {
 		var re *replication.RebuildError
 		require.ErrorAs(t, err, &re, setting)
 		require.Equal(t, setting, re.Setting)
+		_, perr := snap(cfg).Plan(ctx)
+		require.Equal(t, err.Error(), perr.Error(), "Plan foresees the rebuild")
 	}
 	_, err = table(snapshot.TableConfig{Options: replication.Options{Condition: "id > 1"}}).Ensure(ctx)
 	require.ErrorIs(t, err, replication.ErrRebuild)
