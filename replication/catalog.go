@@ -73,6 +73,11 @@ type Job struct {
 	LastOK    *time.Time
 	LastError string
 	Failures  int
+	// NextRun is when a scheduler next runs the job, as it recorded after
+	// the job's last scheduled run; nil before the first.
+	NextRun *time.Time
+	// ClaimedBy names the worker that claimed the job last ("" for none).
+	ClaimedBy string
 
 	// paused makes CreateJob create the job disabled (Options.Paused).
 	paused bool
@@ -80,7 +85,7 @@ type Job struct {
 
 const jobColumns = `job_id, kind, source_name, source_schema, source_table, dest_schema, dest_table,
 	config, state, COALESCE(extract(epoch FROM period)::float8, 0), enabled, extract(epoch FROM lock_wait)::float8, NOT job_log,
-	created_at, last_run, last_ok, COALESCE(last_error, ''), failures`
+	created_at, last_run, last_ok, COALESCE(last_error, ''), failures, next_run, COALESCE(claimed_by, '')`
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
@@ -89,7 +94,7 @@ func scanJob(row pgx.Row) (*Job, error) {
 	var lockWait *float64
 	err := row.Scan(&j.ID, &kind, &j.SourceName, &j.SourceTable.Schema, &j.SourceTable.Name,
 		&j.Dest.Schema, &j.Dest.Name, &j.Config, &j.State, &period, &j.Enabled, &lockWait, &j.Unlogged, &j.CreatedAt,
-		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures)
+		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures, &j.NextRun, &j.ClaimedBy)
 	j.Kind = Kind(kind)
 	j.Period = time.Duration(period * float64(time.Second))
 	if lockWait != nil {

@@ -3,7 +3,7 @@ package jobfile_test
 import (
 	"fmt"
 
-	"github.com/pgmimeo/pgmimeo/internal/jobfile"
+	"github.com/pgmimeo/pgmimeo/cmd/pgmimeo/internal/jobfile"
 )
 
 func ExampleParse() {

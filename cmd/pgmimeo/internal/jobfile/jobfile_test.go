@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgmimeo/pgmimeo/internal/jobfile"
+	"github.com/pgmimeo/pgmimeo/cmd/pgmimeo/internal/jobfile"
 )
 
 func env(vars map[string]string) func(string) (string, bool) {
