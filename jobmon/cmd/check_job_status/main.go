@@ -32,43 +32,21 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
-	"github.com/pgmimeo/pgmimeo/internal/dsn"
+	"github.com/pgmimeo/pgmimeo/internal/nagios"
+	"github.com/pgmimeo/pgmimeo/internal/version"
 	"github.com/pgmimeo/pgmimeo/jobmon"
 )
 
-// Nagios plugin exit codes.
-const (
-	exitOK       = 0
-	exitWarning  = 1
-	exitCritical = 2
-	exitUnknown  = 3
-)
-
-// service starts every status line.
-const service = "JOBMON"
-
-// version is the plugin's version: set with -ldflags "-X main.version=…",
-// else the module version it was built from.
-var version = ""
-
-func pluginVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
-
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+const (
+	exitUnknown = nagios.Unknown
+	service     = nagios.Service
+)
 
 // seconds is the --timeout flag: whole seconds, or a Go duration.
 type seconds time.Duration
@@ -140,10 +118,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitUnknown
 	case err != nil:
-		fmt.Fprintf(stdout, "%s UNKNOWN - %s (see --help)\n", service, oneLine(err.Error()))
+		fmt.Fprintf(stdout, "%s UNKNOWN - %s (see --help)\n", service, nagios.OneLine(err.Error()))
 		return exitUnknown
 	case showVersion:
-		fmt.Fprintf(stdout, "check_job_status (pgmimeo) %s\n", pluginVersion())
+		fmt.Fprintf(stdout, "check_job_status (pgmimeo) %s\n", version.String())
 		return exitUnknown
 	case fs.NArg() > 0:
 		fmt.Fprintf(stdout, "%s UNKNOWN - unexpected argument %q (see --help)\n", service, fs.Arg(0))
@@ -152,66 +130,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s UNKNOWN - --timeout must be positive\n", service)
 		return exitUnknown
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeout))
-	defer cancel()
-	code, lines := check(ctx, connString, schema, time.Duration(timeout), verbose)
+	code, lines := nagios.Check(context.Background(), nagios.Config{DSN: connString, Schema: schema,
+		Timeout: time.Duration(timeout), Verbose: verbose, AppName: "check_job_status"})
 	fmt.Fprintln(stdout, strings.Join(lines, "\n"))
 	return code
-}
-
-// check connects, runs CheckJobStatus and returns the exit code and the
-// lines to print: the status line first.
-func check(ctx context.Context, connString, schema string, timeout time.Duration, verbose bool) (int, []string) {
-	// Secrets are kept out by field: a connection string is only shown
-	// through dsn.Redact, and the errors shown (pgconn's connect errors,
-	// the server's) name the user and database, never the password.
-	unknown := func(format string, args ...any) (int, []string) {
-		return exitUnknown, []string{service + " UNKNOWN - " + oneLine(fmt.Sprintf(format, args...))}
-	}
-	cfg, err := dsn.ParsePool(connString)
-	if err != nil {
-		return unknown("bad connection settings: %v", err)
-	}
-	cfg.MaxConns = 1
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "check_job_status"
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return unknown("cannot open a connection pool: %v", err)
-	}
-	defer pool.Close()
-	if err := pool.Ping(ctx); err != nil {
-		if ctx.Err() != nil {
-			return unknown("no answer from the database within %v", timeout)
-		}
-		return unknown("cannot connect to the database: %v", err)
-	}
-	log, err := jobmon.New(pool, &jobmon.Config{Schema: schema})
-	if err != nil {
-		return unknown("%v", err)
-	}
-	alerts, err := log.CheckJobStatus(ctx)
-	switch {
-	case errors.Is(err, jobmon.ErrSchemaMissing):
-		return unknown("job log schema %q not found in database %q (create it with jobmon's Logger.Migrate, or pass --schema)",
-			schema, cfg.ConnConfig.Database)
-	case ctx.Err() != nil:
-		return unknown("no answer from the database within %v", timeout)
-	case err != nil:
-		return unknown("%v", err)
-	}
-	code, line := report(alerts)
-	lines := []string{line}
-	if verbose {
-		lines = append(lines, details(alerts)...)
-		lines = append(lines, fmt.Sprintf("checked schema %q as user %q on %s:%d database %q",
-			schema, cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database))
-	}
-	return code, lines
-}
-
-// oneLine keeps text on one line and out of the performance data.
-func oneLine(s string) string {
-	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ", "|", "/").Replace(s)
 }
