@@ -50,6 +50,22 @@ func (q *queue) Table(i int) replication.Table {
 
 func (q *queue) registry() string { return pgx.Identifier{q.Schema, "queues"}.Sanitize() }
 
+// QueueMigrationSQL returns the SQL that Setup runs on the source to
+// make the queue registry in schema ("": DefaultQueueSchema), as one
+// script for a team that applies schema changes with its own migration
+// tool (see replication.Catalog.MigrationSQL). The queue tables and
+// triggers of each job are made by its Setup.
+func QueueMigrationSQL(schema string) (string, error) {
+	if schema == "" {
+		schema = DefaultQueueSchema
+	}
+	ms, err := migrate.Load(queueMigrations, "migrations")
+	if err != nil {
+		return "", fmt.Errorf("load queue migrations: %w", err)
+	}
+	return migrate.Script(schema, ms), nil
+}
+
 // migrateQueueSchema creates or upgrades the queue registry in schema.
 func migrateQueueSchema(ctx context.Context, db migrate.DB, schema string) error {
 	ms, err := migrate.Load(queueMigrations, "migrations")

@@ -162,6 +162,22 @@ func (l *Logger) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// MigrationSQL returns the SQL that Logger.Migrate runs in schema ("":
+// DefaultSchema), as one script for a team that applies schema changes
+// with its own migration tool: each numbered migration in its own
+// transaction, recording its version so that Migrate later finds it
+// applied.
+func MigrationSQL(schema string) (string, error) {
+	if schema == "" {
+		schema = DefaultSchema
+	}
+	ms, err := migrate.Load(migrations, "migrations")
+	if err != nil {
+		return "", fmt.Errorf("load jobmon migrations: %w", err)
+	}
+	return migrate.Script(schema, ms), nil
+}
+
 // t returns the quoted, schema-qualified name of one of our tables.
 func (l *Logger) t(name string) string { return pgx.Identifier{l.schema, name}.Sanitize() }
 

@@ -50,6 +50,18 @@ func (c *Catalog) Migrate(ctx context.Context, db DB) error {
 	return err
 }
 
+// MigrationSQL returns the SQL that Migrate runs, as one script for a team
+// that applies schema changes with its own migration tool: each numbered
+// migration in its own transaction, recording its version in the schema's
+// schema_version table, so that Migrate later finds it applied.
+func (c *Catalog) MigrationSQL() (string, error) {
+	ms, err := migrate.Load(catalogMigrations, "migrations")
+	if err != nil {
+		return "", fmt.Errorf("load catalog migrations: %w", err)
+	}
+	return migrate.Script(c.schema, ms), nil
+}
+
 // Job is one row of the catalog.
 type Job struct {
 	ID          int64

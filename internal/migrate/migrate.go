@@ -146,3 +146,21 @@ func Version(ctx context.Context, db interface {
 	err := db.QueryRow(ctx, `SELECT COALESCE(max(version), 0) FROM `+pgx.Identifier{schema, "schema_version"}.Sanitize()).Scan(&v)
 	return v, err
 }
+
+// Script returns migrations as one SQL script for a team that applies
+// schema changes with its own tool: the schema and its versions table
+// made when missing, then each migration in its own transaction with the
+// search_path Apply sets, recording its version, so that Apply later
+// finds it applied. Run each migration once (the version in schema's
+// schema_version table says which ran).
+func Script(schema string, migrations []Migration) string {
+	qs := pgx.Identifier{schema}.Sanitize()
+	var b strings.Builder
+	fmt.Fprintf(&b, "CREATE SCHEMA IF NOT EXISTS %s;\n", qs)
+	fmt.Fprintf(&b, "CREATE TABLE IF NOT EXISTS %s.schema_version (\n    version int PRIMARY KEY,\n    name text NOT NULL,\n    applied_at timestamptz NOT NULL DEFAULT now());\n", qs)
+	for _, m := range migrations {
+		fmt.Fprintf(&b, "\n-- %s, version %d\nBEGIN;\nSET LOCAL search_path = %s, pg_catalog;\n%s\n", m.Name, m.Version, qs, strings.TrimRight(m.SQL, "\n"))
+		fmt.Fprintf(&b, "INSERT INTO %s.schema_version (version, name) VALUES (%d, '%s');\nCOMMIT;\n", qs, m.Version, strings.ReplaceAll(m.Name, "'", "''"))
+	}
+	return b.String()
+}
