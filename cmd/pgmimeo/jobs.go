@@ -31,11 +31,11 @@ func catalogExists(ctx context.Context, db replication.DB, cat *replication.Cata
 // selectJobs returns the jobs named by args (destination tables), or with
 // all every job: the job file's when one is given, else the catalog's.
 func (a *app) selectJobs(ctx context.Context, args []string, all bool) ([]*replication.Job, error) {
-	if all == (len(args) > 0) {
-		return nil, usagef("name the jobs by their destination tables, or give --all")
-	}
 	if err := a.load(false); err != nil {
 		return nil, err
+	}
+	if all == (len(args) > 0) {
+		return nil, usagef("name the jobs by their destination tables, or give --all")
 	}
 	dest, err := a.destination(ctx)
 	if err != nil {

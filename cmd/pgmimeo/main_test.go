@@ -150,3 +150,5 @@ func (c *cli) writeFile(name, text string) string {
 	require.NoError(c.t, os.WriteFile(p, []byte(text), 0o600))
 	return p
 }
+
+func writeText(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
