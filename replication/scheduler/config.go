@@ -26,11 +26,14 @@ const (
 
 // Config configures a Scheduler. Methods is required; otherwise the zero
 // Config runs every scheduled job of those kinds in the catalog "mimeo",
-// two at a time, with the sources' passwords from PGPASSWORD or a pgpass
-// file, logging nothing.
+// as many at a time as the destination pool allows (at most two), with the
+// sources' passwords from PGPASSWORD or a pgpass file, logging nothing.
 type Config struct {
 	// Concurrency is how many refreshes this process runs at once.
-	// Default 0: DefaultConcurrency (2).
+	// Default 0: as many as the destination pool has connections for
+	// (a refresh takes up to three, and the scheduler one more: (MaxConns-1)/3),
+	// at most DefaultConcurrency (2). pgxpool's default pool of four
+	// connections (on a machine of up to four cores) runs one at a time.
 	Concurrency int
 
 	// Kinds restricts the scheduler to jobs of these kinds. Default: every
@@ -116,6 +119,16 @@ type Config struct {
 	// or a service file as pgx reads them.
 	Connect func(ctx context.Context, sourceName string) (*pgxpool.Pool, error)
 
+	// Sources are pool configurations of sources by catalog name, for the
+	// sources Connect leaves to the scheduler: it opens its pool of such a
+	// source from a copy of the configuration, so that its TLS settings,
+	// tracer and BeforeConnect/AfterConnect hooks (one that fetches a
+	// password from a secret store, say) are kept, rather than from the
+	// catalog's stored, password-free connection string; MaxConns is raised
+	// to what Concurrency needs. Default nil: every source from the
+	// catalog.
+	Sources map[string]*pgxpool.Config
+
 	// Methods are the replication kinds this scheduler runs, as values
 	// (dml.Method, snapshot.Method, …): a claimed job of a kind none of
 	// them opens fails with ErrNoMethod. Required.
@@ -199,9 +212,6 @@ func withDefaults(cfg *Config) Config {
 	var c Config
 	if cfg != nil {
 		c = *cfg
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
 	}
 	if c.Backoff == 0 {
 		c.Backoff = DefaultBackoff

@@ -34,7 +34,7 @@ type Scheduler struct {
 // job bookkeeping and, when cfg.Connect is nil, for reading the sources'
 // connection strings: it needs at least 3·Concurrency+1 connections, or
 // concurrent refreshes could wait on each other for connections for ever;
-// New refuses a smaller pool. The claims are held on one more session of
+// New refuses a smaller pool, and sizes a Concurrency left 0 from it. The claims are held on one more session of
 // the scheduler's own, opened with the pool's settings.
 func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 	if dest == nil {
@@ -44,6 +44,9 @@ func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 		return nil, err
 	}
 	c := withDefaults(cfg)
+	if c.Concurrency == 0 {
+		c.Concurrency = max(1, min(DefaultConcurrency, int(dest.Config().MaxConns-1)/3))
+	}
 	if need := int32(3*c.Concurrency + 1); dest.Config().MaxConns < need {
 		return nil, &replication.OptionError{Field: "dest",
 			Problem: fmt.Sprintf("the pool has %d connections; %d concurrent refreshes need at least %d (set pool_max_conns)",

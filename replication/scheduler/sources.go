@@ -7,7 +7,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/jackc/pgerrcode"
+
 	"github.com/pgmimeo/pgmimeo/internal/dsn"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 
@@ -19,13 +22,14 @@ type sourcePools struct {
 	dest    *pgxpool.Pool
 	catalog *replication.Catalog
 	connect func(ctx context.Context, sourceName string) (*pgxpool.Pool, error)
+	configs map[string]*pgxpool.Config
 	conns   int32
 	app     string
 }
 
 func newSourcePools(dest *pgxpool.Pool, c *Config) *sourcePools {
 	return &sourcePools{pools: map[string]*pgxpool.Pool{}, dest: dest, catalog: replication.NewCatalog(c.Catalog),
-		connect: c.Connect, conns: int32(c.Concurrency) + 2, app: "pgmimeo scheduler " + c.WorkerID}
+		connect: c.Connect, configs: c.Sources, conns: int32(c.Concurrency) + 2, app: "pgmimeo scheduler " + c.WorkerID}
 }
 
 // get returns the pool of source name, opening it on first use.
@@ -52,17 +56,24 @@ func (p *sourcePools) get(ctx context.Context, name string) (*pgxpool.Pool, erro
 	return pool, nil
 }
 
-// open makes a pool on the stored connection string of source name. pgx
+// open makes a pool of source name: on a copy of its Config.Sources
+// configuration, else on its stored connection string, for which pgx
 // fills in a missing password from PGPASSWORD, the pgpass file or the
-// service file.
+// service file. A failed password authentication names those ways.
 func (p *sourcePools) open(ctx context.Context, name string) (*pgxpool.Pool, error) {
-	conninfo, err := p.catalog.Source(ctx, p.dest, name)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := dsn.ParsePool(conninfo)
-	if err != nil {
-		return nil, fmt.Errorf("source %q: %w", name, err)
+	var cfg *pgxpool.Config
+	stored := false
+	if given, ok := p.configs[name]; ok && given != nil {
+		cfg = given.Copy()
+	} else {
+		conninfo, err := p.catalog.Source(ctx, p.dest, name)
+		if err != nil {
+			return nil, err
+		}
+		if cfg, err = dsn.ParsePool(conninfo); err != nil {
+			return nil, fmt.Errorf("source %q: %w", name, err)
+		}
+		stored = true
 	}
 	cfg.MaxConns = max(cfg.MaxConns, p.conns)
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
@@ -71,6 +82,14 @@ func (p *sourcePools) open(ctx context.Context, name string) (*pgxpool.Pool, err
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("source %q: open pool: %w", name, err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		if code := sqltext.SQLState(err); stored && (code == pgerrcode.InvalidPassword || code == pgerrcode.InvalidAuthorizationSpecification) {
+			return nil, fmt.Errorf("source %q: %w (the catalog keeps no password: give the worker PGPASSWORD, a pgpass file or a service file, "+
+				"or the source's pool configuration in scheduler.Config.Sources or a pool by Config.Connect)", name, err)
+		}
+		return nil, fmt.Errorf("source %q: %w", name, err)
 	}
 	return pool, nil
 }
