@@ -99,11 +99,10 @@ func run(ctx context.Context, sourceDSN, destDSN string, demo bool, runFor time.
 			}
 			return source, nil
 		},
-		Tables:      tables, // this service's jobs only
-		Concurrency: 1,      // a refresh takes up to 3 destination sessions: 1 fits pgxpool's default of 4
-		JobLog:      log,
-		OnRun:       func(o scheduler.Outcome) { fmt.Printf("refreshed %s: %v\n", o.Dest, o.Err) },
-		WorkerID:    "service",
+		Tables:   tables, // this service's jobs only; Concurrency is sized from dest's pool
+		JobLog:   log,
+		OnRun:    func(o scheduler.Outcome) { fmt.Printf("refreshed %s: %v\n", o.Dest, o.Err) },
+		WorkerID: "service",
 	})
 	if err != nil {
 		return err
