@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pgmimeo/pgmimeo/internal/nagios"
+	"github.com/pgmimeo/pgmimeo/jobmon/nagios"
 )
 
 func checkCmd(a *app) *cobra.Command {

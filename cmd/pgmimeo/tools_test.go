@@ -9,8 +9,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pgmimeo/pgmimeo/internal/nagios"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/jobmon/nagios"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
 

@@ -36,9 +36,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pgmimeo/pgmimeo/internal/nagios"
 	"github.com/pgmimeo/pgmimeo/internal/version"
 	"github.com/pgmimeo/pgmimeo/jobmon"
+	"github.com/pgmimeo/pgmimeo/jobmon/nagios"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }

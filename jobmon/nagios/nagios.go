@@ -1,7 +1,9 @@
-// Package nagios is the check of the job log that the check_job_status
-// plugin and "pgmimeo check" print: one status line in the
-// monitoring-plugins form, the problem jobs worst first, performance data,
-// and the plugin exit codes.
+// Package nagios is the nagios check of a job log: what the
+// check_job_status plugin and "pgmimeo check" print, for a service that
+// wants to answer the same check itself. Check connects, runs
+// jobmon's CheckJobStatus and returns the plugin exit code and lines: one
+// status line in the monitoring-plugins form (the problem jobs worst
+// first, then performance data), and with Verbose a line per problem job.
 package nagios
 
 import (

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/pgmimeo/pgmimeo/internal/nagios"
+	"github.com/pgmimeo/pgmimeo/jobmon/nagios"
 )
 
 func ExampleCheck() {
