@@ -108,3 +108,44 @@ func TestEnsure(t *testing.T) {
 	}
 	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
 }
+
+// TestEnsureConcurrentStarts: replicas that start at once and ensure the
+// same job make it once, leave one queue and one set of triggers on the
+// source, and log one maker job, which succeeded.
+func TestEnsureConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, accountsDDL)
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o' || g, g, NULL, NULL, NULL FROM generate_series(1, 300) g`)
+	log := &memLog{}
+	errs := make(chan error, 4)
+	created := make(chan bool, 4)
+	for range 4 {
+		r, err := dml.New(b.Source, b.Dest, accounts, &dml.Config{Options: replication.Options{Period: time.Minute, JobLog: log}})
+		require.NoError(t, err)
+		go func() {
+			got, err := r.Ensure(ctx)
+			created <- got.Created
+			errs <- err
+		}()
+	}
+	n := 0
+	for range 4 {
+		require.NoError(t, <-errs)
+		if <-created {
+			n++
+		}
+	}
+	require.Equal(t, 1, n)
+	require.Equal(t, []string{"DML Maker: public.accounts OK"}, log.closed())
+	require.Equal(t, []string{"(1)"}, pgtest.Rows(t, b.Source, `SELECT count(*) FROM mimeo_queue.queues`))
+	triggers := pgtest.Rows(t, b.Source, `SELECT count(*) FROM pg_trigger WHERE tgrelid = 'public.accounts'::regclass AND NOT tgisinternal`)
+	pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = balance + 1 WHERE id <= 20`)
+	r, err := dml.New(b.Source, b.Dest, accounts, &dml.Config{})
+	require.NoError(t, err)
+	_, err = r.Refresh(ctx)
+	require.NoError(t, err)
+	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
+	require.NotEqual(t, []string{"(0)"}, triggers)
+}

@@ -57,6 +57,17 @@ type Declaration struct {
 	Reconcile func(stored json.RawMessage) (config json.RawMessage, changed []string, err error)
 }
 
+// errMadeMeanwhile is the error of a Setup called by Ensure that found,
+// once it held the destination's lock, the job made by another process.
+// It wraps ErrExists, so that Ensure compares with that job.
+var errMadeMeanwhile = fmt.Errorf("%w: made meanwhile by another process", ErrExists)
+
+// ensuringKey marks the context of a Setup that Ensure calls.
+type ensuringKey struct{}
+
+// ensuring reports whether ctx is that of a Setup that Ensure calls.
+func ensuring(ctx context.Context) bool { return ctx.Value(ensuringKey{}) != nil }
+
 // Ensured says what Ensure did.
 type Ensured struct {
 	// Created is true when the job did not exist and Setup made it.
@@ -81,7 +92,7 @@ func Ensure(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
 		return Ensured{}, fmt.Errorf("ensure %s: prepare catalog: %w", d.Dest, err)
 	}
 	if _, err := cat.Job(ctx, db, d.Dest); errors.Is(err, ErrNotManaged) {
-		err := d.Setup(ctx)
+		err := d.Setup(context.WithValue(ctx, ensuringKey{}, true))
 		if err == nil {
 			return Ensured{Created: true}, nil
 		}

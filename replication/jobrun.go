@@ -71,7 +71,9 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 	}
 	defer func() {
 		res.Duration = time.Since(start)
-		r.event(o.Logger, res, err)
+		if !errors.Is(err, errMadeMeanwhile) {
+			r.event(o.Logger, res, err)
+		}
 	}()
 	conn, err := AcquireLive(ctx, r.Pool)
 	if err != nil {
@@ -93,6 +95,14 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 	}
 	// A lost session has released the lock already; nothing to report.
 	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	if r.Op == OpSetup && ensuring(ctx) {
+		// A Setup called by Ensure that waited for the lock while another
+		// process made the job: Ensure compares with that one. Nothing is
+		// logged, so replicas that start at once leave no failed maker job.
+		if _, err := NewCatalog(o.Catalog).Job(ctx, conn, r.Dest); err == nil {
+			return res, &TableError{Table: r.Dest, Err: errMadeMeanwhile}
+		}
+	}
 	log := StartJob(WithBackendPID(ctx, conn.Conn().PgConn().PID()), o.JobLog, o.Logger, r.Name)
 	res, err = body(ctx, conn, log)
 	if err != nil && r.Op != OpSetup && r.Catalog != nil && countsAsFailure(err) {

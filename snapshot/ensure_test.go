@@ -2,12 +2,14 @@ package snapshot_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/jobmon"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
 )
@@ -108,4 +110,54 @@ func TestEnsure(t *testing.T) {
 	require.NoError(t, err)
 	b.same(t, "SELECT * FROM public.orders", "public.orders")
 	b.same(t, "SELECT * FROM public.orders", "public.orders_copy")
+}
+
+// TestEnsureConcurrentStarts: replicas of a service that start at once
+// and ensure the same job make it once; the others find it made, and no
+// failure reaches the job log, so check_job_status stays OK.
+func TestEnsureConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	b.change(t, `CREATE TABLE public.prices (sku text PRIMARY KEY, price numeric(10,2) NOT NULL)`)
+	b.change(t, `INSERT INTO public.prices SELECT 'SKU-' || g, g FROM generate_series(1, 500) g`)
+	log, err := jobmon.Open(ctx, b.DestDSN, nil)
+	require.NoError(t, err)
+	defer log.Close()
+	require.NoError(t, log.Migrate(ctx))
+	const replicas = 4
+	results := make(chan replication.Ensured, replicas)
+	errs := make(chan error, replicas)
+	var wg sync.WaitGroup
+	for range replicas {
+		s := b.newSnap(t, "public.prices", &snapshot.Config{Options: replication.Options{Period: time.Minute, JobLog: log}})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, err := s.Ensure(ctx)
+			results <- got
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(results)
+	close(errs)
+	created := 0
+	for got := range results {
+		if got.Created {
+			created++
+		} else {
+			require.Empty(t, got.Changed)
+		}
+	}
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, created)
+	b.same(t, "SELECT * FROM public.prices", "public.prices")
+	alerts, err := log.CheckJobStatus(ctx)
+	require.NoError(t, err)
+	for _, a := range alerts {
+		require.LessOrEqual(t, a.Code, jobmon.LevelOK, "%+v", a)
+	}
 }
