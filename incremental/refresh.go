@@ -47,7 +47,7 @@ func (j *job) begin(ctx context.Context, conn *pgxpool.Conn, run *replication.Jo
 			if j.cfg.Logger != nil {
 				j.cfg.Logger.Info("refresh not run", "table", j.dst.String(), "reason", reason)
 			}
-			res.Skipped, res.SkipReason = true, reason
+			res.Skipped, res.SkipReason, res.Unsynced = true, reason, true
 			return nil, true, nil
 		}
 	}
@@ -201,5 +201,18 @@ func (j *job) refreshBody(ctx context.Context, conn *pgxpool.Conn, run *replicat
 		res.Warnings = append(res.Warnings, w)
 		run.Warn(ctx, w)
 	}
+	j.syncLag(p, &res)
 	return res, nil
+}
+
+// syncLag says in res up to when the destination holds every source row:
+// a time job as of its boundary before the run's start; a serial job
+// with a serial boundary cannot say.
+func (j *job) syncLag(p *plan, res *replication.Result) {
+	switch {
+	case p.ctl.typ == Time:
+		res.SyncLag = *j.cfg.Boundary
+	case *j.cfg.SerialBoundary > 0:
+		res.Unsynced = true
+	}
 }

@@ -75,6 +75,7 @@ func (j *job) repullAllBody(ctx context.Context, conn *pgxpool.Conn, run *replic
 		return res, err
 	}
 	run.Done(ctx, "Lower boundary value is: %s", next.last())
+	j.syncLag(p, &res)
 	return res, nil
 }
 
@@ -93,6 +94,7 @@ func (j *job) repullRange(ctx context.Context, start, end Value) (replication.Re
 
 func (j *job) repullRangeBody(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, ps *pass, start, end Value) (res replication.Result, err error) {
 	p, st := ps.p, ps.l.state
+	res.Unsynced = true // a range says nothing of the rest
 
 	var preds []string
 	var from, to = "(start", "end)"

@@ -90,6 +90,19 @@ type Job struct {
 	NextRun *time.Time
 	// ClaimedBy names the worker that claimed the job last ("" for none).
 	ClaimedBy string
+	// SyncedAt is the moment, by the destination server's clock, before
+	// which every source change the job replicates was held by the
+	// destination as of its last run that caught up; nil: unknown (see
+	// Lag).
+	SyncedAt *time.Time
+	// Age is how old the destination's data may be when the job was read:
+	// the destination server's clock minus SyncedAt. It is an upper
+	// bound: the data may be fresher. Nil when SyncedAt is.
+	Age *time.Duration
+	// LagWarning and LagCritical are the job's thresholds on Age; 0: the
+	// default (see LagThresholds).
+	LagWarning  time.Duration
+	LagCritical time.Duration
 
 	// paused makes CreateJob create the job disabled (Options.Paused).
 	paused bool
@@ -97,23 +110,41 @@ type Job struct {
 
 const jobColumns = `job_id, kind, source_name, source_schema, source_table, dest_schema, dest_table,
 	config, state, COALESCE(extract(epoch FROM period)::float8, 0), enabled, extract(epoch FROM lock_wait)::float8, NOT job_log,
-	created_at, last_run, last_ok, COALESCE(last_error, ''), failures, next_run, COALESCE(claimed_by, '')`
+	created_at, last_run, last_ok, COALESCE(last_error, ''), failures, next_run, COALESCE(claimed_by, ''),
+	synced_at, extract(epoch FROM clock_timestamp() - synced_at)::float8,
+	COALESCE(extract(epoch FROM lag_warning)::float8, 0), COALESCE(extract(epoch FROM lag_critical)::float8, 0)`
 
 func scanJob(row pgx.Row) (*Job, error) {
 	var j Job
 	var kind string
 	var period float64
-	var lockWait *float64
+	var lockWait, age *float64
+	var warn, crit float64
 	err := row.Scan(&j.ID, &kind, &j.SourceName, &j.SourceTable.Schema, &j.SourceTable.Name,
 		&j.Dest.Schema, &j.Dest.Name, &j.Config, &j.State, &period, &j.Enabled, &lockWait, &j.Unlogged, &j.CreatedAt,
-		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures, &j.NextRun, &j.ClaimedBy)
+		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures, &j.NextRun, &j.ClaimedBy, &j.SyncedAt, &age, &warn, &crit)
 	j.Kind = Kind(kind)
 	j.Period = time.Duration(period * float64(time.Second))
 	if lockWait != nil {
 		j.LockWait = Wait(time.Duration(*lockWait * float64(time.Second)))
 	}
+	if age != nil {
+		j.Age = Wait(seconds(*age))
+	}
+	j.LagWarning, j.LagCritical = seconds(warn), seconds(crit)
 	return &j, err
 }
+
+// positiveInterval is d as an interval's text, nil when not positive.
+func positiveInterval(d time.Duration) *string {
+	if d <= 0 {
+		return nil
+	}
+	return intervalText(&d)
+}
+
+// seconds is s seconds as a duration.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 // intervalText is d as an interval's text; nil for nil.
 func intervalText(d *time.Duration) *string {
@@ -140,10 +171,11 @@ func (c *Catalog) CreateJob(ctx context.Context, db DB, j *Job) error {
 		period = intervalText(&j.Period)
 	}
 	err := db.QueryRow(ctx, `INSERT INTO `+c.table("jobs")+` (kind, source_name, source_schema, source_table,
-		dest_schema, dest_table, config, state, period, enabled, lock_wait, job_log)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::interval, $10, $11::interval, $12) RETURNING job_id`,
+		dest_schema, dest_table, config, state, period, enabled, lock_wait, job_log, lag_warning, lag_critical)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::interval, $10, $11::interval, $12, $13::interval, $14::interval) RETURNING job_id`,
 		string(j.Kind), j.SourceName, j.SourceTable.Schema, j.SourceTable.Name, j.Dest.Schema, j.Dest.Name,
-		config, state, period, !j.paused, intervalText(j.LockWait), !j.Unlogged).Scan(&j.ID)
+		config, state, period, !j.paused, intervalText(j.LockWait), !j.Unlogged,
+		positiveInterval(j.LagWarning), positiveInterval(j.LagCritical)).Scan(&j.ID)
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == pgerrcode.UniqueViolation {
 		return &TableError{Table: j.Dest, Err: ErrExists, Fix: "a job already replicates into this table; destroy it first or choose another destination"}

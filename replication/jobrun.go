@@ -95,6 +95,12 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 	}
 	// A lost session has released the lock already; nothing to report.
 	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	var started time.Time // by the destination server's clock
+	if r.Catalog != nil && r.Op != OpDestroy && r.Op != OpRepair {
+		if err := conn.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&started); err != nil {
+			return res, fmt.Errorf("%s %s: read the clock: %w", r.Op, r.Dest, err)
+		}
+	}
 	if r.Op == OpSetup && ensuring(ctx) {
 		// A Setup called by Ensure that waited for the lock while another
 		// process made the job: Ensure compares with that one. Nothing is
@@ -108,7 +114,34 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 	if err != nil && r.Op != OpSetup && r.Catalog != nil && countsAsFailure(err) {
 		r.recordFailure(ctx, o.Logger, err)
 	}
+	if err == nil && !started.IsZero() {
+		r.recordSuccess(ctx, conn, o, res, started)
+	}
 	return res, log.Finish(ctx, err)
+}
+
+// recordSuccess notes a successful run in the catalog, after the run's own
+// commit: the job's last success (also of a refresh that found nothing to
+// do) and, when the run caught up (a refresh or repull that did not stop at
+// a batch limit, a setup that pulled), the moment before which the
+// destination holds every source change. A crash before it leaves both
+// older, never newer. Best effort, as recordFailure.
+func (r Run) recordSuccess(ctx context.Context, conn *pgxpool.Conn, o *Options, res Result, started time.Time) {
+	if r.Op == OpSetup && o.SkipPull {
+		return
+	}
+	var synced *time.Time
+	if !res.More && !res.Unsynced {
+		t := started.Add(-res.SyncLag)
+		synced = &t
+	}
+	ctx = context.WithoutCancel(ctx)
+	_, err := conn.Exec(ctx, `UPDATE `+r.Catalog.table("jobs")+` SET last_run = clock_timestamp(), last_ok = clock_timestamp(),
+		last_error = NULL, failures = 0, synced_at = GREATEST(synced_at, $3)
+		WHERE dest_schema = $1 AND dest_table = $2`, r.Dest.Schema, r.Dest.Name, synced)
+	if err != nil && o.Logger != nil {
+		o.Logger.Warn("record success in catalog", "kind", string(r.Kind), "dest_schema", r.Dest.Schema, "dest_table", r.Dest.Name, "error", err)
+	}
 }
 
 // countsAsFailure is the failure-counting rule (see Run).

@@ -114,6 +114,13 @@ type Options struct {
 	// Unlogged keeps the job's runs by workers out of their job log.
 	// Default false: a worker with a JobLog logs them.
 	Unlogged bool
+
+	// LagWarning and LagCritical are the thresholds of the job's lag (how
+	// old the destination's data may be, see Job.Lag) at which the health
+	// handler and the nagios check report it late. Default 0: derived from
+	// Period (see Job.LagThresholds); a job without a period has none.
+	LagWarning  time.Duration
+	LagCritical time.Duration
 }
 
 // Wait returns a LockWait value: d > 0 waits d, d <= 0 waits for ever.
@@ -154,6 +161,9 @@ func (o *Options) Validate() error {
 	}
 	if o.BatchLimit < 0 {
 		return &OptionError{Field: "Options.BatchLimit", Problem: "must be 0 (no limit) or positive"}
+	}
+	if o.LagWarning < 0 || o.LagCritical < 0 {
+		return &OptionError{Field: "Options.LagWarning", Problem: "lag thresholds must be 0 (derived from the period) or positive"}
 	}
 	if o.Period < 0 {
 		return &OptionError{Field: "Options.Period", Problem: "must be 0 (not scheduled) or positive"}

@@ -26,6 +26,18 @@ type Result struct {
 	// More is true when a batch limit stopped the refresh before it caught
 	// up: calling Refresh again moves more.
 	More bool
+	// SyncLag is how long before the run's start the destination is known
+	// to hold every source change once the run has committed: 0 for kinds
+	// that read the source as of (or after) their start; a time
+	// incremental job's boundary; about a minute for a snapshot skipped by
+	// its statistics. The one job run records the job's synced time from
+	// it (see Job.SyncedAt).
+	SyncLag time.Duration
+	// Unsynced is true when the run cannot say up to when the destination
+	// holds every source change (a serial incremental job with a
+	// boundary, a repull of a range): the job's synced time is left as it
+	// was.
+	Unsynced bool
 }
 
 // Rows returns the number of rows written.

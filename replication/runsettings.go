@@ -24,6 +24,11 @@ type RunSettings struct {
 	LockWait *time.Duration
 	// Unlogged keeps the job's runs by workers out of their job log.
 	Unlogged bool
+	// LagWarning and LagCritical are the thresholds of the job's lag (see
+	// Job.Lag) for the health handler and the nagios check; 0: derived
+	// from the period (see Job.LagThresholds).
+	LagWarning  time.Duration
+	LagCritical time.Duration
 }
 
 // RunSettings returns the job's run settings.
@@ -32,12 +37,14 @@ func (j *Job) RunSettings() RunSettings {
 		BatchLimit int `json:"batch_limit"`
 	}
 	_ = json.Unmarshal(j.Config, &c) // a config without the key, or not an object, has no limit
-	return RunSettings{Period: j.Period, Enabled: j.Enabled, BatchLimit: c.BatchLimit, LockWait: j.LockWait, Unlogged: j.Unlogged}
+	return RunSettings{Period: j.Period, Enabled: j.Enabled, BatchLimit: c.BatchLimit, LockWait: j.LockWait, Unlogged: j.Unlogged,
+		LagWarning: j.LagWarning, LagCritical: j.LagCritical}
 }
 
 // RunSettings are the run settings Options declare for a job.
 func (o *Options) RunSettings() RunSettings {
-	return RunSettings{Period: o.Period, Enabled: !o.Paused, BatchLimit: o.BatchLimit, LockWait: o.LockWait, Unlogged: o.Unlogged}
+	return RunSettings{Period: o.Period, Enabled: !o.Paused, BatchLimit: o.BatchLimit, LockWait: o.LockWait, Unlogged: o.Unlogged,
+		LagWarning: o.LagWarning, LagCritical: o.LagCritical}
 }
 
 // NewJob is the catalog row of a new job of kind, replicating source
@@ -45,11 +52,13 @@ func (o *Options) RunSettings() RunSettings {
 // name and run settings of o. Kinds record their jobs with it.
 func (o *Options) NewJob(kind Kind, src, dest Table, config, state json.RawMessage) *Job {
 	return &Job{Kind: kind, SourceName: o.Source(), SourceTable: src, Dest: dest, Config: config, State: state,
-		Period: o.Period, LockWait: o.LockWait, Unlogged: o.Unlogged, paused: o.Paused}
+		Period: o.Period, LockWait: o.LockWait, Unlogged: o.Unlogged, paused: o.Paused,
+		LagWarning: o.LagWarning, LagCritical: o.LagCritical}
 }
 
 // Changes names the settings that differ from s in want, in a fixed
-// order: "period", "enabled", "batch_limit", "lock_wait", "unlogged".
+// order: "period", "enabled", "batch_limit", "lock_wait", "unlogged",
+// "lag_warning", "lag_critical".
 func (s RunSettings) Changes(want RunSettings) []string {
 	var out []string
 	if s.Period != want.Period {
@@ -67,6 +76,12 @@ func (s RunSettings) Changes(want RunSettings) []string {
 	if s.Unlogged != want.Unlogged {
 		out = append(out, "unlogged")
 	}
+	if s.LagWarning != want.LagWarning {
+		out = append(out, "lag_warning")
+	}
+	if s.LagCritical != want.LagCritical {
+		out = append(out, "lag_critical")
+	}
 	return out
 }
 
@@ -75,8 +90,8 @@ func (s RunSettings) Changes(want RunSettings) []string {
 // settings it started with. No job is a *TableError wrapping
 // ErrNotManaged.
 func (c *Catalog) SetRunSettings(ctx context.Context, db DB, dest Table, s RunSettings) error {
-	if s.Period < 0 || s.BatchLimit < 0 {
-		return &OptionError{Field: "RunSettings", Problem: "period and batch limit must not be negative"}
+	if s.Period < 0 || s.BatchLimit < 0 || s.LagWarning < 0 || s.LagCritical < 0 {
+		return &OptionError{Field: "RunSettings", Problem: "period, batch limit and lag thresholds must not be negative"}
 	}
 	var period *string
 	if s.Period > 0 {
@@ -84,9 +99,10 @@ func (c *Catalog) SetRunSettings(ctx context.Context, db DB, dest Table, s RunSe
 	}
 	tag, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET period = $3::interval, enabled = $4,
 		config = CASE WHEN $5::int = 0 THEN config - 'batch_limit' ELSE jsonb_set(config, '{batch_limit}', to_jsonb($5::int)) END,
-		lock_wait = $6::interval, job_log = $7
+		lock_wait = $6::interval, job_log = $7, lag_warning = $8::interval, lag_critical = $9::interval
 		WHERE dest_schema = $1 AND dest_table = $2`,
-		dest.Schema, dest.Name, period, s.Enabled, s.BatchLimit, intervalText(s.LockWait), !s.Unlogged)
+		dest.Schema, dest.Name, period, s.Enabled, s.BatchLimit, intervalText(s.LockWait), !s.Unlogged,
+		positiveInterval(s.LagWarning), positiveInterval(s.LagCritical))
 	if err != nil {
 		return fmt.Errorf("set run settings of %s: %w", dest, err)
 	}

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -84,7 +85,8 @@ func (s *Snapshot) refresh(ctx context.Context, conn *pgxpool.Conn, job *replica
 		if err := s.catalog.SaveState(ctx, conn, job.ID, state); err != nil {
 			return res, err
 		}
-		return replication.Result{Skipped: true, SkipReason: SkipUnchanged, Warnings: res.Warnings}, nil
+		// Statistics are published up to about a minute after a commit.
+		return replication.Result{Skipped: true, SkipReason: SkipUnchanged, Warnings: res.Warnings, SyncLag: time.Minute}, nil
 	}
 	switch {
 	case changed:

@@ -22,24 +22,28 @@ type jobStatus struct {
 	Failures    int        `json:"failures"`
 	LastError   string     `json:"last_error,omitempty"`
 	NextDue     *time.Time `json:"next_due"`
+	// LagSeconds is how old the destination's data may be (an upper
+	// bound), null when unknown; LagLevel judges it against the job's
+	// thresholds.
+	LagSeconds *float64   `json:"lag_seconds"`
+	LagLevel   string     `json:"lag_level"`
+	SyncedAt   *time.Time `json:"synced_at"`
 }
 
 // The states of a job in status.
 const (
-	stateFresh   = "fresh"   // last success within its staleness bound
-	stateStale   = "stale"   // no success for longer than that
+	stateFresh   = "fresh"   // its lag is within its warning threshold
+	stateLate    = "late"    // past its warning threshold
+	stateStale   = "stale"   // past its critical threshold
 	stateFailing = "failing" // its last run failed
 	statePaused  = "paused"  // workers leave it alone
 	stateNever   = "never"   // no run has succeeded yet
-	stateManual  = "manual"  // no period: refreshed only when asked
+	stateManual  = "manual"  // no period and no lag threshold: refreshed only when asked
+	stateUnknown = "unknown" // its lag is unknown (it has not caught up since it was set up)
 )
 
-// staleAfter is how old a job's last success may be while it is fresh:
-// two periods, and at least a period and a minute.
-func staleAfter(period time.Duration) time.Duration { return max(2*period, period+time.Minute) }
-
-// state judges job j at now.
-func state(j *replication.Job, now time.Time) string {
+// state judges job j.
+func state(j *replication.Job) string {
 	switch {
 	case !j.Enabled:
 		return statePaused
@@ -47,17 +51,29 @@ func state(j *replication.Job, now time.Time) string {
 		return stateFailing
 	case j.LastOK == nil:
 		return stateNever
-	case j.Period == 0:
-		return stateManual
-	case now.Sub(*j.LastOK) > staleAfter(j.Period):
+	}
+	switch j.Lag().Level {
+	case replication.LagOK:
+		return stateFresh
+	case replication.LagWarning:
+		return stateLate
+	case replication.LagCritical:
 		return stateStale
 	}
-	return stateFresh
+	if j.Age != nil {
+		return stateManual
+	}
+	return stateUnknown
 }
 
 func statusOf(j *replication.Job, now time.Time) jobStatus {
 	s := jobStatus{Job: j.Dest.String(), Kind: fileKind(j.Kind), Source: j.SourceName, SourceTable: j.SourceTable.String(),
-		State: state(j, now), LastOK: j.LastOK, Failures: j.Failures, LastError: j.LastError}
+		State: state(j), LastOK: j.LastOK, Failures: j.Failures, LastError: j.LastError,
+		LagLevel: string(j.Lag().Level), SyncedAt: j.SyncedAt}
+	if j.Age != nil {
+		secs := j.Age.Seconds()
+		s.LagSeconds = &secs
+	}
 	if j.Period > 0 {
 		s.Period = j.Period.String()
 		due := j.NextRun
@@ -101,13 +117,18 @@ func listCmd(a *app) *cobra.Command {
 func statusCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status [dest-table…]",
-		Short: "Show each job's state, last success, last failure and next run",
+		Short: "Show each job's state, lag, last success, last failure and next run",
 		Long: `status prints, for the named jobs or every job (of the job file, or of
-the catalog without -f): its state, when it last succeeded, when it last
-failed and why, and when a worker runs it next. A job is fresh while its
-last success is at most two periods old (and at least a period and a
-minute), stale beyond; failing when its last run failed; paused, manual
-(no period) or never (no run has succeeded yet).`,
+the catalog without -f): its state; its lag, how old the destination's data
+may be (an upper bound: the time since the moment before which the
+destination is known to hold every source change); when it last succeeded
+(every successful refresh counts, also one with nothing to apply); when
+it last failed and why; and when a worker runs it next.
+
+States: fresh (lag within lag_warning), late (past it), stale (past
+lag_critical; by default two and four periods), failing (its last run
+failed), paused, never (no run has succeeded yet), manual (no period and no
+threshold), unknown (it has not caught up since it was set up).`,
 		Example: "  pgmimeo status -f jobs.yaml\n  pgmimeo status public.orders --json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			jobs, err := a.selectJobs(cmd.Context(), args, len(args) == 0)
@@ -128,9 +149,13 @@ minute), stale beyond; failing when its last run failed; paused, manual
 				if s.NextDue != nil {
 					next = s.NextDue.Local().Format(time.DateTime)
 				}
-				rows = append(rows, []string{s.Job, s.Kind, s.State, or(since(s.LastOK, now), "never"), or(failure, "-"), next})
+				lag := "unknown"
+				if s.LagSeconds != nil {
+					lag = "≤ " + time.Duration(*s.LagSeconds * float64(time.Second)).Round(time.Second).String()
+				}
+				rows = append(rows, []string{s.Job, s.Kind, s.State, lag, or(since(s.LastOK, now), "never"), or(failure, "-"), next})
 			}
-			return a.print(out, []string{"JOB", "KIND", "STATE", "LAST SUCCESS", "LAST FAILURE", "NEXT DUE"}, rows)
+			return a.print(out, []string{"JOB", "KIND", "STATE", "LAG", "LAST SUCCESS", "LAST FAILURE", "NEXT DUE"}, rows)
 		},
 	}
 }

@@ -86,6 +86,7 @@ func (a *app) options(j *jobfile.Job, log replication.JobLog) (replication.Optio
 		Columns: j.Columns, Condition: j.Condition, SkipIndexes: j.SkipIndexes, DurableCommit: j.DurableCommit,
 		BatchLimit: j.BatchLimit, Catalog: a.catalogSchema(), SourceName: j.Source, Period: j.Period.D,
 		Paused: j.Paused, Unlogged: j.Unlogged, Logger: a.logger,
+		LagWarning: j.LagWarning.D, LagCritical: j.LagCritical.D,
 	}
 	if log != nil {
 		o.JobLog = log

@@ -29,6 +29,9 @@ Every problem is reported with its line, column and field, all at once.
 
 Settings of every kind: period, paused, unlogged (keep worker runs out of
 the job log), lock_wait (a duration, or "forever"; default: no wait),
+lag_warning and lag_critical (how old the destination's data may get before
+status, the health handler and check call the job late; default: two and
+four periods),
 columns (a list), condition (one boolean expression, or mimeo's
 "WHERE …" form), skip_indexes, durable_commit.
 
@@ -47,7 +50,7 @@ service file (PGSERVICEFILE), as psql does; or write the whole connection
 string in an environment variable and name it as ${NAME}. The catalog
 records each source's connection string without its password.
 
-period, paused, unlogged, lock_wait, batch_limit and the kinds' refresh
+period, paused, unlogged, lock_wait, lag thresholds, batch_limit and the kinds' refresh
 settings (skip_unchanged, post_scripts, truncate_cascade, sequences,
 boundary, late_commit, fetch_first, …) change in place when the file is
 applied again; kind, source, table, columns, condition, skip_indexes, key,

@@ -190,6 +190,9 @@ func TestOperate(t *testing.T) {
 	for _, s := range status {
 		require.Equal(t, stateFresh, s.State, "%+v", s)
 		require.NotNil(t, s.LastOK)
+		require.NotNil(t, s.LagSeconds, "%+v", s)
+		require.Less(t, *s.LagSeconds, 60.0, "%+v", s)
+		require.Equal(t, "ok", s.LagLevel)
 	}
 	out = c.ok("status", "-f", file)
 	require.Contains(t, out, "JOB")

@@ -201,7 +201,8 @@ func (c *checker) job(f *File, i int, j *Job) {
 			c.fail(at(kf.field), "%s job has no %s (only %s jobs do)", article(j.Kind), kf.field, strings.Join(kf.kinds, ", "))
 		}
 	}
-	for field, d := range map[string]*Duration{"period": &j.Period, "boundary": j.Boundary} {
+	for field, d := range map[string]*Duration{"period": &j.Period, "boundary": j.Boundary,
+		"lag_warning": &j.LagWarning, "lag_critical": &j.LagCritical} {
 		if d != nil && d.bad != "" {
 			c.fail(at(field), "want a duration such as 90s, 5m or 1h30m, not %q", d.bad)
 		}

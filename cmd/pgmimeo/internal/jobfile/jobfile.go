@@ -78,6 +78,9 @@ type Job struct {
 	BatchLimit int       `yaml:"batch_limit"`
 	LockWait   *LockWait `yaml:"lock_wait"`
 
+	LagWarning  Duration `yaml:"lag_warning"`
+	LagCritical Duration `yaml:"lag_critical"`
+
 	Columns       []string `yaml:"columns"`
 	Condition     string   `yaml:"condition"`
 	SkipIndexes   bool     `yaml:"skip_indexes"`

@@ -1,0 +1,102 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/scheduler"
+)
+
+// TestLagPerKind: for every kind, a destination left behind while its
+// source changes reports an age that is an upper bound of the truth and
+// exceeds it by no more than the last refresh's own duration; a refresh
+// brings it back; an idle refresh with nothing to apply advances last_ok;
+// and the level follows the job's thresholds.
+func TestLagPerKind(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	cat := replication.NewCatalog("")
+	kinds := map[replication.Table]replication.Kind{}
+	for i, k := range mixedKinds {
+		kinds[b.job(t, k, fmt.Sprintf("l%d_%s", i, k), time.Hour)] = k
+	}
+	jobs, err := cat.Jobs(ctx, b.Dest, nil)
+	require.NoError(t, err)
+	for _, j := range jobs {
+		require.NotNil(t, j.Age, "%s: setup pulled, so its age is known", j.Dest)
+		require.NotNil(t, j.LastOK)
+	}
+
+	s, err := scheduler.New(b.Dest, b.config(scheduler.Config{}))
+	require.NoError(t, err)
+	b.makeDue(t)
+	runStart := b.dbNow(t)
+	require.NoError(t, s.RunDue(ctx))
+	caught := b.dbNow(t) // every refresh has ended: the destination holds every change before runStart
+	for tbl, k := range kinds {
+		b.change(t, tbl, k, 1)
+	}
+	time.Sleep(1500 * time.Millisecond)
+
+	jobs, err = cat.Jobs(ctx, b.Dest, nil)
+	require.NoError(t, err)
+	now := b.dbNow(t)
+	for _, j := range jobs {
+		require.NotNil(t, j.Age, "%s", j.Dest)
+		// Truth: the destination lacks changes made after caught, so its
+		// data is at most now-caught old; the refresh read the source after
+		// runStart, so the reported age is at most now-runStart.
+		require.GreaterOrEqual(t, *j.Age, now.Sub(caught)-50*time.Millisecond, "%s: the age is an upper bound", j.Dest)
+		require.LessOrEqual(t, *j.Age, now.Sub(runStart)+50*time.Millisecond, "%s: within the refresh's duration of the truth", j.Dest)
+		require.Equal(t, replication.LagOK, j.Lag().Level, "%s: an hour's period tolerates seconds", j.Dest)
+	}
+
+	// Thresholds of one and two seconds: warning, then critical, then OK
+	// after a refresh.
+	for tbl := range kinds {
+		j, err := cat.Job(ctx, b.Dest, tbl)
+		require.NoError(t, err)
+		rs := j.RunSettings()
+		rs.LagWarning, rs.LagCritical = time.Second, 2500*time.Millisecond
+		require.NoError(t, cat.SetRunSettings(ctx, b.Dest, tbl, rs))
+	}
+	level := func() map[replication.LagLevel]int {
+		jobs, err := cat.Jobs(ctx, b.Dest, nil)
+		require.NoError(t, err)
+		out := map[replication.LagLevel]int{}
+		for _, j := range jobs {
+			out[j.Lag().Level]++
+		}
+		return out
+	}
+	require.Equal(t, map[replication.LagLevel]int{replication.LagWarning: len(kinds)}, level())
+	time.Sleep(time.Second)
+	require.Equal(t, map[replication.LagLevel]int{replication.LagCritical: len(kinds)}, level())
+	b.makeDue(t)
+	require.NoError(t, s.RunDue(ctx))
+	require.Equal(t, map[replication.LagLevel]int{replication.LagOK: len(kinds)}, level())
+	for tbl := range kinds {
+		b.same(t, tbl)
+	}
+
+	// An idle refresh (nothing queued) advances last_ok and the synced time.
+	for tbl, k := range kinds {
+		if k != replication.KindDML {
+			continue
+		}
+		before, err := cat.Job(ctx, b.Dest, tbl)
+		require.NoError(t, err)
+		b.makeDue(t)
+		require.NoError(t, s.RunDue(ctx))
+		after, err := cat.Job(ctx, b.Dest, tbl)
+		require.NoError(t, err)
+		require.True(t, after.LastOK.After(*before.LastOK), "last_ok of an idle dml job advances")
+		require.True(t, after.SyncedAt.After(*before.SyncedAt))
+	}
+}
