@@ -151,7 +151,7 @@ threshold), unknown (it has not caught up since it was set up).`,
 				}
 				lag := "unknown"
 				if s.LagSeconds != nil {
-					lag = "≤ " + time.Duration(*s.LagSeconds * float64(time.Second)).Round(time.Second).String()
+					lag = "≤ " + time.Duration(*s.LagSeconds*float64(time.Second)).Round(time.Second).String()
 				}
 				rows = append(rows, []string{s.Job, s.Kind, s.State, lag, or(since(s.LastOK, now), "never"), or(failure, "-"), next})
 			}
