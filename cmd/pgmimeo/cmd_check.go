@@ -17,8 +17,11 @@ func checkCmd(a *app) *cobra.Command {
 and exit codes of the check_job_status plugin: one status line (the
 problem jobs, worst first, then performance data after a '|'), and exit
 0 OK, 1 WARNING, 2 CRITICAL or 3 UNKNOWN (bad settings, database
-unreachable, job log missing, timeout). With -v, a line per problem job
-and the connection used (never its password).`,
+unreachable, job log missing, timeout). Besides pg_jobmon's rules, a job
+whose data is older than its lag_warning is LATE at WARNING, past its
+lag_critical at CRITICAL, and each job's lag is in the performance data.
+With -v, a line per problem job and the connection used (never its
+password).`,
 		Example: "  pgmimeo check -f jobs.yaml\n  pgmimeo check --dest postgres://nagios@db2/reporting --timeout 5s -v",
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -27,7 +30,7 @@ and the connection used (never its password).`,
 				return &exitWith{nagios.Unknown}
 			}
 			code, lines := nagios.Check(cmd.Context(), nagios.Config{DSN: a.destConnString(), Schema: a.jobLogSchema(),
-				Timeout: timeout, Verbose: a.verbose, AppName: "pgmimeo check"})
+				Timeout: timeout, Verbose: a.verbose, AppName: "pgmimeo check", Catalog: a.catalogSchema()})
 			for _, l := range lines {
 				a.say("%s", l)
 			}

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,6 +46,13 @@ type Config struct {
 	Verbose bool
 	// AppName is the connection's application_name, unless DSN sets one.
 	AppName string
+	// Catalog is the schema of the pgmimeo job catalog whose jobs' lag the
+	// check judges: a job past its lag_warning is LATE at WARNING, past its
+	// lag_critical at CRITICAL, and every job with a known lag puts it in
+	// the performance data. "": replication.DefaultCatalogSchema. A
+	// database without that catalog has no lag to judge; a role that may
+	// not read it is reported with -v.
+	Catalog string
 }
 
 // Check connects, runs CheckJobStatus and returns the exit code and the
@@ -100,10 +108,22 @@ func Check(ctx context.Context, c Config) (int, []string) {
 	case err != nil:
 		return unknown("%v", err)
 	}
-	code, line := report(alerts)
+	lags, note, err := lateJobs(ctx, pool, c.Catalog)
+	if err != nil {
+		if ctx.Err() != nil {
+			return unknown("no answer from the database within %v", timeout)
+		}
+		return unknown("read the job catalog: %v", err)
+	}
+	alerts = append(alerts, lags.alerts()...)
+	slices.SortStableFunc(alerts, func(a, b jobmon.Alert) int { return b.Code - a.Code })
+	code, line := report(alerts, lags)
 	lines := []string{line}
 	if verbose {
 		lines = append(lines, details(alerts)...)
+		if note != "" {
+			lines = append(lines, note)
+		}
 		lines = append(lines, fmt.Sprintf("checked schema %q as user %q on %s:%d database %q",
 			schema, cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database))
 	}
@@ -116,11 +136,11 @@ func OneLine(s string) string {
 }
 
 // perfLabels are the counts reported as performance data, in order.
-var perfLabels = []string{"critical", "warning", "failed_run", "missing", "running", "blocked"}
+var perfLabels = []string{"critical", "warning", "failed_run", "missing", "running", "blocked", "late"}
 
 // report turns CheckJobStatus's rows (worst first) into the exit code and
 // the status line.
-func report(alerts []jobmon.Alert) (int, string) {
+func report(alerts []jobmon.Alert, lags jobLags) (int, string) {
 	counts := map[string]int{}
 	worst := jobmon.LevelOK
 	var problems []string
@@ -141,6 +161,7 @@ func report(alerts []jobmon.Alert) (int, string) {
 	for _, label := range perfLabels {
 		perf = append(perf, fmt.Sprintf("%s=%d;;;0", label, counts[label]))
 	}
+	perf = append(perf, lags.perfdata()...)
 	code, word := OK, "OK"
 	text := "All jobs run successfully"
 	switch {

@@ -1,7 +1,7 @@
 // Command check_job_status is a Nagios plugin that reports the state of the
 // jobs in a pgmimeo job log (pg_jobmon's tables, kept by package jobmon).
 //
-//	check_job_status [-d|--dsn CONNSTRING] [-s|--schema jobmon] [-t|--timeout 10] [-v] [-h] [-V]
+//	check_job_status [-d|--dsn CONNSTRING] [-s|--schema jobmon] [-c|--catalog mimeo] [-t|--timeout 10] [-v] [-h] [-V]
 //
 // The connection comes from --dsn (a postgres:// URL or key=value string) or,
 // without it, from the usual PG* environment variables (PGHOST, PGPORT,
@@ -12,9 +12,15 @@
 // It follows the monitoring-plugins conventions. It prints one status
 // line: the service name and the status, then every problem job (the worst
 // first), then after a '|' performance data counting the problems per alert
-// level and per kind:
+// level and per kind, then each pgmimeo job's lag:
 //
-//	JOBMON CRITICAL - NIGHTLY LOAD (FAILED_RUN): 3 failed run(s) in a row, the worst CRITICAL | critical=1;;;0 warning=0;;;0 failed_run=1;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0
+//	JOBMON CRITICAL - NIGHTLY LOAD (FAILED_RUN): 3 failed run(s) in a row, the worst CRITICAL | critical=1;;;0 warning=0;;;0 failed_run=1;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0 late=0;;;0
+//
+// Besides pg_jobmon's rules (unchanged), the jobs of the pgmimeo catalog in
+// the same database (-c, default mimeo; none when it is absent) whose data
+// is older than their lag_warning are LATE at WARNING, past their
+// lag_critical at CRITICAL; each job's lag is in the performance data as
+// 'lag schema.table'=SECONDSs;WARN;CRIT;0.
 //
 // With -v, one more line per problem job follows, and the connection used
 // (without its password). -t/--timeout takes whole seconds (or a Go
@@ -75,6 +81,8 @@ Options:
   -d, --dsn CONNSTRING   connection string (postgres:// URL or key=value);
                          default: the PG* environment variables
   -s, --schema SCHEMA    schema of the job log tables (default jobmon)
+  -c, --catalog SCHEMA   schema of the pgmimeo job catalog whose jobs' lag
+                         is judged (default mimeo; none when absent)
   -t, --timeout SECONDS  UNKNOWN when the check takes longer (default 10;
                          a Go duration such as 500ms is accepted too)
   -v, --verbose          one more line per problem job, and the connection
@@ -92,7 +100,7 @@ Example:
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check_job_status", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var connString, schema string
+	var connString, schema, catalog string
 	var verbose, help, showVersion bool
 	timeout := seconds(10 * time.Second)
 	for _, name := range []string{"d", "dsn"} {
@@ -100,6 +108,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, name := range []string{"s", "schema"} {
 		fs.StringVar(&schema, name, jobmon.DefaultSchema, "")
+	}
+	for _, name := range []string{"c", "catalog"} {
+		fs.StringVar(&catalog, name, "", "")
 	}
 	for _, name := range []string{"t", "timeout"} {
 		fs.Var(&timeout, name, "")
@@ -130,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%s UNKNOWN - --timeout must be positive\n", service)
 		return exitUnknown
 	}
-	code, lines := nagios.Check(context.Background(), nagios.Config{DSN: connString, Schema: schema,
+	code, lines := nagios.Check(context.Background(), nagios.Config{DSN: connString, Schema: schema, Catalog: catalog,
 		Timeout: time.Duration(timeout), Verbose: verbose, AppName: "check_job_status"})
 	fmt.Fprintln(stdout, strings.Join(lines, "\n"))
 	return code

@@ -113,7 +113,7 @@ func TestPluginScenarios(t *testing.T) {
 	end("nightly load", 1)
 	code, out := plugin(t, bin, nil, "--dsn", b.DestDSN)
 	require.Equal(t, 0, code, out)
-	require.Equal(t, "JOBMON OK - All jobs run successfully | critical=0;;;0 warning=0;;;0 failed_run=0;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0", firstLine(out))
+	require.Equal(t, "JOBMON OK - All jobs run successfully | critical=0;;;0 warning=0;;;0 failed_run=0;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0 late=0;;;0", firstLine(out))
 
 	// WARNING: three warnings in a row; the connection from PG* variables.
 	end("refresh snap: public.orders", 2)
@@ -121,7 +121,7 @@ func TestPluginScenarios(t *testing.T) {
 	end("refresh snap: public.orders", 2)
 	code, out = plugin(t, bin, pgEnv(t, b.DestDSN))
 	require.Equal(t, 1, code, out)
-	require.Equal(t, "JOBMON WARNING - REFRESH SNAP: PUBLIC.ORDERS (FAILED_RUN): 3 failed run(s) in a row, the worst WARNING | critical=0;;;0 warning=1;;;0 failed_run=1;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0", firstLine(out))
+	require.Equal(t, "JOBMON WARNING - REFRESH SNAP: PUBLIC.ORDERS (FAILED_RUN): 3 failed run(s) in a row, the worst WARNING | critical=0;;;0 warning=1;;;0 failed_run=1;;;0 missing=0;;;0 running=0;;;0 blocked=0;;;0 late=0;;;0", firstLine(out))
 
 	// CRITICAL: the worst jobs first, then every other problem job.
 	end("nightly load", 3)
@@ -133,7 +133,7 @@ func TestPluginScenarios(t *testing.T) {
 	require.Equal(t, "JOBMON CRITICAL - HOURLY (MISSING): No successful run recorded; "+
 		"NIGHTLY LOAD (FAILED_RUN): 3 failed run(s) in a row, the worst CRITICAL; "+
 		"REFRESH SNAP: PUBLIC.ORDERS (FAILED_RUN): 3 failed run(s) in a row, the worst WARNING"+
-		" | critical=2;;;0 warning=1;;;0 failed_run=2;;;0 missing=1;;;0 running=0;;;0 blocked=0;;;0", firstLine(out))
+		" | critical=2;;;0 warning=1;;;0 failed_run=2;;;0 missing=1;;;0 running=0;;;0 blocked=0;;;0 late=0;;;0", firstLine(out))
 
 	// UNKNOWN: the schema is missing.
 	code, out = plugin(t, bin, pgEnv(t, b.DestDSN), "--schema", "no_such_schema")
