@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/pgmimeo/pgmimeo/replication"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 	"github.com/pgmimeo/pgmimeo/replication/scheduler"
 )
 
@@ -17,7 +21,7 @@ func runCmd(a *app) *cobra.Command {
 	var once, catchUp bool
 	var concurrency int
 	var grace, poll time.Duration
-	var worker string
+	var worker, health string
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run the scheduler: refresh due jobs until stopped",
@@ -27,6 +31,8 @@ it starts no more refreshes, lets those in flight finish for --grace, and
 cancels the rest (their transactions roll back and the jobs stay due for
 any worker). Any number of workers, on any machines, share one catalog.
 With --once it runs the jobs due now, once each, and exits (for cron).
+With --health ADDR it serves /live (the destination answers) and /ready
+(no job past its lag_critical) as JSON, 503 when not, for probes.
 Each refresh is printed as it ends.`,
 		Example: "  pgmimeo run -f jobs.yaml\n  pgmimeo run --dest postgres://ops@db2/reporting --concurrency 4\n  pgmimeo run -f jobs.yaml --once",
 		Args:    noArgs,
@@ -75,6 +81,13 @@ Each refresh is printed as it ends.`,
 			if err != nil {
 				return err
 			}
+			if health != "" {
+				stop, err := a.serveHealth(ctx, health, dest, cfg.Tables)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			if once {
 				err = s.RunDue(ctx)
 			} else {
@@ -94,6 +107,7 @@ Each refresh is printed as it ends.`,
 	f.DurationVar(&poll, "poll", 0, "the longest wait before looking for due jobs again (default 5s)")
 	f.BoolVar(&catchUp, "catch-up", false, "run a job again at once when a batch limit stopped it with more to move")
 	f.StringVar(&worker, "worker-id", "", "this worker's name in the catalog (default host:pid)")
+	f.StringVar(&health, "health", "", "serve /live and /ready (JSON; 503 when a job is past its critical lag) on this address, e.g. :8080")
 	return c
 }
 
@@ -130,4 +144,21 @@ func (a *app) printRun(o scheduler.Outcome) {
 		text = "abandoned at shutdown; still due"
 	}
 	fmt.Fprintf(a.stdout, "%s %s (%s): %s\n", l.Time.Format(time.TimeOnly), l.Job, l.Kind, oneLine(text))
+}
+
+// serveHealth serves the health handler on addr until stop is called.
+func (a *app) serveHealth(ctx context.Context, addr string, dest *pgxpool.Pool, tables []replication.Table) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--health: %w", err)
+	}
+	srv := &http.Server{Handler: check.Health(dest, &check.HealthConfig{Catalog: a.catalogSchema(), Tables: tables}),
+		ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	a.say("pgmimeo run: health on http://%s/ready and /live", ln.Addr())
+	return func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}, nil
 }

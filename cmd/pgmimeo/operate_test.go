@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
+	"github.com/pgmimeo/pgmimeo/replication/check"
 )
 
 // jobsFile declares six jobs, one of each kind, on one source. period and
@@ -51,6 +54,14 @@ jobs:
     dest: public.audit_log
     period: 1s
 `, period, batch, key)
+}
+
+// freeAddr returns a local address no one listens on.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // password returns the password of connection string dsn.
@@ -173,13 +184,21 @@ func TestOperate(t *testing.T) {
 
 	// The worker runs while the source changes, until the destination has
 	// caught up; SIGTERM stops it cleanly.
-	worker, workerOut := c.start("run", "-f", file, "--poll", "200ms", "--grace", "20s")
+	healthAddr := freeAddr(t)
+	worker, workerOut := c.start("run", "-f", file, "--poll", "200ms", "--grace", "20s", "--health", healthAddr)
 	for r := 1; r <= 15; r++ {
 		change(t, b.Source, r)
 		time.Sleep(150 * time.Millisecond)
 	}
 	require.Eventually(t, func() bool { return len(differing(t, b.Source, b.Dest)) == 0 }, 90*time.Second, 250*time.Millisecond,
 		"still differing: %v\n%s", differing(t, b.Source, b.Dest), workerOut)
+	resp, err := http.Get("http://" + healthAddr + "/ready")
+	require.NoError(t, err)
+	var ready check.HealthAnswer
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%+v", ready)
+	require.Len(t, ready.Jobs, 6)
 	require.Equal(t, 0, stop(t, worker), workerOut.String())
 	require.NotContains(t, workerOut.String(), "failed", workerOut.String())
 
