@@ -13,7 +13,8 @@ import (
 // into destination table dest, for workers that run jobs set up elsewhere.
 // What the job replicates (source table, key, columns, condition, queue,
 // capture) comes from the catalog; of rt (which may be nil) only the
-// run-time fields are used: Options.LockWait, JobLog, Logger, Catalog and
+// run-time fields are used: Options.LockWait, JobLog, Logger, Catalog,
+// MeterProvider, TracerProvider and
 // BatchLimit (0: the job's own), and KeepDeleted, which says the kind the
 // job must be of (logdel when true). A job of another kind is a
 // *replication.TableError wrapping ErrWrongKind.
@@ -24,6 +25,7 @@ func Open(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.
 	var c Config
 	if rt != nil {
 		c.LockWait, c.JobLog, c.Logger, c.Catalog, c.BatchLimit = rt.LockWait, rt.JobLog, rt.Logger, rt.Catalog, rt.BatchLimit
+		c.MeterProvider, c.TracerProvider = rt.MeterProvider, rt.TracerProvider
 		c.KeepDeleted = rt.KeepDeleted
 	}
 	v := c.variant()

@@ -6,6 +6,10 @@ import (
 	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/pgmimeo/pgmimeo/internal/jobctx"
 )
 
@@ -61,6 +65,34 @@ type JobRun struct {
 	name   string
 	warned bool
 	done   bool
+
+	// tracer and ctx make a child span of the run's span per step.
+	tracer trace.Tracer
+	ctx    context.Context
+	span   trace.Span
+}
+
+// startSpan ends the open step's span and starts one for action.
+func (r *JobRun) startSpan(action string) {
+	r.endSpan(StatusOK, "")
+	if r.tracer != nil {
+		_, r.span = r.tracer.Start(r.ctx, action)
+	}
+}
+
+// endSpan ends the open step's span with its outcome.
+func (r *JobRun) endSpan(status, msg string) {
+	if r.span == nil {
+		return
+	}
+	if msg != "" {
+		r.span.SetAttributes(attribute.String("pgmimeo.step.message", msg))
+	}
+	if status == StatusCritical {
+		r.span.SetStatus(codes.Error, msg)
+	}
+	r.span.End()
+	r.span = nil
 }
 
 // StartJob starts a job run named name on log (which may be nil).
@@ -95,6 +127,7 @@ func (r *JobRun) report(what string, err error) {
 
 // Step ends the open step (OK) and opens a new one.
 func (r *JobRun) Step(ctx context.Context, action string) {
+	r.startSpan(action)
 	if r.log == nil {
 		return
 	}
@@ -113,6 +146,7 @@ func (r *JobRun) Done(ctx context.Context, format string, args ...any) {
 }
 
 func (r *JobRun) endStep(ctx context.Context, status, msg string) {
+	r.endSpan(status, msg)
 	if r.log == nil || r.step == 0 {
 		return
 	}
@@ -147,6 +181,11 @@ func (r *JobRun) Warn(ctx context.Context, msg string) {
 // Finish ends the job: CRITICAL with the error's text in the open step when
 // err is not nil, WARNING when a warning was logged, else OK. It returns err.
 func (r *JobRun) Finish(ctx context.Context, err error) error {
+	if err != nil {
+		r.endSpan(StatusCritical, "ERROR: "+err.Error())
+	} else {
+		r.endSpan(StatusOK, "")
+	}
 	if r.log == nil || r.done {
 		return err
 	}

@@ -69,11 +69,13 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 	if o == nil {
 		o = &Options{}
 	}
+	ctx, span, tracer := r.startSpan(ctx, o)
 	defer func() {
 		res.Duration = time.Since(start)
 		if !errors.Is(err, errMadeMeanwhile) {
 			r.event(o.Logger, res, err)
 		}
+		r.measure(ctx, o, span, res, err)
 	}()
 	conn, err := AcquireLive(ctx, r.Pool)
 	if err != nil {
@@ -110,6 +112,7 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 		}
 	}
 	log := StartJob(WithBackendPID(ctx, conn.Conn().PgConn().PID()), o.JobLog, o.Logger, r.Name)
+	log.tracer, log.ctx = tracer, ctx
 	res, err = body(ctx, conn, log)
 	if err != nil && r.Op != OpSetup && r.Catalog != nil && countsAsFailure(err) {
 		r.recordFailure(ctx, o.Logger, err)

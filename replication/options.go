@@ -3,8 +3,12 @@ package replication
 import (
 	"fmt"
 	"log/slog"
+
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 )
@@ -95,6 +99,14 @@ type Options struct {
 
 	// Logger receives progress and warnings. Default nil: silent.
 	Logger *slog.Logger
+
+	// MeterProvider receives the metrics of every run (duration, rows,
+	// bytes, failures, skips: see MetricRunDuration). Default nil: none.
+	MeterProvider metric.MeterProvider
+
+	// TracerProvider receives a span per run ("pgmimeo.refresh", …) with a
+	// child span per step, the steps the job log records. Default nil: none.
+	TracerProvider trace.TracerProvider
 
 	// Catalog is the destination schema of the job catalog. Default "mimeo".
 	Catalog string

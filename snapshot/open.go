@@ -13,7 +13,8 @@ import (
 // view dest, rebuilt from the catalog, for workers that run jobs set up
 // elsewhere. The job's source table and options come from the catalog; of
 // rt (which may be nil) only the run-time fields are used:
-// Options.LockWait, Options.JobLog, Options.Logger, Options.Catalog and
+// Options.LockWait, Options.JobLog, Options.Logger, Options.Catalog,
+// Options.MeterProvider, Options.TracerProvider and
 // LoadOptions. A job of another kind is a *replication.TableError wrapping
 // ErrWrongKind; no job, one wrapping ErrNotManaged.
 func Open(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.Table, rt *Config) (*Snapshot, error) {
@@ -84,6 +85,9 @@ func openJob(ctx context.Context, db *pgxpool.Pool, dest replication.Table, rt r
 		JobLog:      rt.JobLog,
 		Logger:      rt.Logger,
 		Catalog:     rt.Catalog,
+		// Telemetry is a run-time setting too.
+		MeterProvider:  rt.MeterProvider,
+		TracerProvider: rt.TracerProvider,
 		SourceName:  job.SourceName,
 		Period:      job.Period,
 	}

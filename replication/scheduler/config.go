@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -108,6 +110,16 @@ type Config struct {
 	// Logger receives the scheduler's and the replicators' progress.
 	// Default nil: silent.
 	Logger *slog.Logger
+
+	// MeterProvider receives every refresh's metrics (see
+	// replication.Options.MeterProvider) and, while Run or RunDue runs,
+	// the lag gauge of every catalog job (replication.Catalog.ObserveLag).
+	// Default nil: none.
+	MeterProvider metric.MeterProvider
+
+	// TracerProvider receives a span per refresh, with a child span per
+	// step. Default nil: none.
+	TracerProvider trace.TracerProvider
 
 	// Connect returns a pool on the source recorded in the catalog as
 	// sourceName, or a nil pool and nil error to leave that source to the
@@ -240,5 +252,6 @@ func withDefaults(cfg *Config) Config {
 
 // runtime returns the settings handed to every Method's Open.
 func (c *Config) runtime() Runtime {
-	return Runtime{Catalog: c.Catalog, JobLog: c.JobLog, Logger: c.Logger, LockWait: c.LockWait, BatchLimit: c.BatchLimit}
+	return Runtime{Catalog: c.Catalog, JobLog: c.JobLog, Logger: c.Logger, LockWait: c.LockWait, BatchLimit: c.BatchLimit,
+		MeterProvider: c.MeterProvider, TracerProvider: c.TracerProvider}
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -33,6 +35,10 @@ type Runtime struct {
 	// BatchLimit overrides the batch limit of kinds that move rows in
 	// batches. Default 0: the job's own. Whole-table kinds ignore it.
 	BatchLimit int
+	// MeterProvider and TracerProvider receive the runs' metrics and
+	// spans (see replication.Options). Default nil: none.
+	MeterProvider  metric.MeterProvider
+	TracerProvider trace.TracerProvider
 }
 
 // forJob applies the job's own run settings: its lock wait, when it has
@@ -49,7 +55,8 @@ func (rt Runtime) forJob(c *claim) Runtime {
 
 // options returns the run-time fields as replication.Options.
 func (rt Runtime) options() replication.Options {
-	return replication.Options{Catalog: rt.Catalog, JobLog: rt.JobLog, Logger: rt.Logger, LockWait: rt.LockWait, BatchLimit: rt.BatchLimit}
+	return replication.Options{Catalog: rt.Catalog, JobLog: rt.JobLog, Logger: rt.Logger, LockWait: rt.LockWait, BatchLimit: rt.BatchLimit,
+		MeterProvider: rt.MeterProvider, TracerProvider: rt.TracerProvider}
 }
 
 // validateMethods refuses an empty list of methods, naming the field.

@@ -88,6 +88,13 @@ func (s *Scheduler) loop(ctx context.Context, once bool) error {
 		}
 		return err
 	}
+	if s.cfg.MeterProvider != nil {
+		reg, err := s.catalog.ObserveLag(s.cfg.MeterProvider, s.dest)
+		if err != nil {
+			return fmt.Errorf("scheduler: register the lag gauge: %w", err)
+		}
+		defer func() { _ = reg.Unregister() }()
+	}
 	l := &loopState{
 		s:       s,
 		claims:  newClaimSession(s.dest, &s.cfg),
