@@ -88,8 +88,8 @@ func openJob(ctx context.Context, db *pgxpool.Pool, dest replication.Table, rt r
 		// Telemetry is a run-time setting too.
 		MeterProvider:  rt.MeterProvider,
 		TracerProvider: rt.TracerProvider,
-		SourceName:  job.SourceName,
-		Period:      job.Period,
+		SourceName:     job.SourceName,
+		Period:         job.Period,
 	}
 	return sj, opts, nil
 }
