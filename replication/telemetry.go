@@ -54,7 +54,8 @@ func instrumentsFor(mp metric.MeterProvider) (*instruments, error) {
 	var in instruments
 	var err error
 	if in.duration, err = m.Float64Histogram(MetricRunDuration, metric.WithUnit("s"),
-		metric.WithDescription("Duration of pgmimeo job runs (setup, refresh, repull, repair, destroy)")); err != nil {
+		metric.WithDescription("Duration of pgmimeo job runs (setup, refresh, repull, repair, destroy)"),
+		metric.WithExplicitBucketBoundaries(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)); err != nil {
 		return nil, err
 	}
 	for _, c := range []struct {
