@@ -1,6 +1,9 @@
 package replication
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // LagLevel is how a job's lag compares with its thresholds.
 type LagLevel string
@@ -65,4 +68,38 @@ func (j *Job) Lag() Lag {
 		l.Level = LagOK
 	}
 	return l
+}
+
+// LagDetail is what a kind can tell of its job's lag besides its age, read
+// from the source now. A field is nil where the kind has nothing to say.
+type LagDetail struct {
+	// Backlog is the number of source changes captured and not applied
+	// yet: dml and logdel jobs by trigger (their queued entries, which
+	// may count entries whose apply committed just before a crash). Every
+	// one of them is younger than the job's Age.
+	Backlog *int64
+	// RetainedWAL and UnconfirmedWAL are, for a logical capture, the WAL
+	// its slot keeps on the source (from its restart position) and the WAL
+	// past its confirmed position, in bytes.
+	RetainedWAL    *int64
+	UnconfirmedWAL *int64
+	// RowsBehind is, for an incremental job, the source rows (that its
+	// condition keeps) above its last control value; TimeBehind, for a time
+	// control column, how far the source's newest control value is ahead
+	// of the job's last one.
+	RowsBehind *int64
+	TimeBehind *time.Duration
+	// SourceChanged is, for a snapshot job that skips unchanged sources
+	// (snapshot.Config.SkipUnchanged), whether the source's published
+	// statistics show inserts, updates, deletes or truncates since its
+	// last pull (they are published up to about a minute late). A whole-
+	// table job's age (Job.Age) is the time since its last pull started.
+	SourceChanged *bool
+}
+
+// LagReporter is implemented by the replicators of every kind of this
+// module: LagDetail reads, from the source, what the kind knows of its
+// job's lag.
+type LagReporter interface {
+	LagDetail(ctx context.Context) (LagDetail, error)
 }

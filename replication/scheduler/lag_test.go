@@ -57,6 +57,37 @@ func TestLagPerKind(t *testing.T) {
 		require.Equal(t, replication.LagOK, j.Lag().Level, "%s: an hour's period tolerates seconds", j.Dest)
 	}
 
+	// What each kind adds: the queue's backlog, the rows past the last
+	// control value and how far ahead the source's newest one is.
+	details := func() map[replication.Table]replication.LagDetail {
+		out := map[replication.Table]replication.LagDetail{}
+		for tbl, k := range kinds {
+			r, err := replication.Methods(allMethods...)[k].Open(ctx, b.Source, b.Dest, tbl, replication.Options{})
+			require.NoError(t, err)
+			d, err := r.(replication.LagReporter).LagDetail(ctx)
+			require.NoError(t, err, "%s", tbl)
+			out[tbl] = d
+		}
+		return out
+	}
+	for tbl, d := range details() {
+		switch k := kinds[tbl]; k {
+		case replication.KindDML, replication.KindLogDel:
+			require.Equal(t, int64(10), *d.Backlog, "%s: 5 updated and 5 inserted rows queued", tbl)
+		case replication.KindInserterSerial, replication.KindInserterTime:
+			require.Equal(t, int64(5), *d.RowsBehind, "%s: 5 new rows", tbl)
+		case replication.KindUpdaterSerial, replication.KindUpdaterTime:
+			require.Equal(t, int64(10), *d.RowsBehind, "%s: 5 updated and 5 new rows", tbl)
+		default:
+			require.Equal(t, replication.LagDetail{}, d, "%s", tbl)
+		}
+		if k := kinds[tbl]; k == replication.KindUpdaterTime || k == replication.KindInserterTime {
+			// The last value pulled was about two hours old; the new rows
+			// are a minute old.
+			require.InDelta(t, (119 * time.Minute).Seconds(), d.TimeBehind.Seconds(), 120, "%s", tbl)
+		}
+	}
+
 	// Thresholds of one and two seconds: warning, then critical, then OK
 	// after a refresh.
 	for tbl := range kinds {
@@ -83,6 +114,16 @@ func TestLagPerKind(t *testing.T) {
 	require.Equal(t, map[replication.LagLevel]int{replication.LagOK: len(kinds)}, level())
 	for tbl := range kinds {
 		b.same(t, tbl)
+	}
+	for tbl, d := range details() {
+		for _, n := range []*int64{d.Backlog, d.RowsBehind} {
+			if n != nil {
+				require.Zero(t, *n, "%s: caught up", tbl)
+			}
+		}
+		if d.TimeBehind != nil {
+			require.Zero(t, *d.TimeBehind, "%s", tbl)
+		}
 	}
 
 	// An idle refresh (nothing queued) advances last_ok and the synced time.
