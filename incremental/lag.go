@@ -19,10 +19,14 @@ var (
 // a time control column, how far the source's newest value is ahead of the
 // last one pulled (TimeBehind). It reads the source with one query, by the
 // control column's index when it has one.
-func (r *Inserter) LagDetail(ctx context.Context) (replication.LagDetail, error) { return r.j.lagDetail(ctx) }
+func (r *Inserter) LagDetail(ctx context.Context) (replication.LagDetail, error) {
+	return r.j.lagDetail(ctx)
+}
 
 // LagDetail is Inserter.LagDetail for an Updater.
-func (r *Updater) LagDetail(ctx context.Context) (replication.LagDetail, error) { return r.j.lagDetail(ctx) }
+func (r *Updater) LagDetail(ctx context.Context) (replication.LagDetail, error) {
+	return r.j.lagDetail(ctx)
+}
 
 func (j *job) lagDetail(ctx context.Context) (replication.LagDetail, error) {
 	var d replication.LagDetail
