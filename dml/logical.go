@@ -390,7 +390,7 @@ func (r *Replicator) checkSlot(ctx context.Context, run *replication.JobRun, j *
 	h, err := slotHealth(ctx, r.source, j.cfg.Slot)
 	if err != nil {
 		if r.cfg.Logger != nil {
-			r.cfg.Logger.Warn("read slot health", "table", r.Dest().String(), "err", err)
+			r.cfg.Logger.Warn("read slot health", append(replication.EventAttrs(r.variant.Kind(), r.Dest()), "error", err)...)
 		}
 		return
 	}

@@ -111,11 +111,11 @@ func (r *Replicator) refresh(ctx context.Context, run *replication.JobRun, j *jo
 			return err
 		}
 		run.Step(ctx, "Fetching and applying queued changes")
-		r.debug("draining queue table", "table", closed)
+		r.debug("draining queue table", "queue_table", closed)
 		if err := r.drain(ctx, j, src, closed, &budget, &ds); err != nil {
 			return err
 		}
-		r.debug("drained queue table", "table", closed, "done", j.state.Queue.Done)
+		r.debug("drained queue table", "queue_table", closed, "done", j.state.Queue.Done)
 		run.Done(ctx, "Applied %d queue entries (%d keys) in %d chunks: %d inserted, %d updated, %d deleted",
 			ds.entries, ds.keys, ds.chunks, ds.Inserted, ds.Updated, ds.Deleted)
 		if !j.state.Queue.Done {

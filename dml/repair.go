@@ -120,8 +120,8 @@ func (r *Replicator) repairRanges(ctx context.Context, run *replication.JobRun, 
 	run.Done(ctx, "Deleted %d rows, inserted %d rows", counts.Deleted, counts.Inserted)
 	res.Deleted, res.Inserted, res.Bytes = counts.Deleted, counts.Inserted, bytes
 	if r.cfg.Logger != nil {
-		r.cfg.Logger.Info("key ranges repaired", "dest", j.spec.Dest.String(), "ranges", len(ranges),
-			"deleted", counts.Deleted, "inserted", counts.Inserted)
+		r.cfg.Logger.Debug("key ranges repaired", append(replication.EventAttrs(r.variant.Kind(), r.Dest()), "ranges", len(ranges),
+			"deleted", counts.Deleted, "inserted", counts.Inserted)...)
 	}
 	return nil
 }

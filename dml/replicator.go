@@ -157,7 +157,7 @@ func (r *Replicator) locked(ctx context.Context, op replication.Op, name string,
 // debug logs at debug level when a logger is set.
 func (r *Replicator) debug(msg string, args ...any) {
 	if r.cfg.Logger != nil {
-		r.cfg.Logger.Debug(msg, append([]any{"table", r.Dest().String()}, args...)...)
+		r.cfg.Logger.Debug(msg, append(replication.EventAttrs(r.variant.Kind(), r.Dest()), args...)...)
 	}
 }
 

@@ -44,9 +44,7 @@ func (j *job) begin(ctx context.Context, conn *pgxpool.Conn, run *replication.Jo
 			ps.s.close(ctx)
 			run.Step(ctx, "DST Check")
 			run.Done(ctx, "Job CANCELLED - %s", reason)
-			if j.cfg.Logger != nil {
-				j.cfg.Logger.Info("refresh not run", "table", j.dst.String(), "reason", reason)
-			}
+			// The run's event says it was skipped, and why.
 			res.Skipped, res.SkipReason, res.Unsynced = true, reason, true
 			return nil, true, nil
 		}

@@ -113,7 +113,7 @@ func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replicat
 	}
 	run.Done(ctx, "Lower boundary value is: %s", st.last())
 	if _, err := conn.Exec(ctx, "ANALYZE "+j.dst.Sanitize()); err != nil && j.cfg.Logger != nil {
-		j.cfg.Logger.Warn("analyze destination", "table", j.dst.String(), "err", err)
+		j.cfg.Logger.Warn("analyze destination", append(replication.EventAttrs(j.kind(j.cfg.Type), j.dst), "error", err)...)
 	}
 	return nil
 }

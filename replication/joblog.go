@@ -122,7 +122,7 @@ func (r *JobRun) report(what string, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	logger.Warn("job log write failed", "job", r.name, "op", what, "err", err)
+	logger.Warn("job log write failed", "job", r.name, "op", what, "error", err)
 }
 
 // Step ends the open step (OK) and opens a new one.

@@ -143,7 +143,7 @@ func (r Run) recordSuccess(ctx context.Context, conn *pgxpool.Conn, o *Options, 
 		last_error = NULL, failures = 0, synced_at = GREATEST(synced_at, $3)
 		WHERE dest_schema = $1 AND dest_table = $2`, r.Dest.Schema, r.Dest.Name, synced)
 	if err != nil && o.Logger != nil {
-		o.Logger.Warn("record success in catalog", "kind", string(r.Kind), "dest_schema", r.Dest.Schema, "dest_table", r.Dest.Name, "error", err)
+		o.Logger.Warn("record success in catalog", append(EventAttrs(r.Kind, r.Dest), "error", err)...)
 	}
 }
 
@@ -167,8 +167,16 @@ func (r Run) recordFailure(ctx context.Context, logger *slog.Logger, runErr erro
 		err = r.Catalog.RecordFailure(ctx, r.Pool, job.ID, runErr)
 	}
 	if err != nil && !errors.Is(err, ErrNotManaged) && logger != nil {
-		logger.Warn("record failure in catalog", "kind", string(r.Kind), "dest_schema", r.Dest.Schema, "dest_table", r.Dest.Name, "error", err)
+		logger.Warn("record failure in catalog", append(EventAttrs(r.Kind, r.Dest), "error", err)...)
 	}
+}
+
+// EventAttrs are the attributes every log event of pgmimeo about a job
+// starts with, whatever its kind: "kind", "dest_schema" and "dest_table"
+// (unquoted). Events add "rows", "bytes", "duration", "skipped" and "error"
+// under those names.
+func EventAttrs(kind Kind, dest Table) []any {
+	return []any{"kind", string(kind), "dest_schema", dest.Schema, "dest_table", dest.Name}
 }
 
 // event logs the end of a run: one message per operation, the same keys for
@@ -177,8 +185,8 @@ func (r Run) event(logger *slog.Logger, res Result, err error) {
 	if logger == nil {
 		return
 	}
-	attrs := []any{"kind", string(r.Kind), "dest_schema", r.Dest.Schema, "dest_table", r.Dest.Name,
-		"rows", res.Inserted + res.Updated + res.Deleted, "bytes", res.Bytes, "duration", res.Duration, "skipped", res.Skipped}
+	attrs := append(EventAttrs(r.Kind, r.Dest),
+		"rows", res.Inserted+res.Updated+res.Deleted, "bytes", res.Bytes, "duration", res.Duration, "skipped", res.Skipped)
 	switch {
 	case res.Skipped:
 		logger.Debug(string(r.Op), append(attrs, "reason", res.SkipReason)...)

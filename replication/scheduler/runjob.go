@@ -36,15 +36,15 @@ func (s *Scheduler) runJob(ctx context.Context, cs *claimSession, sources *sourc
 	next, err := s.putBack(bctx, c, &out)
 	switch {
 	case err != nil:
-		s.logWarn("record next run failed", "job", c.id, "dest", c.dest.String(), "err", err)
+		s.logWarn("record next run failed", append(replication.EventAttrs(c.kind, c.dest), "job_id", c.id, "error", err)...)
 	case out.Abandoned:
-		s.logInfo("refresh abandoned at shutdown; the job stays due", "job", c.id, "dest", c.dest.String())
+		s.logInfo("refresh abandoned at shutdown; the job stays due", append(replication.EventAttrs(c.kind, c.dest), "job_id", c.id)...)
 	case out.Deferred:
-		s.logInfo("refresh deferred: its destination's refresh lock is held elsewhere", "job", c.id, "dest", c.dest.String(), "next_run", next)
+		s.logInfo("refresh deferred: its destination's refresh lock is held elsewhere", append(replication.EventAttrs(c.kind, c.dest), "job_id", c.id, "next_run", next)...)
 	case out.Err != nil:
-		s.logWarn("refresh failed; backing off", "job", c.id, "dest", c.dest.String(), "err", out.Err, "next_run", next)
+		s.logWarn("refresh failed; backing off", append(replication.EventAttrs(c.kind, c.dest), "job_id", c.id, "error", out.Err, "next_run", next)...)
 	default:
-		s.logInfo("refreshed", "job", c.id, "dest", c.dest.String(), "result", out.Result.String(), "next_run", next)
+		s.logDebug("refreshed", append(replication.EventAttrs(c.kind, c.dest), "job_id", c.id, "next_run", next)...)
 	}
 	if s.cfg.OnRun != nil {
 		s.cfg.OnRun(out)

@@ -178,7 +178,7 @@ func (l *loopState) run(ctx context.Context, once bool) error {
 			case err != nil && once:
 				return err
 			case err != nil:
-				l.s.logWarn("claim jobs failed; retrying", "err", err, "retry_in", c.PollInterval)
+				l.s.logWarn("claim jobs failed; retrying", "error", err, "retry_in", c.PollInterval)
 				wait = c.PollInterval
 			}
 			for _, j := range jobs {
@@ -200,7 +200,7 @@ func (l *loopState) run(ctx context.Context, once bool) error {
 			if free > claimed && !capped && !once {
 				d, ok, err := nextDue(ctx, l.s.dest, l.claims.jobs, l.filter, l.ids())
 				if err != nil && ctx.Err() == nil {
-					l.s.logWarn("read next due job failed", "err", err)
+					l.s.logWarn("read next due job failed", "error", err)
 				}
 				if err == nil && ok {
 					wait = min(wait, max(d, 20*time.Millisecond))
@@ -237,5 +237,11 @@ func (s *Scheduler) logWarn(msg string, args ...any) {
 func (s *Scheduler) logInfo(msg string, args ...any) {
 	if s.cfg.Logger != nil {
 		s.cfg.Logger.Info(msg, append([]any{"worker", s.cfg.WorkerID}, args...)...)
+	}
+}
+
+func (s *Scheduler) logDebug(msg string, args ...any) {
+	if s.cfg.Logger != nil {
+		s.cfg.Logger.Debug(msg, append([]any{"worker", s.cfg.WorkerID}, args...)...)
 	}
 }
