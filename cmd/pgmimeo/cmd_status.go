@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -28,6 +30,8 @@ type jobStatus struct {
 	LagSeconds *float64   `json:"lag_seconds"`
 	LagLevel   string     `json:"lag_level"`
 	SyncedAt   *time.Time `json:"synced_at"`
+	// Detail is what the job's kind adds (status --detail).
+	Detail *replication.LagDetail `json:"detail,omitempty"`
 }
 
 // The states of a job in status.
@@ -115,7 +119,8 @@ func listCmd(a *app) *cobra.Command {
 }
 
 func statusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var detail bool
+	c := &cobra.Command{
 		Use:   "status [dest-table…]",
 		Short: "Show each job's state, lag, last success, last failure and next run",
 		Long: `status prints, for the named jobs or every job (of the job file, or of
@@ -129,7 +134,7 @@ States: fresh (lag within lag_warning), late (past it), stale (past
 lag_critical; by default two and four periods), failing (its last run
 failed), paused, never (no run has succeeded yet), manual (no period and no
 threshold), unknown (it has not caught up since it was set up).`,
-		Example: "  pgmimeo status -f jobs.yaml\n  pgmimeo status public.orders --json",
+		Example: "  pgmimeo status -f jobs.yaml\n  pgmimeo status public.orders --json\n  pgmimeo status -f jobs.yaml --detail",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			jobs, err := a.selectJobs(cmd.Context(), args, len(args) == 0)
 			if err != nil {
@@ -140,6 +145,12 @@ threshold), unknown (it has not caught up since it was set up).`,
 			now := time.Now()
 			for _, j := range jobs {
 				s := statusOf(j, now)
+				more := ""
+				if detail {
+					if s.Detail, more, err = a.lagDetail(cmd.Context(), j); err != nil {
+						return err
+					}
+				}
 				out = append(out, s)
 				failure := ""
 				if s.LastFailure != nil {
@@ -153,11 +164,57 @@ threshold), unknown (it has not caught up since it was set up).`,
 				if s.LagSeconds != nil {
 					lag = "≤ " + time.Duration(*s.LagSeconds*float64(time.Second)).Round(time.Second).String()
 				}
-				rows = append(rows, []string{s.Job, s.Kind, s.State, lag, or(since(s.LastOK, now), "never"), or(failure, "-"), next})
+				row := []string{s.Job, s.Kind, s.State, lag, or(since(s.LastOK, now), "never"), or(failure, "-"), next}
+				if detail {
+					row = append(row, or(more, "-"))
+				}
+				rows = append(rows, row)
 			}
-			return a.print(out, []string{"JOB", "KIND", "STATE", "LAG", "LAST SUCCESS", "LAST FAILURE", "NEXT DUE"}, rows)
+			header := []string{"JOB", "KIND", "STATE", "LAG", "LAST SUCCESS", "LAST FAILURE", "NEXT DUE"}
+			if detail {
+				header = append(header, "DETAIL")
+			}
+			return a.print(out, header, rows)
 		},
 	}
+	c.Flags().BoolVar(&detail, "detail", false, "also read from each source what the kind adds: queued changes, slot WAL, rows and time behind, changed statistics")
+	return c
+}
+
+// lagDetail reads what job j's kind adds to its lag, and says it in words.
+func (a *app) lagDetail(ctx context.Context, j *replication.Job) (*replication.LagDetail, string, error) {
+	r, _, err := a.openJobLogged(ctx, j, nil, false)
+	if err != nil {
+		return nil, "", err
+	}
+	lr, ok := r.(replication.LagReporter)
+	if !ok {
+		return nil, "", nil
+	}
+	d, err := lr.LagDetail(ctx)
+	if err != nil {
+		return nil, "", fmt.Errorf("job %s: %w", j.Dest, err)
+	}
+	var parts []string
+	if d.Backlog != nil {
+		parts = append(parts, fmt.Sprintf("%d queued", *d.Backlog))
+	}
+	if d.RetainedWAL != nil {
+		parts = append(parts, "slot retains "+size(*d.RetainedWAL))
+	}
+	if d.UnconfirmedWAL != nil {
+		parts = append(parts, size(*d.UnconfirmedWAL)+" unconfirmed")
+	}
+	if d.RowsBehind != nil {
+		parts = append(parts, fmt.Sprintf("%d rows behind", *d.RowsBehind))
+	}
+	if d.TimeBehind != nil {
+		parts = append(parts, d.TimeBehind.Round(time.Second).String()+" behind")
+	}
+	if d.SourceChanged != nil {
+		parts = append(parts, map[bool]string{true: "source changed", false: "source unchanged"}[*d.SourceChanged])
+	}
+	return &d, strings.Join(parts, ", "), nil
 }
 
 func or(s, instead string) string {

@@ -79,6 +79,12 @@ func (a *app) selectJobs(ctx context.Context, args []string, all bool) ([]*repli
 // openJob rebuilds the replicator of catalog job j, logging to the job
 // log; progress, when set, follows the copies of whole-table kinds.
 func (a *app) openJob(ctx context.Context, j *replication.Job, progress func(int64)) (replication.Replicator, *pgxpool.Pool, error) {
+	return a.openJobLogged(ctx, j, progress, true)
+}
+
+// openJobLogged is openJob; logged false opens it without the job log,
+// for reads that run nothing.
+func (a *app) openJobLogged(ctx context.Context, j *replication.Job, progress func(int64), logged bool) (replication.Replicator, *pgxpool.Pool, error) {
 	dest, err := a.destination(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -87,9 +93,11 @@ func (a *app) openJob(ctx context.Context, j *replication.Job, progress func(int
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := a.jobLogger(ctx)
-	if err != nil {
-		return nil, nil, err
+	var log replication.JobLog
+	if logged {
+		if log, err = a.jobLogger(ctx); err != nil {
+			return nil, nil, err
+		}
 	}
 	o := replication.Options{Catalog: a.catalogSchema(), Logger: a.logger, LockWait: j.LockWait}
 	if log != nil {

@@ -113,6 +113,16 @@ func TestListStatusRepullJSON(t *testing.T) {
 	for _, s := range status {
 		require.Equal(t, stateManual, s.State, "%+v", s)
 	}
+	// --detail reads what each kind adds from the sources.
+	pgtest.MustExec(t, b.Source, `UPDATE "Sales"."Order Lines" SET qty = qty + 1 WHERE id <= 3;
+		INSERT INTO public.events VALUES (41, now() - interval '1 second'), (42, now() - interval '1 second')`)
+	status = nil
+	require.NoError(t, json.Unmarshal([]byte(c.ok("status", "-f", file, "--json", "--detail")), &status))
+	require.Equal(t, int64(3), *status[0].Detail.Backlog, "%+v", status[0].Detail)
+	require.Equal(t, int64(2), *status[1].Detail.RowsBehind, "%+v", status[1].Detail)
+	out = c.ok("status", "-f", file, "--detail")
+	require.Contains(t, out, "3 queued")
+	require.Contains(t, out, "2 rows behind")
 	out = c.ok("run", "-f", file, "--once")
 	require.NotContains(t, out, "failed")
 
