@@ -13,13 +13,17 @@ import (
 )
 
 // monitorGrants are what the plugin's role needs: to read the job log and
-// run its check function.
+// run its check function, and to read the job catalog, whose jobs' lag it
+// judges.
 func monitorGrants(schema, role string) []string {
 	s, r := replication.QuoteIdent(schema), replication.QuoteIdent(role)
+	c := replication.QuoteIdent(replication.DefaultCatalogSchema)
 	return []string{
 		"GRANT USAGE ON SCHEMA " + s + " TO " + r,
 		"GRANT SELECT ON ALL TABLES IN SCHEMA " + s + " TO " + r,
 		"GRANT EXECUTE ON FUNCTION " + s + ".check_job_status() TO " + r,
+		"GRANT USAGE ON SCHEMA " + c + " TO " + r,
+		"GRANT SELECT ON " + c + ".jobs TO " + r,
 	}
 }
 

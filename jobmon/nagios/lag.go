@@ -26,15 +26,25 @@ type jobLags []*replication.Job
 func lateJobs(ctx context.Context, pool *pgxpool.Pool, schema string) (jobLags, string, error) {
 	cat := replication.NewCatalog(schema)
 	jobs := replication.T(cat.Schema(), "jobs").String()
-	var exists, readable bool
-	err := pool.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL,
-		pg_catalog.to_regclass($1) IS NOT NULL AND pg_catalog.has_table_privilege(pg_catalog.to_regclass($1), 'SELECT')`, jobs).Scan(&exists, &readable)
+	// Name lookups in a schema the role may not use fail, so its USAGE is
+	// asked first, from pg_namespace.
+	var usable, exists, readable bool
+	err := pool.QueryRow(ctx, `SELECT COALESCE((SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
+		FROM pg_catalog.pg_namespace n WHERE n.nspname = $1), false)`, cat.Schema()).Scan(&usable)
+	if err == nil && usable {
+		err = pool.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL,
+			pg_catalog.to_regclass($1) IS NOT NULL AND pg_catalog.has_table_privilege(pg_catalog.to_regclass($1), 'SELECT')`, jobs).Scan(&exists, &readable)
+	}
+	var present bool
+	if err == nil && !usable {
+		err = pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, cat.Schema()).Scan(&present)
+	}
 	switch {
 	case err != nil:
 		return nil, "", err
-	case !exists:
+	case !usable && !present, usable && !exists:
 		return nil, "", nil
-	case !readable:
+	case !usable || !readable:
 		return nil, fmt.Sprintf("lag not checked: no SELECT on %s (GRANT USAGE ON SCHEMA %s and SELECT ON %s to this role)",
 			jobs, replication.QuoteIdent(cat.Schema()), jobs), nil
 	}

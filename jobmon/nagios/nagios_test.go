@@ -67,6 +67,16 @@ func TestLateJobs(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, secs, 2.7)
 
+	// A role that may read the job log but not the catalog: pg_jobmon's
+	// rules still answer, and -v says why no lag was judged.
+	role := b.CreateRole(t)
+	who := replication.QuoteIdent(role.Name)
+	pgtest.MustExec(t, b.Dest, `GRANT USAGE ON SCHEMA jobmon TO `+who+`; GRANT SELECT ON ALL TABLES IN SCHEMA jobmon TO `+who+`;
+		GRANT EXECUTE ON FUNCTION jobmon.check_job_status() TO `+who)
+	code, lines := nagios.Check(ctx, nagios.Config{DSN: b.DSN(b.DestDB, role), Verbose: true})
+	require.Equal(t, nagios.OK, code, lines)
+	require.Contains(t, strings.Join(lines, "\n"), `lag not checked: no SELECT on "mimeo"."jobs" (GRANT USAGE ON SCHEMA "mimeo" and SELECT ON "mimeo"."jobs" to this role)`)
+
 	_, err = s.Refresh(ctx)
 	require.NoError(t, err)
 	code, line = check()

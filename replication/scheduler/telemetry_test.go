@@ -32,17 +32,17 @@ func sums(t *testing.T, rm metricdata.ResourceMetrics, name string, key attribut
 			case metricdata.Sum[int64]:
 				for _, p := range d.DataPoints {
 					v, _ := p.Attributes.Value(key)
-					out[v.Emit()] += float64(p.Value)
+					out[v.AsString()] += float64(p.Value)
 				}
 			case metricdata.Histogram[float64]:
 				for _, p := range d.DataPoints {
 					v, _ := p.Attributes.Value(key)
-					out[v.Emit()] += float64(p.Count)
+					out[v.AsString()] += float64(p.Count)
 				}
 			case metricdata.Gauge[float64]:
 				for _, p := range d.DataPoints {
 					v, _ := p.Attributes.Value(key)
-					out[v.Emit()] = p.Value
+					out[v.AsString()] = p.Value
 				}
 			}
 		}
