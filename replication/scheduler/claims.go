@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -271,4 +272,20 @@ func nextDue(ctx context.Context, db replication.DB, jobs string, f filter, runn
 		return 0, false, nil
 	}
 	return time.Duration(*secs * float64(time.Second)), true, nil
+}
+
+// keeps reports whether the filter keeps job j (its kinds and tables).
+func (f filter) keeps(j *replication.Job) bool {
+	if len(f.kinds) > 0 && !slices.Contains(f.kinds, string(j.Kind)) {
+		return false
+	}
+	if len(f.names) == 0 {
+		return true
+	}
+	for i := range f.names {
+		if f.schemas[i] == j.Dest.Schema && f.names[i] == j.Dest.Name {
+			return true
+		}
+	}
+	return false
 }

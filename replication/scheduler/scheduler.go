@@ -127,6 +127,14 @@ func (s *Scheduler) loop(ctx context.Context, once bool) error {
 	defer stop()
 	defer l.sources.close()
 	defer l.claims.close(context.WithoutCancel(ctx))
+	// Unregistered before the sources close, which its reads use.
+	if s.cfg.MeterProvider != nil {
+		reg, err := l.observeDetails(s.cfg.MeterProvider)
+		if err != nil {
+			return fmt.Errorf("scheduler: register the detail gauges: %w", err)
+		}
+		defer func() { _ = reg.Unregister() }()
+	}
 
 	err := l.run(ctx, once)
 	for len(l.running) > 0 {

@@ -39,6 +39,11 @@ func sums(t *testing.T, rm metricdata.ResourceMetrics, name string, key attribut
 					v, _ := p.Attributes.Value(key)
 					out[v.AsString()] += float64(p.Count)
 				}
+			case metricdata.Gauge[int64]:
+				for _, p := range d.DataPoints {
+					v, _ := p.Attributes.Value(key)
+					out[v.AsString()] = float64(p.Value)
+				}
 			case metricdata.Gauge[float64]:
 				for _, p := range d.DataPoints {
 					v, _ := p.Attributes.Value(key)
@@ -129,6 +134,18 @@ func TestTelemetry(t *testing.T) {
 	}
 	require.Equal(t, 5, runs, "two refreshes, an idle one, a failure and a skip")
 	require.Greater(t, steps, 4)
+
+	// The detail gauges, while the scheduler runs: a dml job's backlog.
+	b.change(t, orders, replication.KindDML, 1)
+	runCtx, stopRun := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(runCtx) }()
+	require.Eventually(t, func() bool {
+		return sums(t, collect(), scheduler.MetricBacklog, "pgmimeo.dest")["public.orders"] == 11
+	}, 10*time.Second, 50*time.Millisecond, "6 updated rows (ids ending in 1, 1001 among them) and 5 inserted ones queued")
+	stopRun()
+	require.NoError(t, <-done)
+	require.Empty(t, sums(t, collect(), scheduler.MetricBacklog, "pgmimeo.dest"), "unregistered when Run returns")
 
 	// The lag gauge.
 	reg, err := replication.NewCatalog("").ObserveLag(mp, b.Dest)
