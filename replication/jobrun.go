@@ -103,6 +103,11 @@ func (r Run) Do(ctx context.Context, body Body) (res Result, err error) {
 			return res, fmt.Errorf("%s %s: read the clock: %w", r.Op, r.Dest, err)
 		}
 	}
+	if r.Op == OpSetup {
+		if err := CheckServerVersion(ctx, conn, "destination", r.Dest); err != nil {
+			return res, err
+		}
+	}
 	if r.Op == OpSetup && ensuring(ctx) {
 		// A Setup called by Ensure that waited for the lock while another
 		// process made the job: Ensure compares with that one. Nothing is

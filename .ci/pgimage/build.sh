@@ -4,12 +4,21 @@
 # with PostgreSQL installed, imported into the local Docker engine.
 #
 # The Debian mirror is read from this machine's apt sources, never hard-coded.
-# Usage: build.sh [image-name]   (default pgmimeo/postgres:15-local)
+# Usage: build.sh [image-name] [major-version]
+#   build.sh                                   pgmimeo/postgres:15-local, PostgreSQL 15 from bookworm
+#   build.sh pgmimeo/postgres:17-local 17      PostgreSQL 17 from trixie
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 image=${1:-pgmimeo/postgres:15-local}
-suite=${PGMIMEO_IMAGE_SUITE:-bookworm}
-stamp=$(cat "$here/build.sh" "$here/entrypoint.sh" | sha256sum | cut -c1-16)
+major=${2:-15}
+case "$major" in
+15) default_suite=bookworm ;;
+17) default_suite=trixie ;;
+*) echo "no Debian suite known for PostgreSQL $major (set PGMIMEO_IMAGE_SUITE)" >&2; default_suite= ;;
+esac
+suite=${PGMIMEO_IMAGE_SUITE:-$default_suite}
+[ -n "$suite" ] || exit 1
+stamp=$( (cat "$here/build.sh" "$here/entrypoint.sh"; echo "$major $suite") | sha256sum | cut -c1-16)
 
 if docker image inspect "$image" --format '{{index .Config.Labels "pgmimeo.stamp"}}' 2>/dev/null | grep -qx "$stamp"; then
 	echo "image $image is up to date ($stamp)"
@@ -38,14 +47,14 @@ command -v debootstrap >/dev/null || { apt-get update -qq && apt-get install -y 
 
 root=$(mktemp -d /tmp/pgmimeo-rootfs.XXXXXX)
 trap 'rm -rf "$root"' EXIT
-echo "debootstrap $suite from the machine's Debian mirror into $root"
-debootstrap --variant=minbase --include=postgresql-15 "$suite" "$root" "$url" >"$root.log" 2>&1 || {
+echo "debootstrap $suite (PostgreSQL $major) from the machine's Debian mirror into $root"
+debootstrap --variant=minbase --include="postgresql-$major" "$suite" "$root" "$url" >"$root.log" 2>&1 || {
 	tail -n 30 "$root.log" >&2
 	exit 1
 }
 rm -f "$root.log"
 # The package's own cluster is not used; the entrypoint makes one per container.
-rm -rf "$root"/var/lib/postgresql/15 "$root"/etc/postgresql/15
+rm -rf "$root/var/lib/postgresql/$major" "$root/etc/postgresql/$major"
 install -m 0755 "$here/entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
 tar -C "$root" -c . | docker import \
 	--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' \

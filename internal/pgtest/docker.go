@@ -17,6 +17,15 @@ import (
 const containerLifetime = 3 * time.Hour
 
 func startDocker(ctx context.Context) (*Server, error) {
+	image := os.Getenv(EnvImage)
+	if image == "" {
+		image = DefaultImage
+	}
+	return startDockerImage(ctx, image)
+}
+
+// startDockerImage starts a server in a container of image.
+func startDockerImage(ctx context.Context, image string) (*Server, error) {
 	pool, err := dockertest.NewPool("")
 	if err != nil {
 		return nil, fmt.Errorf("docker: %w", err)
@@ -24,10 +33,6 @@ func startDocker(ctx context.Context) (*Server, error) {
 	pool.MaxWait = 90 * time.Second
 	if err := pool.Client.Ping(); err != nil {
 		return nil, fmt.Errorf("docker engine not reachable: %w", err)
-	}
-	image := os.Getenv(EnvImage)
-	if image == "" {
-		image = DefaultImage
 	}
 	repo, tag := image, "latest"
 	if i := strings.LastIndex(image, ":"); i > 0 && !strings.Contains(image[i:], "/") {

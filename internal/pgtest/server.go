@@ -120,6 +120,7 @@ func runAndStop(m *testing.M) int {
 func stopShared() {
 	sharedMu.Lock()
 	defer sharedMu.Unlock()
+	stopOther()
 	if sharedServer != nil && sharedServer.stop != nil {
 		if err := sharedServer.stop(); err != nil {
 			fmt.Fprintf(os.Stderr, "pgtest: stop server: %v\n", err)

@@ -124,6 +124,9 @@ func Preflight(ctx context.Context, src replication.DB, t replication.Table, cfg
 	if cfg != nil {
 		c = *cfg
 	}
+	if err := replication.CheckServerVersion(ctx, src, "source", t); err != nil {
+		return nil, err
+	}
 	info, err := replication.Describe(ctx, src, t)
 	if err != nil {
 		return nil, err
