@@ -35,9 +35,11 @@ type CutoverConfig struct {
 
 	// Switch, when set, is called once the destination holds every change
 	// and matches the source, with the source table still locked: switch
-	// the application to the destination there. An error from it releases
-	// the source and is returned.
-	Switch func(ctx context.Context) error
+	// the application to the destination there. source is the source
+	// transaction that holds the lock: statements run in it (renaming the
+	// tables, say) commit when the source is released. An error from Switch
+	// rolls that transaction back, releasing the source, and is returned.
+	Switch func(ctx context.Context, source pgx.Tx) error
 
 	// KeepLocked keeps the source table locked when Cutover returns, so
 	// that no write reaches it after the switch: release it with
@@ -64,17 +66,22 @@ type CutoverResult struct {
 	// Checksum is the final validation; nil with SkipChecksum.
 	Checksum *check.ChecksumResult
 
-	release func(ctx context.Context) error
+	release func(ctx context.Context, commit bool) error
 	locked  time.Time
 }
 
-// Release releases the source table a Cutover with KeepLocked left locked
-// and adds the time since to Pause. Releasing twice is harmless.
+// Release releases the source table a Cutover with KeepLocked left
+// locked, committing what Switch ran in its transaction, and sets Pause to
+// the time since the lock. Releasing twice is harmless.
 func (c *CutoverResult) Release(ctx context.Context) error {
+	return c.end(ctx, true)
+}
+
+func (c *CutoverResult) end(ctx context.Context, commit bool) error {
 	if c.release == nil {
 		return nil
 	}
-	err := c.release(ctx)
+	err := c.release(ctx, commit)
 	c.release = nil
 	c.Pause = time.Since(c.locked)
 	return err
@@ -88,7 +95,8 @@ func (c *CutoverResult) Release(ctx context.Context) error {
 // WAL, and Cutover refreshes until all of them are applied. It then sets
 // the destination's sequences at or above the source's, checks the whole
 // table by checksum (ErrCutoverMismatch when it differs), calls Switch, and
-// releases the source, or keeps it locked (KeepLocked). Writers wait
+// releases the source (committing what Switch ran in the lock's
+// transaction), or keeps it locked (KeepLocked). Writers wait
 // during the pause (their own lock_timeout, if any, makes them fail with
 // SQLSTATE 55P03 instead); none of their changes is lost: those committed
 // before the lock are on the destination, those after it wait or fail.
@@ -108,6 +116,12 @@ func (r *Replicator) Cutover(ctx context.Context, cfg *CutoverConfig) (*CutoverR
 		return nil, fmt.Errorf("cutover %s: begin on the source: %w", r.Dest(), err)
 	}
 	rollback := func(ctx context.Context) error { return tx.Rollback(context.WithoutCancel(ctx)) }
+	end := func(ctx context.Context, commit bool) error {
+		if commit {
+			return tx.Commit(context.WithoutCancel(ctx))
+		}
+		return rollback(ctx)
+	}
 	start := time.Now()
 	if _, err := tx.Exec(ctx, `SELECT set_config('lock_timeout', $1, true)`, fmt.Sprintf("%dms", c.LockTimeout.Milliseconds())); err != nil {
 		_ = rollback(ctx)
@@ -123,9 +137,9 @@ func (r *Replicator) Cutover(ctx context.Context, cfg *CutoverConfig) (*CutoverR
 	}
 	res.locked = time.Now()
 	res.LockWait = res.locked.Sub(start)
-	res.release = rollback
+	res.release = end
 	fail := func(err error) (*CutoverResult, error) {
-		_ = res.Release(ctx)
+		_ = res.end(ctx, false)
 		return res, err
 	}
 
@@ -162,7 +176,7 @@ func (r *Replicator) Cutover(ctx context.Context, cfg *CutoverConfig) (*CutoverR
 		}
 	}
 	if c.Switch != nil {
-		if err := c.Switch(ctx); err != nil {
+		if err := c.Switch(ctx, tx); err != nil {
 			return fail(fmt.Errorf("cutover %s: switch: %w", r.Dest(), err))
 		}
 	}

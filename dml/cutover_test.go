@@ -108,7 +108,7 @@ func TestCutover(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 
 			var atSwitch int64
-			res, err := r.Cutover(ctx, &dml.CutoverConfig{Switch: func(ctx context.Context) error {
+			res, err := r.Cutover(ctx, &dml.CutoverConfig{Switch: func(ctx context.Context, _ pgx.Tx) error {
 				atSwitch = acked.Load()
 				// The source is locked: nothing moves on either side now.
 				src := pgtest.Rows(t, b.Source, `SELECT * FROM public.moving`)
