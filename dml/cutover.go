@@ -101,7 +101,9 @@ func (c *CutoverResult) end(ctx context.Context, commit bool) error {
 // SQLSTATE 55P03 instead); none of their changes is lost: those committed
 // before the lock are on the destination, those after it wait or fail.
 //
-// The job itself stays: destroy it when the source is retired.
+// Cutover holds one source session for the lock while it refreshes: the
+// source pool needs a connection more than a refresh does (three). The job
+// itself stays: destroy it when the source is retired.
 func (r *Replicator) Cutover(ctx context.Context, cfg *CutoverConfig) (*CutoverResult, error) {
 	var c CutoverConfig
 	if cfg != nil {
