@@ -19,9 +19,9 @@ type Method struct {
 	// Open rebuilds, from the catalog, the replicator of the job that
 	// replicates into destination table dest. What the job replicates
 	// comes from the catalog; of o only the run-time settings are used:
-	// Catalog, JobLog, Logger, LockWait and BatchLimit (0: the job's own;
-	// whole-table kinds ignore it). A job of a kind not in Kinds is a
-	// *TableError wrapping ErrWrongKind.
+	// Catalog, JobLog, Logger, MeterProvider, TracerProvider, LockWait and
+	// BatchLimit (0: the job's own; whole-table kinds ignore it). A job of a
+	// kind not in Kinds is a *TableError wrapping ErrWrongKind.
 	Open func(ctx context.Context, source, destPool *pgxpool.Pool, dest Table, o Options) (Replicator, error)
 	// Prerequisites are what each of its kinds (and captures) needs of the
 	// source: the same lists its Setup checks. check.Preflight reports
