@@ -7,8 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/jobmon"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -49,6 +51,10 @@ func lateJobs(ctx context.Context, pool *pgxpool.Pool, schema string) (jobLags, 
 			jobs, replication.QuoteIdent(cat.Schema()), jobs), nil
 	}
 	all, err := cat.Jobs(ctx, pool, nil)
+	if sqltext.SQLState(err) == pgerrcode.UndefinedColumn {
+		// A catalog older than the lag columns (pgmimeo's migration 004).
+		return nil, fmt.Sprintf("lag not checked: the catalog %s predates the lag columns (run pgmimeo migrate, or any worker of this version)", jobs), nil
+	}
 	return all, "", err
 }
 

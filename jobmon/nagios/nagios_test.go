@@ -82,4 +82,11 @@ func TestLateJobs(t *testing.T) {
 	code, line = check()
 	require.Equal(t, nagios.OK, code, line)
 	require.Regexp(t, perf, line)
+
+	// A catalog from before the lag columns: pg_jobmon's rules still
+	// answer, and -v says how to get the lag checked.
+	pgtest.MustExec(t, b.Dest, `ALTER TABLE mimeo.jobs DROP COLUMN synced_at`)
+	code, lines = nagios.Check(ctx, nagios.Config{DSN: b.DestDSN, Verbose: true})
+	require.Equal(t, nagios.OK, code, lines)
+	require.Contains(t, strings.Join(lines, "\n"), "predates the lag columns (run pgmimeo migrate")
 }
