@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +30,7 @@ type env struct {
 	snap     *snapshot.Snapshot
 	table    *snapshot.Table
 	dml      *dml.Replicator
+	logdel   *dml.Replicator
 	rows     int
 	drop     []func()
 }
@@ -79,6 +81,11 @@ func prepare(ctx context.Context, srcServer, dstServer *pgtest.Server, rows int)
 		fmt.Sprintf(`INSERT INTO pgbench_accounts SELECT g, (g - 1) / 100000 + 1, 0, '' FROM generate_series(1, %d) g`, rows),
 		`ALTER TABLE pgbench_accounts ADD PRIMARY KEY (aid)`,
 		`VACUUM ANALYZE pgbench_accounts`,
+		// LogDeletes on a copy: mimeo names its queue after the source
+		// table, so one table cannot carry mimeo's dml and logdel jobs.
+		`CREATE TABLE pgbench_accounts_ld (LIKE pgbench_accounts INCLUDING ALL)`,
+		`INSERT INTO pgbench_accounts_ld SELECT * FROM pgbench_accounts`,
+		`VACUUM ANALYZE pgbench_accounts_ld`,
 		`CREATE SCHEMA mimeo`, // mimeo's dml queue and trigger function on the source
 	} {
 		if _, err := e.src.Exec(ctx, sql); err != nil {
@@ -103,10 +110,12 @@ func prepare(ctx context.Context, srcServer, dstServer *pgtest.Server, rows int)
 		srcServer.Host, srcServer.Port, srcName, srcServer.User, srcServer.Password).Scan(&id); err != nil {
 		return e, fmt.Errorf("mimeo's dblink mapping: %w", err)
 	}
-	for _, maker := range []string{"snapshot_maker", "table_maker", "dml_maker"} {
-		dest := map[string]string{"snapshot_maker": "m.snap", "table_maker": "m.tbl", "dml_maker": "m.dml"}[maker]
-		if _, err := e.dst.Exec(ctx, `SELECT mimeo.`+maker+`('public.pgbench_accounts', $1, $2, p_jobmon := false)`, id, dest); err != nil {
-			return e, fmt.Errorf("mimeo.%s: %w", maker, err)
+	for _, m := range []struct{ maker, src, dest string }{
+		{"snapshot_maker", "public.pgbench_accounts", "m.snap"}, {"table_maker", "public.pgbench_accounts", "m.tbl"},
+		{"dml_maker", "public.pgbench_accounts", "m.dml"}, {"logdel_maker", "public.pgbench_accounts_ld", "m.logdel"},
+	} {
+		if _, err := e.dst.Exec(ctx, `SELECT mimeo.`+m.maker+`($1, $2, $3, p_jobmon := false)`, m.src, id, m.dest); err != nil {
+			return e, fmt.Errorf("mimeo.%s: %w", m.maker, err)
 		}
 	}
 	accounts := replication.T("public", "pgbench_accounts")
@@ -119,7 +128,11 @@ func prepare(ctx context.Context, srcServer, dstServer *pgtest.Server, rows int)
 	if e.dml, err = dml.New(e.src, e.dst, accounts, &dml.Config{Options: replication.Options{Dest: replication.T("p", "dml")}}); err != nil {
 		return e, err
 	}
-	for _, s := range []interface{ Setup(context.Context) error }{e.snap, e.table, e.dml} {
+	if e.logdel, err = dml.New(e.src, e.dst, replication.T("public", "pgbench_accounts_ld"),
+		&dml.Config{KeepDeleted: true, Options: replication.Options{Dest: replication.T("p", "logdel")}}); err != nil {
+		return e, err
+	}
+	for _, s := range []interface{ Setup(context.Context) error }{e.snap, e.table, e.dml, e.logdel} {
 		if err := s.Setup(ctx); err != nil {
 			return e, err
 		}
@@ -191,45 +204,79 @@ func (e *env) measure(ctx context.Context, layout string, changes, runs int, out
 		results = append(results, r)
 	}
 
-	// P3: single-row updates, scattered, captured by both tools' triggers.
-	update := fmt.Sprintf(`DO $$ DECLARE k int; BEGIN FOR k IN SELECT (g * 7919) %% %d * 10 + 7 FROM generate_series(0, %d) g LOOP
-		UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid = k; END LOOP; END $$`, changes, changes-1)
-	r := result{Layout: layout, Workload: fmt.Sprintf("P3 dml, %d updates", changes)}
-	for i := range runs {
-		if _, err := e.src.Exec(ctx, update); err != nil {
-			return results, err
-		}
-		steps := []struct {
-			into *[]time.Duration
-			f    func() error
-		}{{&r.Pgmimeo, refresh(e.dml)}, {&r.Mimeo, exec(`SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`)}}
-		for k := range steps {
-			s := steps[(k+i)%len(steps)]
-			d, err := timed(s.f)
-			if err != nil {
-				return results, fmt.Errorf("P3 dml: %w", err)
-			}
-			*s.into = append(*s.into, d)
-		}
-		if err := e.same(ctx); err != nil {
-			return results, err
-		}
+	// P3 (dml) and P3b (logdel): single-row updates, deletes and inserts,
+	// scattered, captured by both tools' triggers; each run changes keys of
+	// its own.
+	keys := func(offset int) string {
+		return fmt.Sprintf(`SELECT (g * 7919) %% %d * 10 + %d FROM generate_series(0, %d) g`, changes, offset, changes-1)
 	}
-	fmt.Fprintf(out, "  P3 dml done\n")
-	return append(results, r), nil
+	each := func(table, stmt string, offset int) string {
+		return `DO $$ DECLARE k int; BEGIN FOR k IN ` + keys(offset) + ` LOOP ` + strings.ReplaceAll(stmt, "{table}", table) + `; END LOOP; END $$`
+	}
+	workloads := []struct {
+		name string
+		sql  func(table string, run int) string
+	}{
+		{"updates", func(t string, _ int) string { return each(t, `UPDATE {table} SET abalance = abalance + 1 WHERE aid = k`, 7) }},
+		{"deletes", func(t string, run int) string { return each(t, `DELETE FROM {table} WHERE aid = k`, 3+run%7) }},
+		{"inserts", func(t string, run int) string {
+			return fmt.Sprintf(`INSERT INTO %s SELECT %d + g, 1, 0, '' FROM generate_series(1, %d) g`, t, e.rows+(run+1)*changes*10, changes)
+		}},
+	}
+	for _, job := range []struct {
+		label, table, mimeoSQL string
+		r                      *dml.Replicator
+	}{
+		{"P3 dml", "pgbench_accounts", `SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`, e.dml},
+		{"P3b logdel", "pgbench_accounts_ld", `SELECT mimeo.refresh_logdel('m.logdel', p_jobmon := false)`, e.logdel},
+	} {
+		for _, w := range workloads {
+			r := result{Layout: layout, Workload: fmt.Sprintf("%s, %d %s", job.label, changes, w.name)}
+			for i := range runs {
+				if _, err := e.src.Exec(ctx, w.sql(job.table, i)); err != nil {
+					return results, fmt.Errorf("%s: %w", r.Workload, err)
+				}
+				steps := []struct {
+					into *[]time.Duration
+					f    func() error
+				}{{&r.Pgmimeo, refresh(job.r)}, {&r.Mimeo, exec(job.mimeoSQL)}}
+				for k := range steps {
+					s := steps[(k+i)%len(steps)]
+					d, err := timed(s.f)
+					if err != nil {
+						return results, fmt.Errorf("%s: %w", r.Workload, err)
+					}
+					*s.into = append(*s.into, d)
+				}
+				if err := e.same(ctx, job.table); err != nil {
+					return results, fmt.Errorf("%s: %w", r.Workload, err)
+				}
+			}
+			results = append(results, r)
+		}
+		fmt.Fprintf(out, "  %s done\n", job.label)
+	}
+	return results, nil
 }
 
-// same checks that both tools' dml destinations hold the source's balances.
-func (e *env) same(ctx context.Context) error {
-	var src, p, m int64
-	if err := e.src.QueryRow(ctx, `SELECT sum(abalance) FROM pgbench_accounts`).Scan(&src); err != nil {
+// same checks that both tools' destinations of table hold the source's
+// live rows: their number and balances (rows a logdel job keeps deleted
+// left out).
+func (e *env) same(ctx context.Context, table string) error {
+	var src, p, m string
+	if err := e.src.QueryRow(ctx, `SELECT count(*) || '/' || sum(abalance) FROM `+table).Scan(&src); err != nil {
 		return err
 	}
-	if err := e.dst.QueryRow(ctx, `SELECT (SELECT sum(abalance) FROM p.dml), (SELECT sum(abalance) FROM m.dml)`).Scan(&p, &m); err != nil {
+	pt, mt, live := "p.dml", "m.dml", ""
+	if table == "pgbench_accounts_ld" {
+		pt, mt, live = "p.logdel", "m.logdel", " WHERE mimeo_source_deleted IS NULL"
+	}
+	if err := e.dst.QueryRow(ctx, `SELECT (SELECT count(*) || '/' || sum(abalance) FROM `+pt+live+`),
+		(SELECT count(*) || '/' || sum(abalance) FROM `+mt+live+`)`).Scan(&p, &m); err != nil {
 		return err
 	}
 	if p != src || m != src {
-		return fmt.Errorf("balances differ after P3: source %d, pgmimeo %d, mimeo %d", src, p, m)
+		return fmt.Errorf("rows/balances differ: source %s, pgmimeo %s, mimeo %s", src, p, m)
 	}
 	return nil
 }

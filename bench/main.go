@@ -14,14 +14,16 @@
 //   - P1 snapshot and P1 table: a refresh that pulls every row of
 //     pgbench_accounts, against the same-run baseline of a binary COPY pipe
 //     into a table with its primary key;
-//   - P3 dml: a refresh that applies -changes single-row updates made to
-//     the source (one source table carries both tools' triggers, so both
-//     refresh the same changes).
+//   - P3 dml and P3b logdel: a refresh that applies -changes single-row
+//     updates, deletes or inserts made to the source (a source table
+//     carries both tools' triggers, so both refresh the same changes;
+//     logdel runs on a copy of the table, since mimeo names its queue after
+//     the source table).
 //
 // Runs are interleaved (the tools take turns going first); the table gives
 // medians with min–max and the ratios of the medians. Not measured yet (see
-// issue 19): P2 (inserter, updater), P3b (logdel), deletes and inserts in
-// P3, and P4 (the trigger's cost to pgbench writers).
+// issue 19): P2 (inserter, updater) and P4 (the trigger's cost to pgbench
+// writers).
 package main
 
 import (

@@ -20,11 +20,13 @@ func TestBenchRuns(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, run(context.Background(), 5000, 500, 1, "", &out), out.String())
 	text := out.String()
-	for _, row := range []string{"| one server | P1 snapshot |", "| one server | P1 table |", "| one server | P3 dml, 500 updates |",
-		"| two servers | P1 snapshot |", "| two servers | P3 dml, 500 updates |"} {
-		require.Contains(t, text, row)
+	for _, layout := range []string{"one server", "two servers"} {
+		for _, w := range []string{"P1 snapshot", "P1 table", "P3 dml, 500 updates", "P3 dml, 500 deletes", "P3 dml, 500 inserts",
+			"P3b logdel, 500 updates", "P3b logdel, 500 deletes", "P3b logdel, 500 inserts"} {
+			require.Contains(t, text, "| "+layout+" | "+w+" |")
+		}
 	}
 	// Every timing cell is filled: three a row for P1 (pgmimeo, mimeo, the
-	// COPY pipe), two for P3, in two layouts.
-	require.Equal(t, 16, strings.Count(text, " s ("), text)
+	// COPY pipe), two for P3 and P3b, in two layouts.
+	require.Equal(t, 2*(2*3+6*2), strings.Count(text, " s ("), text)
 }
