@@ -217,7 +217,9 @@ func (e *env) measure(ctx context.Context, layout string, changes, runs int, out
 		name string
 		sql  func(table string, run int) string
 	}{
-		{"updates", func(t string, _ int) string { return each(t, `UPDATE {table} SET abalance = abalance + 1 WHERE aid = k`, 7) }},
+		{"updates", func(t string, _ int) string {
+			return each(t, `UPDATE {table} SET abalance = abalance + 1 WHERE aid = k`, 7)
+		}},
 		{"deletes", func(t string, run int) string { return each(t, `DELETE FROM {table} WHERE aid = k`, 3+run%7) }},
 		{"inserts", func(t string, run int) string {
 			return fmt.Sprintf(`INSERT INTO %s SELECT %d + g, 1, 0, '' FROM generate_series(1, %d) g`, t, e.rows+(run+1)*changes*10, changes)
