@@ -50,6 +50,16 @@ func (c *Catalog) Migrate(ctx context.Context, db DB) error {
 	return err
 }
 
+// Exists reports whether the catalog has been made in db (its jobs table
+// exists), without making it.
+func (c *Catalog) Exists(ctx context.Context, db DB) (bool, error) {
+	var ok bool
+	if err := db.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL`, c.table("jobs")).Scan(&ok); err != nil {
+		return false, fmt.Errorf("look up the catalog in schema %q: %w", c.schema, err)
+	}
+	return ok, nil
+}
+
 // MigrationSQL returns the SQL that Migrate runs, as one script for a team
 // that applies schema changes with its own migration tool: each numbered
 // migration in its own transaction, recording its version in the schema's

@@ -150,8 +150,8 @@ func Ensure(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
 // Preflight for that).
 func Plan(ctx context.Context, db DB, d *Declaration) (Ensured, error) {
 	cat := NewCatalog(d.options().Catalog)
-	var exists bool
-	if err := db.QueryRow(ctx, `SELECT to_regclass($1) IS NOT NULL`, cat.table("jobs")).Scan(&exists); err != nil {
+	exists, err := cat.Exists(ctx, db)
+	if err != nil {
 		return Ensured{}, fmt.Errorf("plan %s: %w", d.Dest, err)
 	}
 	if !exists {

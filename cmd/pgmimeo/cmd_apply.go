@@ -94,7 +94,7 @@ func (a *app) apply(cmd *cobra.Command, do bool) error {
 		}
 	}
 	// What the catalog holds besides: left alone, listed.
-	if exists, err := catalogExists(ctx, dest, a.cat()); err != nil {
+	if exists, err := a.cat().Exists(ctx, dest); err != nil {
 		return err
 	} else if exists {
 		jobs, err := a.cat().Jobs(ctx, dest, nil)

@@ -20,14 +20,6 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// catalogExists reports whether the catalog's jobs table exists.
-func catalogExists(ctx context.Context, db replication.DB, cat *replication.Catalog) (bool, error) {
-	var ok bool
-	err := db.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL`,
-		replication.T(cat.Schema(), "jobs").String()).Scan(&ok)
-	return ok, err
-}
-
 // selectJobs returns the jobs named by args (destination tables), or with
 // all every job: the job file's when one is given, else the catalog's.
 func (a *app) selectJobs(ctx context.Context, args []string, all bool) ([]*replication.Job, error) {
@@ -42,7 +34,7 @@ func (a *app) selectJobs(ctx context.Context, args []string, all bool) ([]*repli
 		return nil, err
 	}
 	cat := a.cat()
-	if exists, err := catalogExists(ctx, dest, cat); err != nil {
+	if exists, err := cat.Exists(ctx, dest); err != nil {
 		return nil, err
 	} else if !exists {
 		return nil, fmt.Errorf("no job catalog in schema %q of the destination: apply a job file first (or give --catalog)", cat.Schema())
