@@ -294,6 +294,20 @@ func (c *Catalog) SaveConfig(ctx context.Context, db DB, jobID int64, config any
 	return nil
 }
 
+// recordSuccess notes a successful run of the job of dest: its time, no
+// failure in a row, and, when synced is set, that the destination holds
+// every source change committed before it (synced_at never moves back).
+// The one job run calls it after the run's own commit.
+func (c *Catalog) recordSuccess(ctx context.Context, db DB, dest Table, synced *time.Time) error {
+	_, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET last_run = clock_timestamp(), last_ok = clock_timestamp(),
+		last_error = NULL, failures = 0, synced_at = GREATEST(synced_at, $3)
+		WHERE dest_schema = $1 AND dest_table = $2`, dest.Schema, dest.Name, synced)
+	if err != nil {
+		return fmt.Errorf("record success of %s: %w", dest, err)
+	}
+	return nil
+}
+
 // RecordFailure notes a failed run: its time and error text, and one more
 // consecutive failure.
 func (c *Catalog) RecordFailure(ctx context.Context, db DB, jobID int64, runErr error) error {

@@ -143,10 +143,7 @@ func (r Run) recordSuccess(ctx context.Context, conn *pgxpool.Conn, o *Options, 
 		t := started.Add(-res.SyncLag)
 		synced = &t
 	}
-	ctx = context.WithoutCancel(ctx)
-	_, err := conn.Exec(ctx, `UPDATE `+r.Catalog.table("jobs")+` SET last_run = clock_timestamp(), last_ok = clock_timestamp(),
-		last_error = NULL, failures = 0, synced_at = GREATEST(synced_at, $3)
-		WHERE dest_schema = $1 AND dest_table = $2`, r.Dest.Schema, r.Dest.Name, synced)
+	err := r.Catalog.recordSuccess(context.WithoutCancel(ctx), conn, r.Dest, synced)
 	if err != nil && o.Logger != nil {
 		o.Logger.Warn("record success in catalog", append(EventAttrs(r.Kind, r.Dest), "error", err)...)
 	}
