@@ -2,7 +2,6 @@ package incremental
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -30,18 +29,11 @@ func (r *Updater) LagDetail(ctx context.Context) (replication.LagDetail, error) 
 
 func (j *job) lagDetail(ctx context.Context) (replication.LagDetail, error) {
 	var d replication.LagDetail
-	row, err := j.catalog.Job(ctx, j.dest, j.dst)
+	l, err := j.load(ctx, j.dest)
 	if err != nil {
 		return d, err
 	}
-	st, err := decodeState(row.State)
-	if err != nil {
-		return d, err
-	}
-	var def definition
-	if err := json.Unmarshal(row.Config, &def); err != nil {
-		return d, fmt.Errorf("lag of %s: decode job config: %w", j.dst, err)
-	}
+	row, def, st := l.job, l.def, l.state
 	cond, err := replication.NormalizeCondition(row.SourceTable, def.Condition)
 	if err != nil {
 		return d, err
@@ -53,7 +45,7 @@ func (j *job) lagDetail(ctx context.Context) (replication.LagDetail, error) {
 	} else {
 		where = " " + where
 	}
-	isTime := row.Kind == replication.KindInserterTime || row.Kind == replication.KindUpdaterTime
+	isTime := def.Type == Time
 	ahead := "NULL::float8"
 	if isTime {
 		ahead = "extract(epoch FROM max(" + ctl + ")::timestamptz - $1::timestamptz)::float8"

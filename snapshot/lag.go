@@ -18,7 +18,7 @@ var (
 // job's age, the time since its last pull started.
 func (s *Snapshot) LagDetail(ctx context.Context) (replication.LagDetail, error) {
 	var d replication.LagDetail
-	job, err := s.catalog.Job(ctx, s.dest, s.dst)
+	job, err := jobOf(ctx, s.catalog, s.dest, s.dst, s.src, replication.KindSnapshot)
 	if err != nil {
 		return d, err
 	}
