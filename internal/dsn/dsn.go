@@ -21,6 +21,40 @@ func IsSecret(key string) bool {
 	return strings.Contains(k, "password") || strings.Contains(k, "secret") || strings.Contains(k, "token")
 }
 
+// HasSecret reports whether dsn (a URL or keyword/value connection string)
+// holds a secret (see IsSecret): a URL's password or a parameter named as
+// one. Text that does not parse holds none that can be found; ParsePool
+// refuses it.
+func HasSecret(dsn string) bool {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		u, err := url.Parse(dsn)
+		if err != nil {
+			return false
+		}
+		if u.User != nil {
+			if _, has := u.User.Password(); has {
+				return true
+			}
+		}
+		for k := range u.Query() {
+			if IsSecret(k) {
+				return true
+			}
+		}
+		return false
+	}
+	pairs, err := splitConninfo(dsn)
+	if err != nil {
+		return false
+	}
+	for _, p := range pairs {
+		if IsSecret(p[0]) {
+			return true
+		}
+	}
+	return false
+}
+
 // Strip returns dsn (a URL or keyword/value connection string) without
 // any secret (see IsSecret), for storing. The rest is kept as given.
 func Strip(dsn string) (string, error) {

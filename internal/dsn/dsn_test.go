@@ -20,7 +20,13 @@ func TestSecretsByField(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, c.stripped, got)
 		require.Equal(t, c.redacted, dsn.Redact(c.in))
+		require.True(t, dsn.HasSecret(c.in), c.in)
+		require.False(t, dsn.HasSecret(got), got)
 	}
+	for _, none := range []string{"host=h user=u", "postgres://u@h/db", "host=h application_name='x password=y'"} {
+		require.False(t, dsn.HasSecret(none), none)
+	}
+	require.True(t, dsn.HasSecret("postgres://u:p@h/db"))
 }
 
 func TestParsePoolShowsNoPartOfASecret(t *testing.T) {

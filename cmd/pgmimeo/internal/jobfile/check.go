@@ -2,7 +2,6 @@ package jobfile
 
 import (
 	"fmt"
-	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -84,7 +83,7 @@ func (c *checker) conninfo(field, s string) string {
 		return ""
 	}
 	literal := refPattern.ReplaceAllString(s, "")
-	if hasSecret(literal) {
+	if dsn.HasSecret(literal) {
 		c.fail(field, "holds a password: keep it out of the file (PGPASSWORD, a pgpass file, a service file, or a ${NAME} environment reference)")
 		return ""
 	}
@@ -106,34 +105,6 @@ func (c *checker) conninfo(field, s string) string {
 		return ""
 	}
 	return out
-}
-
-// hasSecret reports whether a connection string's own text (its ${NAME}
-// references removed) carries a secret.
-func hasSecret(s string) bool {
-	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
-		u, err := url.Parse(s)
-		if err != nil {
-			return false // ParsePool refuses it later
-		}
-		if u.User != nil {
-			if _, has := u.User.Password(); has {
-				return true
-			}
-		}
-		for k := range u.Query() {
-			if dsn.IsSecret(k) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, field := range strings.Fields(s) {
-		if k, _, ok := strings.Cut(field, "="); ok && dsn.IsSecret(k) {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *checker) ident(field, name string) {
