@@ -2,20 +2,19 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"slices"
 	"sync"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/cmd/pgmimeo/internal/jobfile"
 	"github.com/pgmimeo/pgmimeo/dml"
 	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/dsn"
+	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/jobmon"
 	"github.com/pgmimeo/pgmimeo/logdel"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -129,8 +128,7 @@ func (a *app) open(ctx context.Context, what, connString string, conns int32) (*
 
 // authHint is the fix of a failed password authentication.
 func authHint(err error) string {
-	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || (pe.Code != "28P01" && pe.Code != "28000") {
+	if !sqltext.IsAuthFailure(err) {
 		return ""
 	}
 	return " (pgmimeo keeps no password: give it in PGPASSWORD, a pgpass file (PGPASSFILE), a service file, or a ${NAME} reference in the job file)"

@@ -51,3 +51,10 @@ func SQLState(err error) string {
 
 // IsLockTimeout reports whether err is a lock_timeout expiry (55P03).
 func IsLockTimeout(err error) bool { return SQLState(err) == pgerrcode.LockNotAvailable }
+
+// IsAuthFailure reports whether err is a refused login: a wrong or
+// missing password (28P01) or a role the server does not let in (28000).
+func IsAuthFailure(err error) bool {
+	code := SQLState(err)
+	return code == pgerrcode.InvalidPassword || code == pgerrcode.InvalidAuthorizationSpecification
+}

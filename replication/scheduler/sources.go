@@ -7,8 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/jackc/pgerrcode"
-
 	"github.com/pgmimeo/pgmimeo/internal/dsn"
 	"github.com/pgmimeo/pgmimeo/internal/sqltext"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -85,7 +83,7 @@ func (p *sourcePools) open(ctx context.Context, name string) (*pgxpool.Pool, err
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		if code := sqltext.SQLState(err); stored && (code == pgerrcode.InvalidPassword || code == pgerrcode.InvalidAuthorizationSpecification) {
+		if stored && sqltext.IsAuthFailure(err) {
 			return nil, fmt.Errorf("source %q: %w (the catalog keeps no password: give the worker PGPASSWORD, a pgpass file or a service file, "+
 				"or the source's pool configuration in scheduler.Config.Sources or a pool by Config.Connect)", name, err)
 		}
