@@ -28,25 +28,20 @@ type jobLags []*replication.Job
 func lateJobs(ctx context.Context, pool *pgxpool.Pool, schema string) (jobLags, string, error) {
 	cat := replication.NewCatalog(schema)
 	jobs := replication.T(cat.Schema(), "jobs").String()
-	// Name lookups in a schema the role may not use fail, so its USAGE is
-	// asked first, from pg_namespace.
-	var usable, exists, readable bool
-	err := pool.QueryRow(ctx, `SELECT COALESCE((SELECT pg_catalog.has_schema_privilege(n.oid, 'USAGE')
-		FROM pg_catalog.pg_namespace n WHERE n.nspname = $1), false)`, cat.Schema()).Scan(&usable)
-	if err == nil && usable {
-		err = pool.QueryRow(ctx, `SELECT pg_catalog.to_regclass($1) IS NOT NULL,
-			pg_catalog.to_regclass($1) IS NOT NULL AND pg_catalog.has_table_privilege(pg_catalog.to_regclass($1), 'SELECT')`, jobs).Scan(&exists, &readable)
-	}
-	var present bool
-	if err == nil && !usable {
-		err = pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1)`, cat.Schema()).Scan(&present)
-	}
+	// Looked up in pg_class by name rather than with to_regclass, which
+	// fails in a schema the role may not use.
+	var exists, readable bool
+	err := pool.QueryRow(ctx, `SELECT c.oid IS NOT NULL,
+		COALESCE(pg_catalog.has_schema_privilege(n.oid, 'USAGE') AND pg_catalog.has_table_privilege(c.oid, 'SELECT'), false)
+		FROM (SELECT 1) one
+		LEFT JOIN pg_catalog.pg_namespace n ON n.nspname = $1
+		LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = 'jobs'`, cat.Schema()).Scan(&exists, &readable)
 	switch {
 	case err != nil:
 		return nil, "", err
-	case !usable && !present, usable && !exists:
+	case !exists:
 		return nil, "", nil
-	case !usable || !readable:
+	case !readable:
 		return nil, fmt.Sprintf("lag not checked: no SELECT on %s (GRANT USAGE ON SCHEMA %s and SELECT ON %s to this role)",
 			jobs, replication.QuoteIdent(cat.Schema()), jobs), nil
 	}
