@@ -70,7 +70,7 @@ func state(j *replication.Job) string {
 	return stateUnknown
 }
 
-func statusOf(j *replication.Job, now time.Time) jobStatus {
+func statusOf(j *replication.Job) jobStatus {
 	s := jobStatus{Job: j.Dest.String(), Kind: fileKind(j.Kind), Source: j.SourceName, SourceTable: j.SourceTable.String(),
 		State: state(j), LastOK: j.LastOK, Failures: j.Failures, LastError: j.LastError,
 		LagLevel: string(j.Lag().Level), SyncedAt: j.SyncedAt}
@@ -107,9 +107,8 @@ func listCmd(a *app) *cobra.Command {
 			}
 			var out []jobStatus
 			var rows [][]string
-			now := time.Now()
 			for _, j := range jobs {
-				s := statusOf(j, now)
+				s := statusOf(j)
 				out = append(out, s)
 				rows = append(rows, []string{s.Job, s.Kind, s.Source + ": " + s.SourceTable, or(s.Period, "-"), enabled(j.Enabled)})
 			}
@@ -144,7 +143,7 @@ threshold), unknown (it has not caught up since it was set up).`,
 			var rows [][]string
 			now := time.Now()
 			for _, j := range jobs {
-				s := statusOf(j, now)
+				s := statusOf(j)
 				more := ""
 				if detail {
 					if s.Detail, more, err = a.lagDetail(cmd.Context(), j); err != nil {
@@ -229,4 +228,12 @@ func enabled(b bool) string {
 		return "yes"
 	}
 	return "paused"
+}
+
+// since is how long ago t was, rounded for people; "" for nil.
+func since(t *time.Time, now time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return now.Sub(*t).Round(time.Second).String() + " ago"
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/pgmimeo/pgmimeo/cmd/pgmimeo/internal/jobfile"
 	"github.com/pgmimeo/pgmimeo/dml"
@@ -106,12 +105,4 @@ func (a *app) options(j *jobfile.Job, log replication.JobLog) (replication.Optio
 		}
 	}
 	return o, nil
-}
-
-// since is how long ago t was, rounded for people; "" for nil.
-func since(t *time.Time, now time.Time) string {
-	if t == nil {
-		return ""
-	}
-	return now.Sub(*t).Round(time.Second).String() + " ago"
 }
