@@ -113,9 +113,7 @@ func Open(ctx context.Context, connString string, cfg *Config) (*Logger, error) 
 		pcfg.MaxConns = cfg.MaxConns
 	}
 	pcfg.MinConns = 1
-	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		pcfg.ConnConfig.RuntimeParams["application_name"] = "pgmimeo jobmon"
-	}
+	dsn.DefaultAppName(pcfg, "pgmimeo jobmon")
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("jobmon: open pool: %w", err)

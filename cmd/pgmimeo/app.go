@@ -112,9 +112,7 @@ func (a *app) open(ctx context.Context, what, connString string, conns int32) (*
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	cfg.MaxConns = max(cfg.MaxConns, conns)
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = "pgmimeo"
-	}
+	dsn.DefaultAppName(cfg, "pgmimeo")
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)

@@ -236,6 +236,15 @@ func ParsePool(connString string) (*pgxpool.Config, error) {
 	return cfg, nil
 }
 
+// DefaultAppName sets cfg's application_name to name unless the
+// connection string (or the caller) set one, so the sessions pgmimeo opens
+// say whose they are in pg_stat_activity.
+func DefaultAppName(cfg *pgxpool.Config, name string) {
+	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok && name != "" {
+		cfg.ConnConfig.RuntimeParams["application_name"] = name
+	}
+}
+
 func cutScheme(s string) (string, bool) {
 	for _, p := range []string{"postgres://", "postgresql://"} {
 		if rest, ok := strings.CutPrefix(s, p); ok {

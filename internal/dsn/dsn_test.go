@@ -46,3 +46,14 @@ func TestParsePoolShowsNoPartOfASecret(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "Pa@rt2", cfg.ConnConfig.Password)
 }
+
+func TestDefaultAppName(t *testing.T) {
+	cfg, err := dsn.ParsePool("host=h application_name=mine")
+	require.NoError(t, err)
+	dsn.DefaultAppName(cfg, "pgmimeo")
+	require.Equal(t, "mine", cfg.ConnConfig.RuntimeParams["application_name"])
+	cfg, err = dsn.ParsePool("host=h")
+	require.NoError(t, err)
+	dsn.DefaultAppName(cfg, "pgmimeo")
+	require.Equal(t, "pgmimeo", cfg.ConnConfig.RuntimeParams["application_name"])
+}

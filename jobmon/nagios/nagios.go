@@ -80,9 +80,7 @@ func Check(ctx context.Context, c Config) (int, []string) {
 		return unknown("bad connection settings: %v", err)
 	}
 	cfg.MaxConns = 1
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = c.AppName
-	}
+	dsn.DefaultAppName(cfg, c.AppName)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return unknown("cannot open a connection pool: %v", err)

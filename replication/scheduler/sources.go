@@ -74,9 +74,7 @@ func (p *sourcePools) open(ctx context.Context, name string) (*pgxpool.Pool, err
 		stored = true
 	}
 	cfg.MaxConns = max(cfg.MaxConns, p.conns)
-	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
-		cfg.ConnConfig.RuntimeParams["application_name"] = p.app
-	}
+	dsn.DefaultAppName(cfg, p.app)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("source %q: open pool: %w", name, err)
