@@ -3,15 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml"
-	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/incremental"
 	"github.com/pgmimeo/pgmimeo/internal/pgtest"
 	"github.com/pgmimeo/pgmimeo/replication"
 	"github.com/pgmimeo/pgmimeo/snapshot"
@@ -31,8 +29,17 @@ type env struct {
 	table    *snapshot.Table
 	dml      *dml.Replicator
 	logdel   *dml.Replicator
+	logical  *dml.Replicator
+	ins      *incremental.Inserter
+	upd      *incremental.Updater
 	rows     int
-	drop     []func()
+	mimeo    bool // mimeo's jobs are set up beside pgmimeo's
+	inserted int  // keys the P3 inserts have taken, past 2 × rows
+	mimeoID  int  // mimeo's dblink mapping to the source
+	// srcServer and srcName are the source database, for pgbench.
+	srcServer *pgtest.Server
+	srcName   string
+	drop      []func()
 }
 
 func (e *env) close() {
@@ -66,219 +73,182 @@ func (e *env) database(ctx context.Context, s *pgtest.Server) (*pgxpool.Pool, st
 	return pool, name, nil
 }
 
-func prepare(ctx context.Context, srcServer, dstServer *pgtest.Server, rows int) (*env, error) {
-	e := &env{rows: rows}
+// setup says what prepare makes beside pgbench_accounts and its pgmimeo
+// jobs.
+type setup struct {
+	mimeo bool // mimeo's jobs beside pgmimeo's
+	p2    bool // the incremental tables and jobs
+}
+
+func prepare(ctx context.Context, srcServer, dstServer *pgtest.Server, rows int, with setup) (*env, error) {
+	e := &env{rows: rows, mimeo: with.mimeo, srcServer: srcServer}
 	var srcName string
 	var err error
 	if e.src, srcName, err = e.database(ctx, srcServer); err != nil {
 		return e, err
 	}
+	e.srcName = srcName
 	if e.dst, _, err = e.database(ctx, dstServer); err != nil {
 		return e, err
 	}
-	for _, sql := range []string{
+	source := []string{
 		`CREATE TABLE pgbench_accounts (aid int NOT NULL, bid int, abalance int, filler char(84))`,
 		fmt.Sprintf(`INSERT INTO pgbench_accounts SELECT g, (g - 1) / 100000 + 1, 0, '' FROM generate_series(1, %d) g`, rows),
 		`ALTER TABLE pgbench_accounts ADD PRIMARY KEY (aid)`,
 		`VACUUM ANALYZE pgbench_accounts`,
-		// LogDeletes on a copy: mimeo names its queue after the source
-		// table, so one table cannot carry mimeo's dml and logdel jobs.
+		// LogDeletes and logical capture on copies: mimeo names its queue
+		// after the source table, so one table cannot carry mimeo's dml and
+		// logdel jobs; and the logical job's table has no trigger.
 		`CREATE TABLE pgbench_accounts_ld (LIKE pgbench_accounts INCLUDING ALL)`,
 		`INSERT INTO pgbench_accounts_ld SELECT * FROM pgbench_accounts`,
 		`VACUUM ANALYZE pgbench_accounts_ld`,
-		`CREATE SCHEMA mimeo`, // mimeo's dml queue and trigger function on the source
-	} {
+		`CREATE TABLE pgbench_accounts_lg (LIKE pgbench_accounts INCLUDING ALL)`,
+		`INSERT INTO pgbench_accounts_lg SELECT * FROM pgbench_accounts`,
+		`VACUUM ANALYZE pgbench_accounts_lg`,
+		// The unrelated writes of the logical capture's second workload.
+		`CREATE TABLE noise (id int PRIMARY KEY, v int NOT NULL, pad text NOT NULL)`,
+		`INSERT INTO noise SELECT g, 0, repeat('x', 80) FROM generate_series(1, 100000) g`,
+	}
+	if with.p2 {
+		source = append(source, p2Tables(rows)...)
+	}
+	if with.mimeo {
+		source = append(source, `CREATE SCHEMA mimeo`) // mimeo's dml queue and trigger function on the source
+	}
+	for _, sql := range source {
 		if _, err := e.src.Exec(ctx, sql); err != nil {
 			return e, fmt.Errorf("source: %w", err)
 		}
 	}
-	for _, sql := range []string{
-		`CREATE EXTENSION dblink`,
-		`CREATE SCHEMA mimeo`,
-		`CREATE EXTENSION mimeo SCHEMA mimeo`,
-		`CREATE SCHEMA m`, // mimeo's destinations
-		`CREATE SCHEMA p`, // pgmimeo's
-		`CREATE TABLE baseline (aid int NOT NULL, bid int, abalance int, filler char(84), PRIMARY KEY (aid))`,
-	} {
+	dest := []string{`CREATE SCHEMA p`, // pgmimeo's destinations
+		`CREATE TABLE baseline (aid int NOT NULL, bid int, abalance int, filler char(84), PRIMARY KEY (aid))`}
+	if with.mimeo {
+		dest = append(dest, `CREATE EXTENSION dblink`, `CREATE SCHEMA mimeo`, `CREATE EXTENSION mimeo SCHEMA mimeo`,
+			`CREATE SCHEMA m`) // mimeo's destinations
+	}
+	for _, sql := range dest {
 		if _, err := e.dst.Exec(ctx, sql); err != nil {
 			return e, fmt.Errorf("destination: %w", err)
 		}
 	}
-	var id int
-	if err := e.dst.QueryRow(ctx, `INSERT INTO mimeo.dblink_mapping_mimeo (data_source, username, pwd)
-		VALUES (format('host=%s port=%s dbname=%s', $1::text, $2::text, $3::text), $4, $5) RETURNING data_source_id`,
-		srcServer.Host, srcServer.Port, srcName, srcServer.User, srcServer.Password).Scan(&id); err != nil {
-		return e, fmt.Errorf("mimeo's dblink mapping: %w", err)
-	}
-	for _, m := range []struct{ maker, src, dest string }{
-		{"snapshot_maker", "public.pgbench_accounts", "m.snap"}, {"table_maker", "public.pgbench_accounts", "m.tbl"},
-		{"dml_maker", "public.pgbench_accounts", "m.dml"}, {"logdel_maker", "public.pgbench_accounts_ld", "m.logdel"},
-	} {
-		if _, err := e.dst.Exec(ctx, `SELECT mimeo.`+m.maker+`($1, $2, $3, p_jobmon := false)`, m.src, id, m.dest); err != nil {
-			return e, fmt.Errorf("mimeo.%s: %w", m.maker, err)
-		}
-	}
-	accounts := replication.T("public", "pgbench_accounts")
-	if e.snap, err = snapshot.New(e.src, e.dst, accounts, &snapshot.Config{Options: replication.Options{Dest: replication.T("p", "snap")}}); err != nil {
-		return e, err
-	}
-	if e.table, err = snapshot.NewTable(e.src, e.dst, accounts, &snapshot.TableConfig{Options: replication.Options{Dest: replication.T("p", "tbl")}}); err != nil {
-		return e, err
-	}
-	if e.dml, err = dml.New(e.src, e.dst, accounts, &dml.Config{Options: replication.Options{Dest: replication.T("p", "dml")}}); err != nil {
-		return e, err
-	}
-	if e.logdel, err = dml.New(e.src, e.dst, replication.T("public", "pgbench_accounts_ld"),
-		&dml.Config{KeepDeleted: true, Options: replication.Options{Dest: replication.T("p", "logdel")}}); err != nil {
-		return e, err
-	}
-	for _, s := range []interface{ Setup(context.Context) error }{e.snap, e.table, e.dml, e.logdel} {
-		if err := s.Setup(ctx); err != nil {
+	if with.mimeo {
+		if err := e.mimeoJobs(ctx, srcServer, srcName, with.p2); err != nil {
 			return e, err
 		}
 	}
-	return e, nil
+	return e, e.pgmimeoJobs(ctx, with.p2)
 }
 
-// timed runs f and returns how long it took.
-func timed(f func() error) (time.Duration, error) {
-	start := time.Now()
-	err := f()
-	return time.Since(start), err
-}
-
-// measure runs the workloads runs times each, the tools taking turns.
-func (e *env) measure(ctx context.Context, layout string, changes, runs int, out io.Writer) ([]result, error) {
-	baseline := func() error {
-		if _, err := e.dst.Exec(ctx, `TRUNCATE baseline`); err != nil {
-			return err
+// mimeoJobs makes mimeo's jobs, logging off, through a dblink mapping to
+// the source.
+func (e *env) mimeoJobs(ctx context.Context, srcServer *pgtest.Server, srcName string, p2 bool) error {
+	if err := e.dst.QueryRow(ctx, `INSERT INTO mimeo.dblink_mapping_mimeo (data_source, username, pwd)
+		VALUES (format('host=%s port=%s dbname=%s', $1::text, $2::text, $3::text), $4, $5) RETURNING data_source_id`,
+		srcServer.Host, srcServer.Port, srcName, srcServer.User, srcServer.Password).Scan(&e.mimeoID); err != nil {
+		return fmt.Errorf("mimeo's dblink mapping: %w", err)
+	}
+	makers := []string{
+		`SELECT mimeo.snapshot_maker('public.pgbench_accounts', $1, 'm.snap', p_jobmon := false)`,
+		`SELECT mimeo.table_maker('public.pgbench_accounts', $1, 'm.tbl', p_jobmon := false)`,
+		`SELECT mimeo.dml_maker('public.pgbench_accounts', $1, 'm.dml', p_jobmon := false)`,
+		`SELECT mimeo.logdel_maker('public.pgbench_accounts_ld', $1, 'm.logdel', p_jobmon := false)`,
+	}
+	if p2 {
+		makers = append(makers,
+			`SELECT mimeo.inserter_maker('public.p2_ins', 'time', 'mtime', $1, p_dest_table := 'm.ins', p_jobmon := false)`,
+			`SELECT mimeo.updater_maker('public.p2_upd', 'time', 'mtime', $1, p_dest_table := 'm.upd', p_jobmon := false)`)
+	}
+	for _, m := range makers {
+		if _, err := e.dst.Exec(ctx, m, e.mimeoID); err != nil {
+			return fmt.Errorf("%s: %w", m, err)
 		}
-		sc, err := e.src.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer sc.Release()
-		dc, err := e.dst.Acquire(ctx)
-		if err != nil {
-			return err
-		}
-		defer dc.Release()
-		st, err := copypipe.Copy(ctx, sc.Conn().PgConn(), dc.Conn().PgConn(), copypipe.Spec{
-			Query: `SELECT * FROM pgbench_accounts`, Dest: "baseline", Binary: true})
-		if err == nil && st.Rows != int64(e.rows) {
-			err = fmt.Errorf("baseline copied %d rows of %d", st.Rows, e.rows)
-		}
-		return err
-	}
-	exec := func(sql string) func() error {
-		return func() error { _, err := e.dst.Exec(ctx, sql); return err }
-	}
-	refresh := func(r replication.Replicator) func() error {
-		return func() error { _, err := r.Refresh(ctx); return err }
-	}
-	full := []struct {
-		name                    string
-		pgmimeo, mimeo, copyFun func() error
-	}{
-		{"P1 snapshot", refresh(e.snap), exec(`SELECT mimeo.refresh_snap('m.snap', p_jobmon := false, p_check_stats := false)`), baseline},
-		{"P1 table", refresh(e.table), exec(`SELECT mimeo.refresh_table('m.tbl', p_jobmon := false)`), baseline},
-	}
-	var results []result
-	for _, w := range full {
-		r := result{Layout: layout, Workload: w.name}
-		for i := range runs {
-			steps := []struct {
-				into *[]time.Duration
-				f    func() error
-			}{{&r.Pgmimeo, w.pgmimeo}, {&r.Mimeo, w.mimeo}, {&r.Baseline, w.copyFun}}
-			for k := range steps {
-				s := steps[(k+i)%len(steps)]
-				d, err := timed(s.f)
-				if err != nil {
-					return results, fmt.Errorf("%s: %w", w.name, err)
-				}
-				*s.into = append(*s.into, d)
-			}
-		}
-		fmt.Fprintf(out, "  %s done\n", w.name)
-		results = append(results, r)
-	}
-
-	// P3 (dml) and P3b (logdel): single-row updates, deletes and inserts,
-	// scattered, captured by both tools' triggers; each run changes keys of
-	// its own.
-	keys := func(offset int) string {
-		return fmt.Sprintf(`SELECT (g * 7919) %% %d * 10 + %d FROM generate_series(0, %d) g`, changes, offset, changes-1)
-	}
-	each := func(table, stmt string, offset int) string {
-		return `DO $$ DECLARE k int; BEGIN FOR k IN ` + keys(offset) + ` LOOP ` + strings.ReplaceAll(stmt, "{table}", table) + `; END LOOP; END $$`
-	}
-	workloads := []struct {
-		name string
-		sql  func(table string, run int) string
-	}{
-		{"updates", func(t string, _ int) string {
-			return each(t, `UPDATE {table} SET abalance = abalance + 1 WHERE aid = k`, 7)
-		}},
-		{"deletes", func(t string, run int) string { return each(t, `DELETE FROM {table} WHERE aid = k`, 3+run%7) }},
-		{"inserts", func(t string, run int) string {
-			return fmt.Sprintf(`INSERT INTO %s SELECT %d + g, 1, 0, '' FROM generate_series(1, %d) g`, t, e.rows+(run+1)*changes*10, changes)
-		}},
-	}
-	for _, job := range []struct {
-		label, table, mimeoSQL string
-		r                      *dml.Replicator
-	}{
-		{"P3 dml", "pgbench_accounts", `SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`, e.dml},
-		{"P3b logdel", "pgbench_accounts_ld", `SELECT mimeo.refresh_logdel('m.logdel', p_jobmon := false)`, e.logdel},
-	} {
-		for _, w := range workloads {
-			r := result{Layout: layout, Workload: fmt.Sprintf("%s, %d %s", job.label, changes, w.name)}
-			for i := range runs {
-				if _, err := e.src.Exec(ctx, w.sql(job.table, i)); err != nil {
-					return results, fmt.Errorf("%s: %w", r.Workload, err)
-				}
-				steps := []struct {
-					into *[]time.Duration
-					f    func() error
-				}{{&r.Pgmimeo, refresh(job.r)}, {&r.Mimeo, exec(job.mimeoSQL)}}
-				for k := range steps {
-					s := steps[(k+i)%len(steps)]
-					d, err := timed(s.f)
-					if err != nil {
-						return results, fmt.Errorf("%s: %w", r.Workload, err)
-					}
-					*s.into = append(*s.into, d)
-				}
-				if err := e.same(ctx, job.table); err != nil {
-					return results, fmt.Errorf("%s: %w", r.Workload, err)
-				}
-			}
-			results = append(results, r)
-		}
-		fmt.Fprintf(out, "  %s done\n", job.label)
-	}
-	return results, nil
-}
-
-// same checks that both tools' destinations of table hold the source's
-// live rows: their number and balances (rows a logdel job keeps deleted
-// left out).
-func (e *env) same(ctx context.Context, table string) error {
-	var src, p, m string
-	if err := e.src.QueryRow(ctx, `SELECT count(*) || '/' || sum(abalance) FROM `+table).Scan(&src); err != nil {
-		return err
-	}
-	pt, mt, live := "p.dml", "m.dml", ""
-	if table == "pgbench_accounts_ld" {
-		pt, mt, live = "p.logdel", "m.logdel", " WHERE mimeo_source_deleted IS NULL"
-	}
-	if err := e.dst.QueryRow(ctx, `SELECT (SELECT count(*) || '/' || sum(abalance) FROM `+pt+live+`),
-		(SELECT count(*) || '/' || sum(abalance) FROM `+mt+live+`)`).Scan(&p, &m); err != nil {
-		return err
-	}
-	if p != src || m != src {
-		return fmt.Errorf("rows/balances differ: source %s, pgmimeo %s, mimeo %s", src, p, m)
 	}
 	return nil
+}
+
+// pgmimeoJobs sets up pgmimeo's jobs.
+func (e *env) pgmimeoJobs(ctx context.Context, p2 bool) error {
+	accounts := replication.T("public", "pgbench_accounts")
+	dest := func(name string) replication.Options { return replication.Options{Dest: replication.T("p", name)} }
+	var err error
+	if e.snap, err = snapshot.New(e.src, e.dst, accounts, &snapshot.Config{Options: dest("snap")}); err != nil {
+		return err
+	}
+	if e.table, err = snapshot.NewTable(e.src, e.dst, accounts, &snapshot.TableConfig{Options: dest("tbl")}); err != nil {
+		return err
+	}
+	if e.dml, err = dml.New(e.src, e.dst, accounts, &dml.Config{Options: dest("dml")}); err != nil {
+		return err
+	}
+	if e.logdel, err = dml.New(e.src, e.dst, replication.T("public", "pgbench_accounts_ld"),
+		&dml.Config{KeepDeleted: true, Options: dest("logdel")}); err != nil {
+		return err
+	}
+	if e.logical, err = dml.New(e.src, e.dst, replication.T("public", "pgbench_accounts_lg"),
+		&dml.Config{Capture: dml.CaptureLogical, Options: dest("logical")}); err != nil {
+		return err
+	}
+	jobs := []replication.Replicator{e.snap, e.table, e.dml, e.logdel, e.logical}
+	if p2 {
+		if e.ins, err = incremental.NewInserter(e.src, e.dst, replication.T("public", "p2_ins"),
+			&incremental.Config{Control: "mtime", Options: dest("ins")}); err != nil {
+			return err
+		}
+		if e.upd, err = incremental.NewUpdater(e.src, e.dst, replication.T("public", "p2_upd"),
+			&incremental.Config{Control: "mtime", Options: dest("upd")}); err != nil {
+			return err
+		}
+		jobs = append(jobs, e.ins, e.upd)
+	}
+	for _, j := range jobs {
+		if err := j.Setup(ctx); err != nil {
+			return err
+		}
+	}
+	// The logical job is destroyed before the source database is dropped:
+	// its slot would keep the database in use.
+	e.drop = append(e.drop, func() { _ = e.logical.Destroy(context.Background(), nil) })
+	return nil
+}
+
+// turns runs the steps of one run of a workload, the tools taking turns
+// going first (run i starts with step i mod n), adding each time to its
+// list.
+func turns(run int, steps ...step) error {
+	for k := range steps {
+		s := steps[(k+run)%len(steps)]
+		if s.f == nil {
+			continue
+		}
+		start := time.Now()
+		if err := s.f(); err != nil {
+			return err
+		}
+		*s.into = append(*s.into, time.Since(start))
+	}
+	return nil
+}
+
+// step is one timed call of a run.
+type step struct {
+	into *[]time.Duration
+	f    func() error
+}
+
+// exec returns a call that runs sql on the destination.
+func (e *env) exec(ctx context.Context, sql string) func() error {
+	return func() error { _, err := e.dst.Exec(ctx, sql); return err }
+}
+
+// refresh returns a call that refreshes r.
+func refresh(ctx context.Context, r replication.Replicator) func() error {
+	return func() error { _, err := r.Refresh(ctx); return err }
+}
+
+// ifMimeo returns f when mimeo's jobs are set up, else nil (no step).
+func (e *env) ifMimeo(f func() error) func() error {
+	if !e.mimeo {
+		return nil
+	}
+	return f
 }

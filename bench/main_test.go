@@ -11,22 +11,29 @@ import (
 )
 
 // The bench command runs end to end on small tables and reports every
-// workload in both layouts. CI installs mimeo (postgresql-15-mimeo); a
-// machine without it skips, and says so.
+// workload in both layouts, checking the destinations against the source
+// after every run. CI installs mimeo (postgresql-15-mimeo); a machine
+// without it skips, and says so.
 func TestBenchRuns(t *testing.T) {
 	if _, err := os.Stat(mimeoControl()); err != nil {
 		t.Skipf("mimeo is not installed here (apt-get install postgresql-15-mimeo): %v", err)
 	}
 	var out bytes.Buffer
-	require.NoError(t, run(context.Background(), 5000, 500, 1, "", &out), out.String())
+	require.NoError(t, run(context.Background(), config{rows: 5000, changes: 500, runs: 1, writerSeconds: 1}, &out), out.String())
 	text := out.String()
 	for _, layout := range []string{"one server", "two servers"} {
-		for _, w := range []string{"P1 snapshot", "P1 table", "P3 dml, 500 updates", "P3 dml, 500 deletes", "P3 dml, 500 inserts",
-			"P3b logdel, 500 updates", "P3b logdel, 500 deletes", "P3b logdel, 500 inserts"} {
+		for _, w := range []string{"P1 snapshot", "P1 table", "P2 inserter, 500 inserts", "P2 updater, 500 updates",
+			"P3 dml, 500 updates", "P3 dml, 500 deletes", "P3 dml, 500 inserts",
+			"P3b logdel, 500 updates", "P3b logdel, 500 deletes", "P3b logdel, 500 inserts",
+			"P3 dml, 500 updates +10× unrelated WAL", "2 parallel COPY streams over ctid ranges of one exported snapshot, then the key"} {
 			require.Contains(t, text, "| "+layout+" | "+w+" |")
 		}
 	}
-	// Every timing cell is filled: three a row for P1 (pgmimeo, mimeo, the
-	// COPY pipe), two for P3 and P3b, in two layouts.
-	require.Equal(t, 2*(2*3+6*2), strings.Count(text, " s ("), text)
+	// Every timing cell is filled: per layout, three for each P1 row
+	// (pgmimeo, mimeo, the COPY pipe), two for each P2, P3 and P3b row, two
+	// for each logical row and each load option.
+	require.Equal(t, 2*(2*3+8*2+4*2+7*2), strings.Count(text, " s ("), text)
+	for _, c := range writerCaptures {
+		require.Contains(t, text, "| "+c.label+" | ")
+	}
 }

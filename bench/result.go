@@ -11,7 +11,10 @@ import (
 type result struct {
 	Layout, Workload string
 	Pgmimeo, Mimeo   []time.Duration
-	Baseline         []time.Duration // none for P3
+	Baseline         []time.Duration // the COPY pipe of P1; none elsewhere
+	// Units is how many rows (P1, P2) or changes (P3) one run moves, for
+	// the time per row.
+	Units int
 }
 
 func median(ds []time.Duration) time.Duration {
@@ -35,19 +38,90 @@ func ratio(a, b []time.Duration) string {
 	return fmt.Sprintf("%.2f", median(a).Seconds()/median(b).Seconds())
 }
 
-// render is the results file: the machine, the date, the sizes, and a
-// table of medians with min–max and the ratios of the medians.
-func render(rs []result, rows, changes, runs int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# pgmimeo against mimeo 1.5.1, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Machine: %s. PostgreSQL 15 (local binaries), job logging off in both tools.\n", machine())
-	fmt.Fprintf(&b, "pgbench_accounts of %d rows; P3 (dml) and P3b (logdel, on a copy of the table) apply %d single-row updates, deletes or inserts; %d interleaved runs each (medians, min–max).\n", rows, changes, runs)
-	fmt.Fprintf(&b, "\"one server\": source and destination databases on one server; \"two servers\": on two servers of the same machine.\n\n")
-	b.WriteString("| layout | workload | pgmimeo | mimeo | binary COPY pipe | pgmimeo/mimeo | pgmimeo/COPY |\n|---|---|---|---|---|---|---|\n")
-	for _, r := range rs {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.Layout, r.Workload, spread(r.Pgmimeo), spread(r.Mimeo), spread(r.Baseline),
-			ratio(r.Pgmimeo, r.Mimeo), ratio(r.Pgmimeo, r.Baseline))
+// perRow is the median time per row (or change) in microseconds.
+func perRow(ds []time.Duration, units int) string {
+	if len(ds) == 0 || units <= 0 {
+		return "-"
 	}
-	b.WriteString("\nNot measured yet (issue 19): P2 inserter and updater, P4 the trigger's cost to writers.\n")
+	return fmt.Sprintf("%.2f µs", float64(median(ds).Nanoseconds())/1e3/float64(units))
+}
+
+// section is one table of the report.
+type section struct {
+	title, note string
+	header      []string
+	rows        [][]string
+}
+
+func (s section) render(b *strings.Builder) {
+	if len(s.rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## %s\n\n", s.title)
+	if s.note != "" {
+		fmt.Fprintf(b, "%s\n\n", s.note)
+	}
+	fmt.Fprintf(b, "| %s |\n|%s\n", strings.Join(s.header, " | "), strings.Repeat("---|", len(s.header)))
+	for _, r := range s.rows {
+		fmt.Fprintf(b, "| %s |\n", strings.Join(r, " | "))
+	}
+	b.WriteString("\n")
+}
+
+// mainSection is the table of pgmimeo against mimeo (and, for P1, the COPY
+// pipe).
+func mainSection(rs []result) section {
+	s := section{title: "pgmimeo against mimeo 1.5.1",
+		header: []string{"layout", "workload", "pgmimeo", "mimeo", "binary COPY pipe", "pgmimeo/mimeo", "pgmimeo/COPY", "pgmimeo per row"}}
+	for _, r := range rs {
+		s.rows = append(s.rows, []string{r.Layout, r.Workload, spread(r.Pgmimeo), spread(r.Mimeo), spread(r.Baseline),
+			ratio(r.Pgmimeo, r.Mimeo), ratio(r.Pgmimeo, r.Baseline), perRow(r.Pgmimeo, r.Units)})
+	}
+	return s
+}
+
+// report is the whole results file.
+type report struct {
+	rows, changes, runs int
+	main                []result
+	logical             []result // Pgmimeo: logical capture; Mimeo unused; Baseline: the trigger capture
+	options             []result // P1 load options: Pgmimeo the option, Baseline the COPY pipe with the key
+	writers             []writerResult
+	growth              []result
+}
+
+func (r report) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# pgmimeo benchmarks, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(&b, "Machine: %s. PostgreSQL 15 (local binaries), job logging off in both tools (pg_jobmon is not packaged).\n", machine())
+	fmt.Fprintf(&b, "pgbench_accounts of %d rows; P3 (dml) and P3b (logdel, on a copy of the table) apply %d single-row updates, deletes or inserts; %d interleaved runs each (medians, min–max).\n", r.rows, r.changes, r.runs)
+	fmt.Fprintf(&b, "\"one server\": source and destination databases on one server; \"two servers\": on two servers of the same machine.\n\n")
+	mainSection(r.main).render(&b)
+
+	lg := section{title: "Logical capture against the trigger capture",
+		note:   "Both pgmimeo's dml, on identical tables given the same changes. \"+10× unrelated WAL\": before the logical refresh, other tables of the source write ten times the WAL of the changes. The logical job is refreshed (untimed) before the changes are made, so its slot starts at the changes.",
+		header: []string{"layout", "workload", "logical", "trigger", "logical/trigger"}}
+	for _, x := range r.logical {
+		lg.rows = append(lg.rows, []string{x.Layout, x.Workload, spread(x.Pgmimeo), spread(x.Baseline), ratio(x.Pgmimeo, x.Baseline)})
+	}
+	lg.render(&b)
+
+	op := section{title: "P1 load options",
+		note:   "The parts a full pull is made of, each timed alone into a fresh destination table of the same run (binary COPY pipe, synchronous_commit off as for pgmimeo's pull-only jobs), against the COPY pipe into a table that keeps its primary key.",
+		header: []string{"layout", "option", "time", "COPY pipe with the key", "option/COPY"}}
+	for _, x := range r.options {
+		op.rows = append(op.rows, []string{x.Layout, x.Workload, spread(x.Pgmimeo), spread(x.Baseline), ratio(x.Pgmimeo, x.Baseline)})
+	}
+	op.render(&b)
+
+	renderWriters(&b, r.writers)
+
+	gr := section{title: "How cost grows",
+		note:   "Two servers; pgmimeo only (and the COPY pipe for P1), on a table of the largest size, so time per row can be extrapolated.",
+		header: []string{"workload", "size", "pgmimeo", "per row", "binary COPY pipe", "pgmimeo/COPY"}}
+	for _, x := range r.growth {
+		gr.rows = append(gr.rows, []string{x.Workload, fmt.Sprint(x.Units), spread(x.Pgmimeo), perRow(x.Pgmimeo, x.Units), spread(x.Baseline), ratio(x.Pgmimeo, x.Baseline)})
+	}
+	gr.render(&b)
 	return b.String()
 }

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/pgmimeo/pgmimeo/dml"
+)
+
+// accountsCols are pgbench_accounts' columns, in order.
+const accountsCols = "aid, bid, abalance, filler"
+
+// changeSet is one P3 workload: how run run changes table.
+type changeSet struct {
+	name string
+	sql  func(table string, run int) string
+}
+
+// changeSets are P3's workloads of changes single-row changes, scattered
+// over the table's rows (rows ≥ 10 × changes): updates, deletes (each run
+// deleting keys of its own) and inserts (of keys never used before).
+func (e *env) changeSets(changes int) []changeSet {
+	stride := e.rows / changes
+	keys := func(offset int) string {
+		return fmt.Sprintf(`SELECT (g * 7919) %% %d * %d + %d FROM generate_series(0, %d) g`, changes, stride, offset, changes-1)
+	}
+	each := func(table, stmt string, offset int) string {
+		return `DO $$ DECLARE k int; BEGIN FOR k IN ` + keys(offset) + ` LOOP ` + strings.ReplaceAll(stmt, "{table}", table) + `; END LOOP; END $$`
+	}
+	return []changeSet{
+		{"updates", func(t string, _ int) string {
+			return each(t, `UPDATE {table} SET abalance = abalance + 1 WHERE aid = k`, 7)
+		}},
+		{"deletes", func(t string, run int) string { return each(t, `DELETE FROM {table} WHERE aid = k`, 1+run%6) }},
+		{"inserts", func(t string, _ int) string {
+			from := e.rows*2 + e.inserted
+			e.inserted += changes
+			return fmt.Sprintf(`INSERT INTO %s SELECT %d + g, 1, 0, '' FROM generate_series(1, %d) g`, t, from, changes)
+		}},
+	}
+}
+
+// queues measures P3 (dml) and P3b (logdel): each run makes the changes to
+// the job's source table, then both tools refresh, taking turns; after
+// each run both destinations hold the source's live rows.
+func (e *env) queues(ctx context.Context, layout string, changes, runs int) ([]result, error) {
+	var results []result
+	for _, job := range []struct {
+		label, table, mimeoSQL, p, m, live string
+		r                                  *dml.Replicator
+	}{
+		{"P3 dml", "pgbench_accounts", `SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`, "p.dml", "m.dml", "", e.dml},
+		{"P3b logdel", "pgbench_accounts_ld", `SELECT mimeo.refresh_logdel('m.logdel', p_jobmon := false)`, "p.logdel", "m.logdel",
+			" WHERE mimeo_source_deleted IS NULL", e.logdel},
+	} {
+		for _, w := range e.changeSets(changes) {
+			r := result{Layout: layout, Workload: fmt.Sprintf("%s, %d %s", job.label, changes, w.name), Units: changes}
+			for i := range runs {
+				if _, err := e.src.Exec(ctx, w.sql(job.table, i)); err != nil {
+					return results, fmt.Errorf("%s: %w", r.Workload, err)
+				}
+				if err := turns(i, step{&r.Pgmimeo, refresh(ctx, job.r)}, step{&r.Mimeo, e.ifMimeo(e.exec(ctx, job.mimeoSQL))}); err != nil {
+					return results, fmt.Errorf("%s: %w", r.Workload, err)
+				}
+				if err := e.sameRows(ctx, job.table, job.p, job.m, accountsCols, "aid", job.live); err != nil {
+					return results, fmt.Errorf("%s: %w", r.Workload, err)
+				}
+			}
+			results = append(results, r)
+		}
+	}
+	return results, nil
+}
+
+// logicalCapture measures pgmimeo's dml with logical capture on the P3 workloads
+// (pgbench_accounts_lg, a copy of pgbench_accounts given the same changes),
+// and on the updates again with ten times their WAL written to another
+// table before the refresh. Each run refreshes the job untimed first, so
+// the slot starts where the changes do. trigger gives the trigger
+// capture's timings of the same workloads (from queues), by workload.
+func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs int, trigger map[string][]result) ([]result, error) {
+	var results []result
+	sets := e.changeSets(changes)
+	sets = append(sets, changeSet{"updates +10× unrelated WAL", sets[0].sql})
+	for _, w := range sets {
+		name := fmt.Sprintf("P3 dml, %d %s", changes, w.name)
+		r := result{Layout: layout, Workload: name, Units: changes}
+		if t := trigger[fmt.Sprintf("P3 dml, %d %s", changes, strings.TrimSuffix(w.name, " +10× unrelated WAL"))]; len(t) > 0 {
+			r.Baseline = t[0].Pgmimeo
+		}
+		for i := range runs {
+			if _, err := e.logical.Refresh(ctx); err != nil {
+				return results, err
+			}
+			var from string
+			if err := e.src.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&from); err != nil {
+				return results, err
+			}
+			if _, err := e.src.Exec(ctx, w.sql("pgbench_accounts_lg", i)); err != nil {
+				return results, fmt.Errorf("%s: %w", name, err)
+			}
+			if strings.HasSuffix(w.name, "WAL") {
+				if err := e.unrelatedWAL(ctx, from, 10); err != nil {
+					return results, err
+				}
+			}
+			if err := turns(0, step{&r.Pgmimeo, refresh(ctx, e.logical)}); err != nil {
+				return results, fmt.Errorf("%s: %w", name, err)
+			}
+			if err := e.sameRows(ctx, "pgbench_accounts_lg", "p.logical", "", accountsCols, "aid", ""); err != nil {
+				return results, fmt.Errorf("%s: %w", name, err)
+			}
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// unrelatedWAL writes to the noise table, in transactions of 1,000
+// single-row updates, until the source has written times as much WAL since
+// from as it wrote before this call.
+func (e *env) unrelatedWAL(ctx context.Context, from string, times int) error {
+	_, err := e.src.Exec(ctx, fmt.Sprintf(`DO $$
+DECLARE
+	start pg_lsn := pg_current_wal_insert_lsn();
+	target numeric := pg_wal_lsn_diff(start, '%s') * %d;
+	i int := 0;
+BEGIN
+	WHILE pg_wal_lsn_diff(pg_current_wal_insert_lsn(), start) < target LOOP
+		UPDATE noise SET v = v + 1 WHERE id = i %% 100000 + 1;
+		i := i + 1;
+		IF i %% 1000 = 0 THEN
+			COMMIT;
+		END IF;
+	END LOOP;
+END $$`, from, times))
+	return err
+}
