@@ -44,7 +44,7 @@ func (e *env) incremental(ctx context.Context, layout string, changes, runs int)
 		{"P2 updater, %d updates", "upd", `SELECT mimeo.refresh_updater('m.upd', p_jobmon := false)`, refresh(ctx, e.upd),
 			func(int) string {
 				return fmt.Sprintf(`UPDATE p2_upd SET abalance = abalance + 1, mtime = now() - interval '1 hour'
-					WHERE aid IN (SELECT (g * 7919) %% %d * %d + 1 FROM generate_series(0, %d) g)`, changes, stride, changes-1)
+					WHERE aid IN (SELECT (g::bigint * 7919) %% %d * %d + 1 FROM generate_series(0, %d) g)`, changes, stride, changes-1)
 			}, "aid, bid, abalance, filler, mtime", "aid"},
 	}
 	var results []result

@@ -23,7 +23,7 @@ type changeSet struct {
 func (e *env) changeSets(changes int) []changeSet {
 	stride := e.rows / changes
 	keys := func(offset int) string {
-		return fmt.Sprintf(`SELECT (g * 7919) %% %d * %d + %d FROM generate_series(0, %d) g`, changes, stride, offset, changes-1)
+		return fmt.Sprintf(`SELECT (g::bigint * 7919) %% %d * %d + %d FROM generate_series(0, %d) g`, changes, stride, offset, changes-1)
 	}
 	each := func(table, stmt string, offset int) string {
 		return `DO $$ DECLARE k int; BEGIN FOR k IN ` + keys(offset) + ` LOOP ` + strings.ReplaceAll(stmt, "{table}", table) + `; END LOOP; END $$`
