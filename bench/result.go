@@ -94,8 +94,12 @@ func (r report) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# pgmimeo benchmarks, %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Machine: %s. PostgreSQL 15 (local binaries), job logging off in both tools (pg_jobmon is not packaged).\n", machine())
-	fmt.Fprintf(&b, "pgbench_accounts of %d rows; P3 (dml) and P3b (logdel, on a copy of the table) apply %d single-row updates, deletes or inserts; %d interleaved runs each (medians, min–max).\n", r.rows, r.changes, r.runs)
-	fmt.Fprintf(&b, "\"one server\": source and destination databases on one server; \"two servers\": on two servers of the same machine.\n\n")
+	if len(r.main) > 0 {
+		fmt.Fprintf(&b, "pgbench_accounts of %d rows; P3 (dml) and P3b (logdel, on a copy of the table) apply %d single-row updates, deletes or inserts; %d interleaved runs each (medians, min–max).\n", r.rows, r.changes, r.runs)
+		fmt.Fprintf(&b, "\"one server\": source and destination databases on one server; \"two servers\": on two servers of the same machine.\n\n")
+	} else {
+		fmt.Fprintf(&b, "%d runs each (medians, min–max).\n\n", r.runs)
+	}
 	mainSection(r.main).render(&b)
 
 	lg := section{title: "Logical capture against the trigger capture",
@@ -117,7 +121,7 @@ func (r report) String() string {
 	renderWriters(&b, r.writers)
 
 	gr := section{title: "How cost grows",
-		note:   "Two servers; pgmimeo only (and the COPY pipe for P1), on a table of the largest size, so time per row can be extrapolated.",
+		note:   "Two servers; pgmimeo only (and the COPY pipe for P1); P1 on a table of each size, P3 and P3b on the 5,000,000-row table; time per row, so cost can be extrapolated.",
 		header: []string{"workload", "size", "pgmimeo", "per row", "binary COPY pipe", "pgmimeo/COPY"}}
 	for _, x := range r.growth {
 		gr.rows = append(gr.rows, []string{x.Workload, fmt.Sprint(x.Units), spread(x.Pgmimeo), perRow(x.Pgmimeo, x.Units), spread(x.Baseline), ratio(x.Pgmimeo, x.Baseline)})
