@@ -134,18 +134,33 @@
 // applied, and the next refresh reads that transaction again and skips
 // them). The server hands over the whole read at once and keeps it in
 // memory up to work_mem, in a temporary file beyond: set a batch limit for
-// large backlogs. The changes are folded by key, and the current source
-// rows of the changed keys are fetched (through a temporary table of keys,
-// in the same query as the trigger capture's) and applied set-wise as the
-// trigger capture applies a claim: in destination transactions of
-// Config.ChunkSize keys, the next fetched while one is applied, or in one
-// with Config.FetchFirst. The transaction of the last piece also saves the
-// new position; an earlier piece committed without it is applied again
-// after a crash, which does no harm. Only after that commit is the
-// position confirmed to the slot (pg_replication_slot_advance). Since rows
-// are fetched as they are now, unchanged TOASTed values, which the stream
-// does not carry, are never needed. A TRUNCATE empties the destination
-// (logdel marks its live rows deleted) in the first piece's transaction.
+// large backlogs. The changes are folded by key: each changed key ends in
+// the state its last change gave it, which the stream itself carries (an
+// insert's or update's new row; a delete's key, and under REPLICA
+// IDENTITY FULL its last values), so those rows are applied from the
+// stream's values without reading the source again. The rows of the keys
+// whose last change the stream did not carry whole (an update that left a
+// TOASTed value alone) are fetched as they are now, through a temporary
+// table of keys, in the same query as the trigger capture's; with a row
+// condition, which only the source can evaluate, after a TRUNCATE, or when
+// the row images of one refresh would pass 256 MiB, every changed row is
+// fetched. Values travel in their text form: the session that reads the
+// slot and every session that prints or reads those values use the same
+// fixed settings for the transaction (DateStyle ISO, IntervalStyle
+// postgres, extra_float_digits 3, bytea_output hex, lc_monetary C,
+// TimeZone UTC), whatever a role or database sets. Rows are applied
+// set-wise as the trigger capture applies a claim: in destination
+// transactions of Config.ChunkSize keys, the next loaded while one is
+// applied (the stream's rows first, then the fetched ones), or in one with
+// Config.FetchFirst. The transaction of the last piece also saves the new
+// position; an earlier piece committed without it is applied again after
+// a crash, which does no harm. Only after that commit is the position
+// confirmed to the slot (pg_replication_slot_advance). A row from the
+// stream is the row as of the new position; a fetched row may be newer,
+// and the refresh that reads its later changes applies them again. A
+// TRUNCATE empties the destination (logdel marks its live rows deleted)
+// in the first piece's transaction, before the rows of the keys changed
+// before or after it, which are all fetched.
 // Changes of other tables are not published; the position still moves to
 // the WAL end read, so an idle table does not hold WAL back. Only setup
 // opens a replication connection (to create the slot and export its

@@ -17,8 +17,12 @@ type Phase = phase
 // the commit, afterCommit after the destination commit and before the
 // source queue is cleaned up.
 func SetHooks(r *Replicator, afterFetch, midApply, afterCommit func(ctx context.Context, p Phase) error) {
-	r.hooks = hooks{afterFetch: afterFetch, midApply: midApply, afterCommit: afterCommit}
+	r.hooks.afterFetch, r.hooks.midApply, r.hooks.afterCommit = afterFetch, midApply, afterCommit
 }
+
+// SetMaxImageBytes caps the row images a refresh of r holds (logical
+// capture) at n bytes, for tests.
+func SetMaxImageBytes(r *Replicator, n int64) { r.hooks.maxImageBytes = n }
 
 // Variant is the apply variant a job runs, for tests that run both.
 type Variant = keyapply.Variant

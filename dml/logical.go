@@ -190,7 +190,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 		}
 		src.Release()
 	}()
-	cs, err := readSlot(ctx, src.Conn().PgConn(), j.spec, j.cfg.Slot, j.cfg.Publication, r.variant.KeepsDeleted(), state, r.batchLimit(j))
+	cs, err := readSlot(ctx, src.Conn().PgConn(), j.spec, j.cfg.Slot, j.cfg.Publication, r.variant.KeepsDeleted(), state, r.batchLimit(j), r.maxImageBytes())
 	if err != nil {
 		return err
 	}
@@ -242,20 +242,27 @@ func (r *Replicator) dropSession(ctx context.Context, src *pgxpool.Conn, slot st
 	_ = waitSlotIdle(ctx, r.source, slot)
 }
 
-// applyChanges fetches and applies a change set as the trigger capture
-// applies a claim: in pieces of Config.ChunkSize keys, one destination
-// transaction each, the next fetched while the previous one is applied
-// (one piece with FetchFirst). A TRUNCATE read is applied in the first
-// piece's transaction, before its rows; the last piece's transaction
-// saves the next stream position. src is the source session that read
-// the slot; it fetches the rows.
+// applyChanges applies a change set as the trigger capture applies a
+// claim: in pieces of Config.ChunkSize keys, one destination transaction
+// each, the next loaded while the previous one is applied (one piece with
+// FetchFirst). The keys whose state the stream gives are loaded from it
+// (see logical_image.go); the rows of the others are then fetched from the
+// source. A TRUNCATE read is applied in the first piece's transaction,
+// before its rows; the last piece's transaction saves the next stream
+// position. src is the source session that read the slot; it fetches the
+// rows.
 func (r *Replicator) applyChanges(ctx context.Context, j *job, src *pgxpool.Conn, cs *changeSet, ds *drainStats) error {
 	chunk, sessions := r.pieces(j)
-	f := streamFetch(j.spec, cs, r.variant.KeepsDeleted())
+	direct, fetched := splitChanges(j.spec, cs)
 	c := claim{entries: cs.changes, last: true}
 	first := true
 	return r.runPieces(ctx, sessions, func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged) {
-		r.streamClaim(ctx, j, src, c, f, chunk, free, out)
+		if len(direct) > 0 && !r.stageImages(ctx, j, cs, direct, chunk, fetched == 0, free, out) {
+			return
+		}
+		if fetched > 0 || len(direct) == 0 {
+			r.streamClaim(ctx, j, src, c, streamFetch(j.spec, cs, r.variant.KeepsDeleted()), chunk, free, out)
+		}
 	}, func(ctx context.Context, s staged) error {
 		var truncatedAt time.Time
 		if first {

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,49 +23,33 @@ func streamEntries(n int64) entries {
 	return entries{from: streamTable + ` WHERE true`, n: n}
 }
 
-// streamFetch returns how the changed rows of cs are fetched: the
-// changed keys (and, for variants that keep deleted rows, the last deleted
-// rows) are copied into the stream table in the source transaction that
-// then streams per key the current source row (or the kept deleted row,
-// or just the key), with the trigger capture's query. Every row is fetched
-// as it is now, so unchanged TOASTed values, which the stream does not
-// carry, are never needed; a row changed again after the stream position
-// is fetched in its newer state and fetched again by the refresh that
-// reads that change, which does no harm.
+// streamFetch returns how the rows of the keys of cs that the stream did
+// not give (see splitChanges) are fetched: those keys (and, for variants
+// that keep deleted rows, their last deleted rows) are copied into the
+// stream table in the source transaction that then streams per key the
+// current source row (or the kept deleted row, or just the key), with the
+// trigger capture's query. Such a row is fetched as it is now, so
+// unchanged TOASTed values, which the stream does not carry, are never
+// needed; a row changed again after the stream position is fetched in its
+// newer state and fetched again by the refresh that reads that change,
+// which does no harm.
 func streamFetch(spec *keyapply.TableSpec, cs *changeSet, keeps bool) fetch {
 	cols := append(spec.ColumnNames(), keyapply.DeletedAtColumn)
-	// keyOf[i] is the position in the key of column i, -1 for none.
-	keyOf := make([]int, len(spec.Columns))
-	for i, c := range spec.Columns {
-		keyOf[i] = slices.Index(spec.Key, c.Name)
-	}
-	var buf bytes.Buffer
-	fields := make([]string, 0, len(spec.Key))
+	keyOf := keyPositions(spec)
+	var buf []byte
 	var n int64
 	for k, c := range cs.keys {
-		fields = fields[:0]
-		for rest, more := k, true; more; {
-			var f string
-			f, rest, more = strings.Cut(rest, "\t")
-			fields = append(fields, f)
+		if !cs.fetchAll && !c.fetch {
+			continue
 		}
-		for i := range spec.Columns {
-			if i > 0 {
-				buf.WriteByte('\t')
-			}
-			if keyOf[i] < 0 {
-				buf.WriteString(`\N`)
-			} else {
-				buf.WriteString(fields[keyOf[i]])
-			}
-		}
-		buf.WriteString("\t\\N\n")
+		buf = appendKeyOnly(buf, spec, keyOf, k)
+		buf = append(buf, "\t\\N\n"...)
 		n++
 		if keeps && c.deleted {
-			buf.WriteString(c.image)
-			buf.WriteByte('\t')
-			buf.WriteString(c.deletedAt.UTC().Format("2006-01-02 15:04:05.999999+00"))
-			buf.WriteByte('\n')
+			buf = append(buf, c.image...)
+			buf = append(buf, '\t')
+			buf = c.deletedAt.UTC().AppendFormat(buf, "2006-01-02 15:04:05.999999+00")
+			buf = append(buf, '\n')
 			n++
 		}
 	}
@@ -80,7 +62,7 @@ func streamFetch(spec *keyapply.TableSpec, cs *changeSet, keeps bool) fetch {
 			if _, err := tx.Exec(ctx, create); err != nil {
 				return fmt.Errorf("stage changed keys of %s: %w", spec.Source, err)
 			}
-			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf.Bytes()), load); err != nil {
+			if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), load); err != nil {
 				return fmt.Errorf("stage changed keys of %s: %w", spec.Source, err)
 			}
 			return nil

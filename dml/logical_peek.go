@@ -34,18 +34,19 @@ const rowsPerChange = 3
 
 // readSlot reads the changes of spec's source table that slot holds
 // after state, up to the WAL flushed when the read starts, or until limit
-// changes (0: no limit) are read. conn is an ordinary source session.
+// changes (0: no limit) are read, holding at most maxImages bytes of row
+// images. conn is an ordinary source session.
 // The end of the WAL is known up front, so the read never waits: the
 // returned position is that end when nothing was left out, even if no
 // change of the table came before it, so an idle table's slot moves on.
-func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec, slot, pub string, keeps bool, state streamState, limit int64) (*changeSet, error) {
+func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec, slot, pub string, keeps bool, state streamState, limit, maxImages int64) (*changeSet, error) {
 	if err := checkObjectName("slot", slot); err != nil {
 		return nil, err
 	}
 	if err := checkObjectName("publication", pub); err != nil {
 		return nil, err
 	}
-	f, err := newFolder(spec, slot, keeps, state, limit)
+	f, err := newFolder(spec, slot, keeps, state, limit, maxImages)
 	if err != nil {
 		return nil, err
 	}
@@ -66,6 +67,12 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec
 		rowLimit = min(limit*rowsPerChange+16, math.MaxInt32)
 		bound = strconv.AppendInt(nil, rowLimit, 10)
 	}
+	// The values of the messages are printed under textSettings, in a
+	// transaction of their own.
+	if err := conn.Exec(ctx, `BEGIN; `+textSettings).Close(); err != nil {
+		return nil, fmt.Errorf("read slot %s: %w", slot, err)
+	}
+	defer func() { _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`).Close() }()
 	rr := conn.ExecParams(ctx, peekSQL, [][]byte{[]byte(slot), []byte(end.String()), bound, []byte(pub)},
 		nil, nil, []int16{pgx.BinaryFormatCode})
 	var rows int64

@@ -32,9 +32,17 @@ func (s streamState) lsn() (pglogrepl.LSN, error) {
 	return l, nil
 }
 
-// change is what the stream says of a changed key besides that it
-// changed.
+// change is what the stream says of a changed key: its state after the
+// last change read, as the destination is to hold it.
 type change struct {
+	// row is the key's row after its last change, as fields of a COPY text
+	// row of the replicated columns, when live: that change was an insert
+	// or an update that carried every replicated column.
+	row  string
+	live bool
+	// fetch: the last change was an update the stream did not carry whole
+	// (an unchanged TOASTed value): the row is read from the source.
+	fetch bool
 	// image is, for variants that keep deleted rows, the replicated
 	// columns of the key's last deleted row as fields of a COPY text row;
 	// deleted says whether there is one.
@@ -54,6 +62,12 @@ type changeSet struct {
 	// truncatedAt is the commit time of the last TRUNCATE read, zero when
 	// none.
 	truncatedAt time.Time
+	// fetchAll: every key's row is read from the source, not taken from
+	// the stream (a condition, a TRUNCATE, or more row images than
+	// the cap, defaultMaxImageBytes).
+	fetchAll bool
+	// imageBytes is the size of the row images held.
+	imageBytes int64
 	// next is the position after these changes.
 	next streamState
 	// more: a limit ended the read before the end of the WAL.
@@ -76,6 +90,8 @@ type folder struct {
 	keeps bool
 	// limit is the batch limit in changes of the table, 0 for none.
 	limit int64
+	// maxImages caps the bytes of row images held (see defaultMaxImageBytes).
+	maxImages int64
 	// from is the LSN the read starts from; partial, when not zero, is a
 	// transaction of which the first partialDone changes are applied.
 	from, partial pglogrepl.LSN
@@ -100,13 +116,13 @@ type folder struct {
 }
 
 // newFolder starts folding a read from state.
-func newFolder(spec *keyapply.TableSpec, slot string, keeps bool, state streamState, limit int64) (*folder, error) {
+func newFolder(spec *keyapply.TableSpec, slot string, keeps bool, state streamState, limit, maxImages int64) (*folder, error) {
 	from, err := state.lsn()
 	if err != nil {
 		return nil, err
 	}
-	f := &folder{spec: spec, slot: slot, keeps: keeps, limit: limit, start: state, from: from,
-		cs: &changeSet{keys: map[string]change{}}}
+	f := &folder{spec: spec, slot: slot, keeps: keeps, limit: limit, maxImages: maxImages, start: state, from: from,
+		cs: &changeSet{keys: map[string]change{}, fetchAll: spec.Condition != ""}}
 	if state.Xact != "" {
 		if f.partial, err = pglogrepl.ParseLSN(state.Xact); err != nil {
 			return nil, fmt.Errorf("stream position %q: %w", state.Xact, err)
@@ -167,6 +183,9 @@ func (f *folder) add(data []byte) (full bool, err error) {
 			return false, nil
 		}
 		f.cs.truncatedAt = f.xactTime
+		// The TRUNCATE is applied first: the rows of the keys changed
+		// before it are read as they are now.
+		f.cs.dropImages()
 		return f.counted(), nil
 	}
 	return false, nil
@@ -240,32 +259,79 @@ func (f *folder) relation(m *pglogrepl.RelationMessage) (*relation, error) {
 	return rel, nil
 }
 
-// foldRow adds a row message of the source table to the change set.
+// foldRow adds a row message of the source table to the change set: the
+// key of an old tuple (a delete, an update that changed the key, or any
+// update under REPLICA IDENTITY FULL) loses its row, for variants that
+// keep deleted rows a delete keeps the row's last values, and the key of a
+// new tuple gets the tuple's values.
 func (f *folder) foldRow(m rowMessage) error {
-	for _, t := range [][]tupleColumn{m.old, m.new} {
-		if t == nil {
-			continue
-		}
-		key, err := f.fields(f.scratch[:0], t, f.rel.key)
+	if m.old != nil {
+		key, err := f.fields(f.scratch[:0], m.old, f.rel.key)
 		f.scratch = key
 		if err != nil {
 			return err
 		}
+		c := f.cs.keys[string(key)]
+		c.row, c.live, c.fetch = "", false, false
 		if m.kind == 'D' && f.keeps {
-			// A delete: keep the row's last values (REPLICA IDENTITY FULL
-			// sends them whole, detoasted).
-			img, err := f.fields(nil, t, f.rel.cols)
+			// REPLICA IDENTITY FULL sends a deleted row whole, detoasted.
+			img, err := f.fields(nil, m.old, f.rel.cols)
 			if err != nil {
 				return err
 			}
-			f.cs.keys[string(key)] = change{image: string(img), deleted: true, deletedAt: f.xactTime}
-			continue
+			c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
 		}
-		if _, seen := f.cs.keys[string(key)]; !seen {
-			f.cs.keys[string(key)] = change{}
+		f.cs.keys[string(key)] = c
+	}
+	if m.new == nil {
+		return nil
+	}
+	key, err := f.fields(f.scratch[:0], m.new, f.rel.key)
+	f.scratch = key
+	if err != nil {
+		return err
+	}
+	c := f.cs.keys[string(key)]
+	c.row, c.live, c.fetch = "", false, true
+	if !f.cs.fetchAll && carried(m.new, f.rel.cols) {
+		row, err := f.fields(nil, m.new, f.rel.cols)
+		if err != nil {
+			return err
 		}
+		c.row, c.live, c.fetch = string(row), true, false
+		f.cs.imageBytes += int64(len(row))
+	}
+	f.cs.keys[string(key)] = c
+	if f.cs.imageBytes > f.maxImages {
+		f.cs.dropImages()
 	}
 	return nil
+}
+
+// carried reports whether tuple t carries the values of columns pos (none
+// is an unchanged TOASTed value).
+func carried(t []tupleColumn, pos []int) bool {
+	for _, p := range pos {
+		if p < len(t) && t[p].kind == 'u' {
+			return false
+		}
+	}
+	return true
+}
+
+// dropImages makes every key of the set read from the source, and frees
+// the row images.
+func (cs *changeSet) dropImages() {
+	if cs.fetchAll {
+		return
+	}
+	cs.fetchAll, cs.imageBytes = true, 0
+	for k, c := range cs.keys {
+		if c.live {
+			c.row, c.live, c.fetch = "", false, true
+			cs.keys[k] = c
+		}
+	}
 }
 
 var errUnchangedToast = errors.New("a value the stream did not carry (unchanged TOAST)")

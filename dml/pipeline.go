@@ -204,9 +204,10 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 	go func() {
 		bw := bufio.NewWriterSize(pw, 1<<20)
 		// The claim's keys (and kept deleted rows) are sorted in memory
-		// rather than in temporary files.
+		// rather than in temporary files; values in text form are printed
+		// as the destination reads them.
 		err := durable.InTx(ctx, src, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, `SELECT pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
+			if _, err := tx.Exec(ctx, textSettings+`, pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
 				return err
 			}
 			if f.prepare != nil {
@@ -250,6 +251,9 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		}
 		if s.batch, err = keyapply.StageBatch(ctx, s.tx, j.spec, r.variant); err != nil {
 			return fail(s, err)
+		}
+		if _, err := s.tx.Exec(ctx, textSettings); err != nil {
+			return fail(s, fmt.Errorf("stage changes of %s: %w", j.spec.Dest, err))
 		}
 		lr, lw := io.Pipe()
 		loaded := make(chan error, 1)

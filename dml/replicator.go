@@ -33,6 +33,8 @@ type hooks struct {
 	// afterCommit runs after the destination commit of a chunk, before the
 	// source queue is cleaned up.
 	afterCommit func(ctx context.Context, p phase) error
+	// maxImageBytes, when not 0, replaces defaultMaxImageBytes.
+	maxImageBytes int64
 }
 
 // phase tells a test hook which backends are at work.

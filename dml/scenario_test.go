@@ -245,15 +245,24 @@ func TestScenarios(t *testing.T) {
 			srcQuery: all, destQuery: all,
 			steps: []step{
 				{sql: []string{`UPDATE accounts SET balance = -balance`, `DELETE FROM accounts WHERE id % 5 = 0`, `INSERT INTO accounts SELECT g, 'n', 0, NULL, NULL, NULL FROM generate_series(301, 350) g`},
-					check: func(t *testing.T, _ *pgtest.Bundle, _ *dml.Replicator, res []replication.Result) {
+					check: func(t *testing.T, _ *pgtest.Bundle, r *dml.Replicator, res []replication.Result) {
 						require.Greater(t, len(res), 8, "a limit of 40 entries needs many refreshes for 410 entries")
 						for _, r := range res[:len(res)-1] {
 							require.True(t, r.More)
 							require.LessOrEqual(t, r.Rows(), int64(40))
 						}
 						require.Contains(t, res[0].Warnings[0], "75% of the batch limit")
+						// The trigger capture fetches each changed row as it is
+						// when fetched: a refresh that reads the updates of the
+						// 60 rows deleted later finds them gone. Logical
+						// capture applies each row as the stream has it at the
+						// refresh's position: all 300 updates, then the deletes.
+						updated := int64(240)
+						if r.Capture() == dml.CaptureLogical {
+							updated = 300
+						}
 						got := total(res)
-						require.Equal(t, [3]int64{50, 240, 60}, [3]int64{got.Inserted, got.Updated, got.Deleted})
+						require.Equal(t, [3]int64{50, updated, 60}, [3]int64{got.Inserted, got.Updated, got.Deleted})
 					}},
 			},
 		},

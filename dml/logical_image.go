@@ -1,0 +1,228 @@
+package dml
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
+	"github.com/pgmimeo/pgmimeo/internal/durable"
+)
+
+// Logical capture applies most changes from the stream itself: an insert
+// or update carries the row's new values, a delete its key (and, under
+// REPLICA IDENTITY FULL, its last values), so the state each changed key
+// has at the stream position is known without reading the source again.
+// Only the keys whose last change the stream did not carry whole (an
+// update that left a TOASTed value alone) are read from the source, as
+// they are now; so is every key of a change set with a condition, which
+// only the source can evaluate, or with a TRUNCATE, or whose row images
+// outgrow defaultMaxImageBytes.
+//
+// The stream's values are the text output of the columns' types, which
+// depends on settings a role or database may change (DateStyle,
+// IntervalStyle, extra_float_digits, lc_monetary, bytea_output, TimeZone):
+// the source transaction that reads the slot and every transaction that
+// reads or writes those values in text form set them alike, with
+// textSettings.
+
+// defaultMaxImageBytes caps the row images one refresh holds in memory;
+// past it, the rows of the change set are read from the source.
+const defaultMaxImageBytes = 256 << 20
+
+// maxImageBytes is the cap on row images of r's refreshes.
+func (r *Replicator) maxImageBytes() int64 {
+	if r.hooks.maxImageBytes > 0 {
+		return r.hooks.maxImageBytes
+	}
+	return defaultMaxImageBytes
+}
+
+// textSettings sets, for the current transaction, the settings that the
+// text form of values depends on, to fixed values both sides share:
+// values printed under them read back the same.
+const textSettings = `SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true),
+	pg_catalog.set_config('IntervalStyle', 'postgres', true), pg_catalog.set_config('extra_float_digits', '3', true),
+	pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('lc_monetary', 'C', true),
+	pg_catalog.set_config('TimeZone', 'UTC', true)`
+
+// splitChanges returns the keys of cs whose state the stream gives,
+// sorted for the apply (see sortKeys), and how many keys are left to read
+// from the source.
+func splitChanges(spec *keyapply.TableSpec, cs *changeSet) (direct []string, fetched int) {
+	if cs.fetchAll {
+		return nil, len(cs.keys)
+	}
+	for k, c := range cs.keys {
+		if c.fetch {
+			fetched++
+			continue
+		}
+		direct = append(direct, k)
+	}
+	sortKeys(spec, direct)
+	return direct, fetched
+}
+
+// sortKeys sorts keys (COPY text fields) in the key's order when the key
+// is one integer column, else bytewise: the apply then visits the
+// destination's index in order, or nearly so.
+func sortKeys(spec *keyapply.TableSpec, keys []string) {
+	if len(spec.Key) == 1 {
+		for _, c := range spec.Columns {
+			if c.Name != spec.Key[0] || (c.TypeOID != 20 && c.TypeOID != 21 && c.TypeOID != 23) {
+				continue
+			}
+			type num struct {
+				n int64
+				k string
+			}
+			nums := make([]num, len(keys))
+			for i, k := range keys {
+				n, err := strconv.ParseInt(k, 10, 64)
+				if err != nil {
+					// \N: a NULL key sorts first, as NULLS FIRST would
+					n = -1 << 63
+				}
+				nums[i] = num{n, k}
+			}
+			slices.SortFunc(nums, func(a, b num) int {
+				if a.n != b.n {
+					if a.n < b.n {
+						return -1
+					}
+					return 1
+				}
+				return strings.Compare(a.k, b.k)
+			})
+			for i := range nums {
+				keys[i] = nums[i].k
+			}
+			return
+		}
+	}
+	slices.Sort(keys)
+}
+
+// appendStaged appends the staged change of key k in state c to buf, as a
+// COPY text row of the batch's staging table (see Batch.CopyChanges): the
+// key's row, live; for variants that keep deleted rows, its last deleted
+// values and deletion time; else the key alone, without a row.
+func appendStaged(buf []byte, spec *keyapply.TableSpec, keyOf []int, k string, c change, keeps bool) []byte {
+	switch {
+	case c.live:
+		buf = append(buf, c.row...)
+		return append(buf, "\tt\t\\N\n"...)
+	case keeps && c.deleted:
+		buf = append(buf, c.image...)
+		buf = append(buf, "\tt\t"...)
+		buf = c.deletedAt.UTC().AppendFormat(buf, "2006-01-02 15:04:05.999999+00")
+		return append(buf, '\n')
+	}
+	buf = appendKeyOnly(buf, spec, keyOf, k)
+	return append(buf, "\tf\t\\N\n"...)
+}
+
+// appendKeyOnly appends the replicated columns of key k (COPY text fields
+// joined by tabs) as COPY text fields: the key's values, NULL for the other
+// columns. keyOf[i] is the position in the key of column i, -1 for none.
+func appendKeyOnly(buf []byte, spec *keyapply.TableSpec, keyOf []int, k string) []byte {
+	var fields [8]string
+	fs := fields[:0]
+	for rest, more := k, true; more; {
+		var f string
+		f, rest, more = strings.Cut(rest, "\t")
+		fs = append(fs, f)
+	}
+	for i := range spec.Columns {
+		if i > 0 {
+			buf = append(buf, '\t')
+		}
+		if keyOf[i] < 0 || keyOf[i] >= len(fs) {
+			buf = append(buf, `\N`...)
+		} else {
+			buf = append(buf, fs[keyOf[i]]...)
+		}
+	}
+	return buf
+}
+
+// keyPositions returns, per replicated column, its position in the key,
+// -1 for none.
+func keyPositions(spec *keyapply.TableSpec) []int {
+	keyOf := make([]int, len(spec.Columns))
+	for i, c := range spec.Columns {
+		keyOf[i] = slices.Index(spec.Key, c.Name)
+	}
+	return keyOf
+}
+
+// stageImages loads the changes of keys, whose state the stream gives, in
+// pieces of at most chunk keys (0: one piece), each into a transaction on
+// a free destination session, and sends the pieces to out; last says
+// whether the final piece ends the change set. It reports whether every
+// piece was loaded; when not, the last item sent carries the error.
+func (r *Replicator) stageImages(ctx context.Context, j *job, cs *changeSet, keys []string, chunk int, last bool,
+	free chan *pgxpool.Conn, out chan<- staged) bool {
+	keeps := r.variant.KeepsDeleted()
+	keyOf := keyPositions(j.spec)
+	if chunk <= 0 {
+		chunk = len(keys)
+	}
+	var buf []byte
+	for piece := 0; len(keys) > 0; piece++ {
+		n := min(chunk, len(keys))
+		part := keys[:n]
+		keys = keys[n:]
+		var s staged
+		select {
+		case s.conn = <-free:
+		case <-ctx.Done():
+			out <- staged{err: ctx.Err()}
+			return false
+		}
+		start := time.Now()
+		buf = buf[:0]
+		for _, k := range part {
+			buf = appendStaged(buf, j.spec, keyOf, k, cs.keys[k], keeps)
+		}
+		var err error
+		if s.tx, err = durable.Begin(ctx, s.conn); err == nil {
+			s.batch, err = stageText(ctx, s.tx, j.spec, r.variant, buf)
+		} else {
+			err = fmt.Errorf("begin destination transaction: %w", err)
+		}
+		if err != nil {
+			s.err = err
+			out <- s
+			return false
+		}
+		s.last = last && len(keys) == 0
+		r.debug("staged piece from the stream", "piece", piece, "keys", n, "time", time.Since(start))
+		out <- s
+	}
+	return true
+}
+
+// stageText stages a batch in tx from rows, COPY text rows of the staging
+// table, read under textSettings.
+func stageText(ctx context.Context, tx pgx.Tx, spec *keyapply.TableSpec, v keyapply.Variant, rows []byte) (*keyapply.Batch, error) {
+	b, err := keyapply.StageBatch(ctx, tx, spec, v)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, textSettings); err != nil {
+		return nil, fmt.Errorf("stage changes of %s: %w", spec.Dest, err)
+	}
+	if _, err := b.CopyChanges(ctx, bytes.NewReader(rows), false); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
