@@ -140,27 +140,28 @@
 // IDENTITY FULL its last values), so those rows are applied from the
 // stream's values without reading the source again. The rows of the keys
 // whose last change the stream did not carry whole (an update that left a
-// TOASTed value alone) are fetched as they are now, through a temporary
-// table of keys, in the same query as the trigger capture's; with a row
-// condition, which only the source can evaluate, after a TRUNCATE, or when
-// the row images of one refresh would pass 256 MiB, every changed row is
-// fetched. Values travel in their text form: the session that reads the
-// slot and every session that prints or reads those values use the same
-// fixed settings for the transaction (DateStyle ISO, IntervalStyle
-// postgres, extra_float_digits 3, bytea_output hex, lc_monetary C,
-// TimeZone UTC), whatever a role or database sets. Rows are applied
-// set-wise as the trigger capture applies a claim: in destination
-// transactions of Config.ChunkSize keys, the next loaded while one is
-// applied (the stream's rows first, then the fetched ones), or in one with
-// Config.FetchFirst. The transaction of the last piece also saves the new
-// position; an earlier piece committed without it is applied again after
-// a crash, which does no harm. Only after that commit is the position
-// confirmed to the slot (pg_replication_slot_advance). A row from the
-// stream is the row as of the new position; a fetched row may be newer,
-// and the refresh that reads its later changes applies them again. A
-// TRUNCATE empties the destination (logdel marks its live rows deleted)
-// in the first piece's transaction, before the rows of the keys changed
-// before or after it, which are all fetched.
+// TOASTed value alone) are fetched as they are now, after the stream's,
+// through a temporary table of keys, in the same query as the trigger
+// capture's; with a row condition, which only the source can evaluate,
+// every changed row is fetched. Values travel in their text form: the
+// session that reads the slot and every session that prints or reads those
+// values use the same fixed settings for the transaction (DateStyle ISO,
+// IntervalStyle postgres, extra_float_digits 3, bytea_output hex,
+// lc_monetary C, TimeZone UTC), whatever a role or database sets. Rows are
+// applied set-wise as the trigger capture applies a claim: in key order,
+// in destination transactions of Config.ChunkSize keys, the next loaded
+// while one is applied, or in one with Config.FetchFirst. The keys folded
+// so far are applied before a TRUNCATE read (which empties the
+// destination, or for logdel marks its live rows deleted at the
+// truncation's commit time) and whenever they and their rows pass 64 MiB,
+// which bounds a refresh's memory; with FetchFirst, one transaction, the
+// TRUNCATE comes first and every row is fetched instead. The transaction
+// of the last piece also saves the new position; an earlier piece
+// committed without it is applied again after a crash, which converges to
+// the same rows. Only after that commit is the position confirmed to the
+// slot (pg_replication_slot_advance). A row from the stream is the row as
+// of the new position; a fetched row may be newer, and the refresh that
+// reads its later changes applies them again.
 // Changes of other tables are not published; the position still moves to
 // the WAL end read, so an idle table does not hold WAL back. Only setup
 // opens a replication connection (to create the slot and export its

@@ -169,14 +169,18 @@ func (r *Replicator) refreshLogical(ctx context.Context, run *replication.JobRun
 }
 
 // readAndApply reads the slot from the job's position and applies what
-// it read.
+// it read (see logical_image.go).
 func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) (err error) {
 	state := *j.state.Stream
 	from, err := state.lsn()
 	if err != nil {
 		return err
 	}
-	run.Step(ctx, "Reading changes from replication slot "+j.cfg.Slot)
+	f, err := newFolder(j.spec, j.cfg.Slot, r.variant.KeepsDeleted(), state, r.batchLimit(j), r.maxImageBytes())
+	if err != nil {
+		return err
+	}
+	run.Step(ctx, "Reading and applying changes from replication slot "+j.cfg.Slot)
 	if err := waitSlotIdle(ctx, r.source, j.cfg.Slot); err != nil {
 		return err
 	}
@@ -190,20 +194,35 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 		}
 		src.Release()
 	}()
-	cs, err := readSlot(ctx, src.Conn().PgConn(), j.spec, j.cfg.Slot, j.cfg.Publication, r.variant.KeepsDeleted(), state, r.batchLimit(j), r.maxImageBytes())
+	var ds drainStats
+	chunk, sessions := r.pieces(j)
+	f.chunk = chunk
+	cs := f.cs
+	err = r.runPieces(ctx, sessions, func(ctx context.Context, set *sessionSet, out chan<- staged) {
+		f.emit = func(keys map[string]change, truncate time.Time) error {
+			if !r.stageImages(ctx, j, keys, truncate, chunk, false, set, out) {
+				return errStopped
+			}
+			return nil
+		}
+		if err := readSlot(ctx, src.Conn().PgConn(), f, j.cfg.Publication); err != nil {
+			if !errors.Is(err, errStopped) {
+				out <- staged{err: err}
+			}
+			return
+		}
+		r.stageRest(ctx, j, src, f, set, out)
+	}, func(ctx context.Context, s staged) error {
+		return r.applyStreamPiece(ctx, j, src, s, &cs.next, &ds)
+	})
 	if err != nil {
 		return err
 	}
-	r.debug("read slot", "changes", cs.changes, "keys", len(cs.keys), "next", cs.next.LSN)
-	var ds drainStats
+	r.debug("read slot", "changes", cs.changes, "keys", ds.keys, "next", cs.next.LSN)
 	ds.entries = cs.changes
 	if cs.changes > 0 {
-		run.Step(ctx, "Fetching and applying changes")
-		if err := r.applyChanges(ctx, j, src, cs, &ds); err != nil {
-			return err
-		}
 		run.Done(ctx, "Applied %d changes (%d keys): %d inserted, %d updated, %d deleted",
-			cs.changes, len(cs.keys), ds.Inserted, ds.Updated, ds.Deleted)
+			cs.changes, ds.keys, ds.Inserted, ds.Updated, ds.Deleted)
 	} else if cs.next != state {
 		// Nothing of the table: store the new position alone.
 		conn, err := replication.AcquireLive(ctx, r.dest)
@@ -242,40 +261,38 @@ func (r *Replicator) dropSession(ctx context.Context, src *pgxpool.Conn, slot st
 	_ = waitSlotIdle(ctx, r.source, slot)
 }
 
-// applyChanges applies a change set as the trigger capture applies a
-// claim: in pieces of Config.ChunkSize keys, one destination transaction
-// each, the next loaded while the previous one is applied (one piece with
-// FetchFirst). The keys whose state the stream gives are loaded from it
-// (see logical_image.go); the rows of the others are then fetched from the
-// source. A TRUNCATE read is applied in the first piece's transaction,
-// before its rows; the last piece's transaction saves the next stream
-// position. src is the source session that read the slot; it fetches the
-// rows.
-func (r *Replicator) applyChanges(ctx context.Context, j *job, src *pgxpool.Conn, cs *changeSet, ds *drainStats) error {
-	chunk, sessions := r.pieces(j)
-	direct, fetched := splitChanges(j.spec, cs)
-	c := claim{entries: cs.changes, last: true}
-	first := true
-	return r.runPieces(ctx, sessions, func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged) {
-		if len(direct) > 0 && !r.stageImages(ctx, j, cs, direct, chunk, fetched == 0, free, out) {
+// stageRest loads what is left when the read of f has ended: the keys
+// folded since the last piece, then the rows of the keys read from the
+// source (through src, in pieces of Config.ChunkSize keys). The last piece
+// saves the position; when the read had changes and nothing is left, it is
+// a piece of no rows.
+func (r *Replicator) stageRest(ctx context.Context, j *job, src *pgxpool.Conn, f *folder, set *sessionSet, out chan<- staged) {
+	cs := f.cs
+	if len(cs.fetch) == 0 {
+		if cs.changes > 0 {
+			r.stageImages(ctx, j, cs.keys, cs.truncatedAt, f.chunk, true, set, out)
+		}
+		return
+	}
+	if f.chunk <= 0 {
+		// one piece: every row from the source
+		cs.dropImages()
+	}
+	truncate := cs.truncatedAt
+	if len(cs.keys) > 0 {
+		if !r.stageImages(ctx, j, cs.keys, truncate, f.chunk, false, set, out) {
 			return
 		}
-		if fetched > 0 || len(direct) == 0 {
-			r.streamClaim(ctx, j, src, c, streamFetch(j.spec, cs, r.variant.KeepsDeleted()), chunk, free, out)
-		}
-	}, func(ctx context.Context, s staged) error {
-		var truncatedAt time.Time
-		if first {
-			truncatedAt, first = cs.truncatedAt, false
-		}
-		return r.applyStreamPiece(ctx, j, src, s, truncatedAt, cs.next, ds)
-	})
+		truncate = time.Time{}
+	}
+	c := claim{entries: cs.changes, last: true}
+	r.streamClaim(ctx, j, src, c, streamFetch(j.spec, cs.fetch, r.variant.KeepsDeleted()), truncate, f.chunk, set, out)
 }
 
-// applyStreamPiece applies a loaded piece of a change set, after a
-// TRUNCATE read when truncatedAt is not zero; the last piece also saves
-// the next stream position.
-func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.Conn, s staged, truncatedAt time.Time, next streamState, ds *drainStats) error {
+// applyStreamPiece applies a loaded piece of a change set, after the
+// TRUNCATE it carries; the last piece also saves the next stream position,
+// read from next only then.
+func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.Conn, s staged, next *streamState, ds *drainStats) error {
 	p := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
 	if h := r.hooks.afterFetch; h != nil {
 		if err := h(ctx, p); err != nil {
@@ -284,8 +301,8 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 	}
 	var counts keyapply.Counts
 	start := time.Now()
-	if !truncatedAt.IsZero() {
-		c, err := applyTruncate(ctx, s.batch, truncatedAt)
+	if !s.truncate.IsZero() {
+		c, err := applyTruncate(ctx, s.batch, s.truncate)
 		if err != nil {
 			return err
 		}
@@ -303,7 +320,7 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 		}
 	}
 	if s.last {
-		if err := r.catalog.SaveState(ctx, s.tx, j.row.ID, jobState{Stream: &next, NeedsPull: j.state.NeedsPull}); err != nil {
+		if err := r.catalog.SaveState(ctx, s.tx, j.row.ID, jobState{Stream: next, NeedsPull: j.state.NeedsPull}); err != nil {
 			return err
 		}
 	}

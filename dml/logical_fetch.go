@@ -23,8 +23,8 @@ func streamEntries(n int64) entries {
 	return entries{from: streamTable + ` WHERE true`, n: n}
 }
 
-// streamFetch returns how the rows of the keys of cs that the stream did
-// not give (see splitChanges) are fetched: those keys (and, for variants
+// streamFetch returns how the rows of keys, which the stream did not give
+// (see logical_image.go), are fetched: those keys (and, for variants
 // that keep deleted rows, their last deleted rows) are copied into the
 // stream table in the source transaction that then streams per key the
 // current source row (or the kept deleted row, or just the key), with the
@@ -33,15 +33,12 @@ func streamEntries(n int64) entries {
 // needed; a row changed again after the stream position is fetched in its
 // newer state and fetched again by the refresh that reads that change,
 // which does no harm.
-func streamFetch(spec *keyapply.TableSpec, cs *changeSet, keeps bool) fetch {
+func streamFetch(spec *keyapply.TableSpec, keys map[string]change, keeps bool) fetch {
 	cols := append(spec.ColumnNames(), keyapply.DeletedAtColumn)
 	keyOf := keyPositions(spec)
 	var buf []byte
 	var n int64
-	for k, c := range cs.keys {
-		if !cs.fetchAll && !c.fetch {
-			continue
-		}
+	for k, c := range keys {
 		buf = appendKeyOnly(buf, spec, keyOf, k)
 		buf = append(buf, "\t\\N\n"...)
 		n++

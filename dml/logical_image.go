@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
@@ -19,12 +18,27 @@ import (
 // Logical capture applies most changes from the stream itself: an insert
 // or update carries the row's new values, a delete its key (and, under
 // REPLICA IDENTITY FULL, its last values), so the state each changed key
-// has at the stream position is known without reading the source again.
-// Only the keys whose last change the stream did not carry whole (an
-// update that left a TOASTed value alone) are read from the source, as
-// they are now; so is every key of a change set with a condition, which
-// only the source can evaluate, or with a TRUNCATE, or whose row images
-// outgrow defaultMaxImageBytes.
+// has at a stream position is known without reading the source again.
+//
+// The changes are folded by key as they are read, and the keys folded are
+// loaded in key order, in pieces of Config.ChunkSize keys, one destination
+// transaction each, applied one after another. The fold is loaded before
+// the read ends when a TRUNCATE is read (for the TRUNCATE to apply after
+// it) and when its keys and row images pass defaultMaxImageBytes; a key
+// folded again later ends in the state of its last piece. Only the last
+// piece saves the position, so after a crash the whole read is applied
+// again, which converges to the same rows. (Loading every full piece as
+// soon as it is folded, so that applying overlaps reading, measured
+// slower on two cores: 1.04 s against 0.83 s for 100,000 updates, for
+// pieces then span the whole key range and the three processes share the
+// cores.)
+//
+// The keys whose last change the stream did not carry whole (an update
+// that left a TOASTed value alone) are read from the source after the
+// stream, as they are now, and applied last; with a condition, which only
+// the source can evaluate, every key is. With Config.FetchFirst (one piece,
+// one transaction) the same holds for every key once a TRUNCATE, a key to
+// read from the source, or row images past defaultMaxImageBytes come up.
 //
 // The stream's values are the text output of the columns' types, which
 // depends on settings a role or database may change (DateStyle,
@@ -33,9 +47,10 @@ import (
 // reads or writes those values in text form set them alike, with
 // textSettings.
 
-// defaultMaxImageBytes caps the row images one refresh holds in memory;
-// past it, the rows of the change set are read from the source.
-const defaultMaxImageBytes = 256 << 20
+// defaultMaxImageBytes caps the keys and row images of a fold: past it,
+// the fold is loaded (with FetchFirst, its rows are read from the source
+// instead).
+const defaultMaxImageBytes = 64 << 20
 
 // maxImageBytes is the cap on row images of r's refreshes.
 func (r *Replicator) maxImageBytes() int64 {
@@ -52,24 +67,6 @@ const textSettings = `SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true
 	pg_catalog.set_config('IntervalStyle', 'postgres', true), pg_catalog.set_config('extra_float_digits', '3', true),
 	pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('lc_monetary', 'C', true),
 	pg_catalog.set_config('TimeZone', 'UTC', true)`
-
-// splitChanges returns the keys of cs whose state the stream gives,
-// sorted for the apply (see sortKeys), and how many keys are left to read
-// from the source.
-func splitChanges(spec *keyapply.TableSpec, cs *changeSet) (direct []string, fetched int) {
-	if cs.fetchAll {
-		return nil, len(cs.keys)
-	}
-	for k, c := range cs.keys {
-		if c.fetch {
-			fetched++
-			continue
-		}
-		direct = append(direct, k)
-	}
-	sortKeys(spec, direct)
-	return direct, fetched
-}
 
 // sortKeys sorts keys (COPY text fields) in the key's order when the key
 // is one integer column, else bytewise: the apply then visits the
@@ -164,48 +161,52 @@ func keyPositions(spec *keyapply.TableSpec) []int {
 	return keyOf
 }
 
-// stageImages loads the changes of keys, whose state the stream gives, in
-// pieces of at most chunk keys (0: one piece), each into a transaction on
-// a free destination session, and sends the pieces to out; last says
-// whether the final piece ends the change set. It reports whether every
-// piece was loaded; when not, the last item sent carries the error.
-func (r *Replicator) stageImages(ctx context.Context, j *job, cs *changeSet, keys []string, chunk int, last bool,
-	free chan *pgxpool.Conn, out chan<- staged) bool {
+// stageImages loads the changes of keys, whose state the stream gives,
+// after the TRUNCATE whose commit time truncate is (zero for none), in key
+// order in pieces of at most chunk keys (0: one piece; no keys: one piece
+// of no rows), each into a transaction on a destination session of set,
+// and sends them to out; last says whether the final piece ends the change
+// set. It reports whether every piece was loaded; when not, the last item
+// sent carries the error.
+func (r *Replicator) stageImages(ctx context.Context, j *job, keys map[string]change, truncate time.Time, chunk int, last bool,
+	set *sessionSet, out chan<- staged) bool {
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sortKeys(j.spec, sorted)
+	if chunk <= 0 {
+		chunk = max(len(sorted), 1)
+	}
 	keeps := r.variant.KeepsDeleted()
 	keyOf := keyPositions(j.spec)
-	if chunk <= 0 {
-		chunk = len(keys)
-	}
 	var buf []byte
-	for piece := 0; len(keys) > 0; piece++ {
-		n := min(chunk, len(keys))
-		part := keys[:n]
-		keys = keys[n:]
-		var s staged
-		select {
-		case s.conn = <-free:
-		case <-ctx.Done():
-			out <- staged{err: ctx.Err()}
-			return false
-		}
+	for piece := 0; piece == 0 || len(sorted) > 0; piece++ {
 		start := time.Now()
+		n := min(chunk, len(sorted))
 		buf = buf[:0]
-		for _, k := range part {
-			buf = appendStaged(buf, j.spec, keyOf, k, cs.keys[k], keeps)
+		for _, k := range sorted[:n] {
+			buf = appendStaged(buf, j.spec, keyOf, k, keys[k], keeps)
+		}
+		sorted = sorted[n:]
+		s := staged{c: claim{last: true}, last: last && len(sorted) == 0}
+		if piece == 0 {
+			s.truncate = truncate
 		}
 		var err error
-		if s.tx, err = durable.Begin(ctx, s.conn); err == nil {
-			s.batch, err = stageText(ctx, s.tx, j.spec, r.variant, buf)
-		} else {
-			err = fmt.Errorf("begin destination transaction: %w", err)
+		if s.conn, err = set.take(ctx); err == nil {
+			if s.tx, err = durable.Begin(ctx, s.conn); err == nil {
+				s.batch, err = stageText(ctx, s.tx, j.spec, r.variant, buf)
+			} else {
+				err = fmt.Errorf("begin destination transaction: %w", err)
+			}
 		}
 		if err != nil {
 			s.err = err
 			out <- s
 			return false
 		}
-		s.last = last && len(keys) == 0
-		r.debug("staged piece from the stream", "piece", piece, "keys", n, "time", time.Since(start))
+		r.debug("staged piece from the stream", "piece", piece, "keys", n, "last", s.last, "time", time.Since(start))
 		out <- s
 	}
 	return true
@@ -221,8 +222,10 @@ func stageText(ctx context.Context, tx pgx.Tx, spec *keyapply.TableSpec, v keyap
 	if _, err := tx.Exec(ctx, textSettings); err != nil {
 		return nil, fmt.Errorf("stage changes of %s: %w", spec.Dest, err)
 	}
-	if _, err := b.CopyChanges(ctx, bytes.NewReader(rows), false); err != nil {
-		return nil, err
+	if len(rows) > 0 {
+		if _, err := b.CopyChanges(ctx, bytes.NewReader(rows), false); err != nil {
+			return nil, err
+		}
 	}
 	return b, nil
 }

@@ -176,24 +176,28 @@ func TestLogicalStreamAndFetchCrashes(t *testing.T) {
 	}
 }
 
-// TestLogicalImageCap: a refresh whose row images would outgrow the cap
-// fetches every changed row from the source instead, and converges alike.
-// Which way a refresh went shows in its counts when a batch limit splits
-// the stream: the stream applies every update it reads, even of rows
-// deleted later, while fetched rows are current (as with the trigger
-// capture, see TestScenarios).
+// TestLogicalImageCap: a fold whose row images pass the cap is loaded as
+// a piece at once, before it holds ChunkSize keys; with FetchFirst (one
+// piece) its rows are fetched from the source instead. Both converge. Which
+// way a refresh went shows in its counts when a batch limit splits the
+// stream: rows from the stream are applied as of the stream position, so
+// every update read is applied, even of rows deleted later, while fetched
+// rows are current (as with the trigger capture, see TestScenarios).
 func TestLogicalImageCap(t *testing.T) {
 	t.Parallel()
-	for _, capped := range []bool{false, true} {
-		t.Run(fmt.Sprintf("capped=%v", capped), func(t *testing.T) {
-			t.Parallel()
+	pieces := map[[2]bool]int32{}
+	for _, fetchFirst := range []bool{false, true} {
+		for _, capped := range []bool{false, true} {
 			b := pgtest.Setup(t)
 			pgtest.MustExec(t, b.Source, accountsDDL)
 			pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o' || g, g, NULL, NULL, NULL FROM generate_series(1, 300) g`)
-			r := newDML(t, b, accounts, &dml.Config{Capture: dml.CaptureLogical, ChunkSize: 15, Options: replication.Options{BatchLimit: 40}})
+			r := newDML(t, b, accounts, &dml.Config{Capture: dml.CaptureLogical, ChunkSize: 15, FetchFirst: fetchFirst,
+				Options: replication.Options{BatchLimit: 40}})
 			if capped {
 				dml.SetMaxImageBytes(r, 100)
 			}
+			var loaded atomic.Int32
+			dml.SetHooks(r, func(context.Context, dml.Phase) error { loaded.Add(1); return nil }, nil, nil)
 			require.NoError(t, r.Setup(context.Background()))
 			pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = -balance`)
 			pgtest.MustExec(t, b.Source, `DELETE FROM accounts WHERE id % 5 = 0`)
@@ -209,10 +213,14 @@ func TestLogicalImageCap(t *testing.T) {
 			}
 			requireSame(t, b, `SELECT * FROM accounts ORDER BY id`, `SELECT * FROM accounts ORDER BY id`)
 			updated := int64(300)
-			if capped {
+			if fetchFirst && capped {
 				updated = 240
 			}
-			require.Equal(t, [3]int64{50, updated, 60}, [3]int64{got.Inserted, got.Updated, got.Deleted})
-		})
+			require.Equal(t, [3]int64{50, updated, 60}, [3]int64{got.Inserted, got.Updated, got.Deleted}, "fetch first %v, capped %v", fetchFirst, capped)
+			pieces[[2]bool{fetchFirst, capped}] = loaded.Load()
+		}
 	}
+	t.Logf("pieces loaded (fetch first, capped): %v", pieces)
+	require.Greater(t, pieces[[2]bool{false, true}], pieces[[2]bool{false, false}])
+	require.Equal(t, pieces[[2]bool{true, true}], pieces[[2]bool{true, false}])
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 )
 
 // Reading a slot goes through logical decoding's SQL interface
@@ -32,48 +31,44 @@ const peekSQL = `SELECT data FROM pg_catalog.pg_logical_slot_peek_binary_changes
 // the worst case (a transaction of one change: begin, change, commit).
 const rowsPerChange = 3
 
-// readSlot reads the changes of spec's source table that slot holds
-// after state, up to the WAL flushed when the read starts, or until limit
-// changes (0: no limit) are read, holding at most maxImages bytes of row
-// images. conn is an ordinary source session.
-// The end of the WAL is known up front, so the read never waits: the
-// returned position is that end when nothing was left out, even if no
-// change of the table came before it, so an idle table's slot moves on.
-func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec, slot, pub string, keeps bool, state streamState, limit, maxImages int64) (*changeSet, error) {
-	if err := checkObjectName("slot", slot); err != nil {
-		return nil, err
+// readSlot folds into f the changes of f's table that slot holds after
+// f's start, up to the WAL flushed when the read starts, or until f's
+// limit of changes is read; f loads full folds as pieces as it goes. conn
+// is an ordinary source session. The end of the WAL is known up front, so
+// the read never waits: the position set in f's change set is that end
+// when nothing was left out, even if no change of the table came before
+// it, so an idle table's slot moves on.
+func readSlot(ctx context.Context, conn *pgconn.PgConn, f *folder, pub string) error {
+	if err := checkObjectName("slot", f.slot); err != nil {
+		return err
 	}
 	if err := checkObjectName("publication", pub); err != nil {
-		return nil, err
-	}
-	f, err := newFolder(spec, slot, keeps, state, limit, maxImages)
-	if err != nil {
-		return nil, err
+		return err
 	}
 	res := conn.ExecParams(ctx, `SELECT pg_catalog.pg_current_wal_flush_lsn()::text`, nil, nil, nil, nil).Read()
 	if res.Err != nil {
-		return nil, fmt.Errorf("read WAL end on the source: %w", res.Err)
+		return fmt.Errorf("read WAL end on the source: %w", res.Err)
 	}
 	end, err := pglogrepl.ParseLSN(string(res.Rows[0][0]))
 	if err != nil {
-		return nil, fmt.Errorf("read WAL end on the source: %w", err)
+		return fmt.Errorf("read WAL end on the source: %w", err)
 	}
 	// Enough rows for limit changes however they are spread over
 	// transactions; the function stops only after a whole WAL record, so
 	// it may return more.
 	var bound []byte
 	var rowLimit int64
-	if limit > 0 {
-		rowLimit = min(limit*rowsPerChange+16, math.MaxInt32)
+	if f.limit > 0 {
+		rowLimit = min(f.limit*rowsPerChange+16, math.MaxInt32)
 		bound = strconv.AppendInt(nil, rowLimit, 10)
 	}
 	// The values of the messages are printed under textSettings, in a
 	// transaction of their own.
 	if err := conn.Exec(ctx, `BEGIN; `+textSettings).Close(); err != nil {
-		return nil, fmt.Errorf("read slot %s: %w", slot, err)
+		return fmt.Errorf("read slot %s: %w", f.slot, err)
 	}
 	defer func() { _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`).Close() }()
-	rr := conn.ExecParams(ctx, peekSQL, [][]byte{[]byte(slot), []byte(end.String()), bound, []byte(pub)},
+	rr := conn.ExecParams(ctx, peekSQL, [][]byte{[]byte(f.slot), []byte(end.String()), bound, []byte(pub)},
 		nil, nil, []int16{pgx.BinaryFormatCode})
 	var rows int64
 	full := false
@@ -81,11 +76,11 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec
 		rows++
 		if full, err = f.add(rr.Values()[0]); err != nil {
 			_, _ = rr.Close()
-			return nil, err
+			return err
 		}
 	}
 	if _, err := rr.Close(); err != nil {
-		return nil, fmt.Errorf("read slot %s: %w", slot, err)
+		return fmt.Errorf("read slot %s: %w", f.slot, err)
 	}
 	cs := f.cs
 	cs.next = f.position()
@@ -99,7 +94,7 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, spec *keyapply.TableSpec
 			cs.next.LSN = end.String()
 		}
 	}
-	return cs, nil
+	return nil
 }
 
 // confirmSlot confirms pos to slot (pg_replication_slot_advance), when

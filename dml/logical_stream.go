@@ -33,16 +33,13 @@ func (s streamState) lsn() (pglogrepl.LSN, error) {
 }
 
 // change is what the stream says of a changed key: its state after the
-// last change read, as the destination is to hold it.
+// last change read.
 type change struct {
 	// row is the key's row after its last change, as fields of a COPY text
 	// row of the replicated columns, when live: that change was an insert
 	// or an update that carried every replicated column.
 	row  string
 	live bool
-	// fetch: the last change was an update the stream did not carry whole
-	// (an unchanged TOASTed value): the row is read from the source.
-	fetch bool
 	// image is, for variants that keep deleted rows, the replicated
 	// columns of the key's last deleted row as fields of a COPY text row;
 	// deleted says whether there is one.
@@ -51,23 +48,28 @@ type change struct {
 	deletedAt time.Time
 }
 
-// changeSet is the stream read by one refresh, folded by key.
+// changeSet is the stream read by one refresh, folded by key. A key is its
+// values as COPY text fields joined by tabs, which tells all keys apart
+// (NULL is \N; backslashes, tabs and line ends in values are escaped).
 type changeSet struct {
-	// keys maps each changed key to its change. A key is its values as
-	// COPY text fields joined by tabs, which tells all keys apart (NULL is
-	// \N; backslashes, tabs and line ends in values are escaped).
+	// keys holds the keys folded since the last piece was loaded, whose
+	// state the stream gives.
 	keys map[string]change
+	// fetch holds the keys whose rows are read from the source after the
+	// stream (see logical_image.go), with their last deleted row, for
+	// variants that keep deleted rows.
+	fetch map[string]change
+	// fetchAll: every key goes to fetch (a condition, or in one piece
+	// after a TRUNCATE or past the cap on row images).
+	fetchAll bool
+	// imageBytes is the size of the keys and row images in keys, as they
+	// were folded (values replaced since still count).
+	imageBytes int64
+	// truncatedAt is the commit time of a TRUNCATE read and not yet loaded
+	// with a piece; zero when none.
+	truncatedAt time.Time
 	// changes is the number of changes of the table read.
 	changes int64
-	// truncatedAt is the commit time of the last TRUNCATE read, zero when
-	// none.
-	truncatedAt time.Time
-	// fetchAll: every key's row is read from the source, not taken from
-	// the stream (a condition, a TRUNCATE, or more row images than
-	// the cap, defaultMaxImageBytes).
-	fetchAll bool
-	// imageBytes is the size of the row images held.
-	imageBytes int64
 	// next is the position after these changes.
 	next streamState
 	// more: a limit ended the read before the end of the WAL.
@@ -92,6 +94,11 @@ type folder struct {
 	limit int64
 	// maxImages caps the bytes of row images held (see defaultMaxImageBytes).
 	maxImages int64
+	// chunk is the number of keys of a piece, 0 for one piece; emit loads
+	// the keys folded, after the TRUNCATE read before them (zero for
+	// none), as pieces and sends them to be applied.
+	chunk int
+	emit  func(keys map[string]change, truncate time.Time) error
 	// from is the LSN the read starts from; partial, when not zero, is a
 	// transaction of which the first partialDone changes are applied.
 	from, partial pglogrepl.LSN
@@ -122,7 +129,7 @@ func newFolder(spec *keyapply.TableSpec, slot string, keeps bool, state streamSt
 		return nil, err
 	}
 	f := &folder{spec: spec, slot: slot, keeps: keeps, limit: limit, maxImages: maxImages, start: state, from: from,
-		cs: &changeSet{keys: map[string]change{}, fetchAll: spec.Condition != ""}}
+		cs: &changeSet{keys: map[string]change{}, fetch: map[string]change{}, fetchAll: spec.Condition != ""}}
 	if state.Xact != "" {
 		if f.partial, err = pglogrepl.ParseLSN(state.Xact); err != nil {
 			return nil, fmt.Errorf("stream position %q: %w", state.Xact, err)
@@ -182,10 +189,16 @@ func (f *folder) add(data []byte) (full bool, err error) {
 		if f.rel == nil || !slices.Contains(m.RelationIDs, f.rel.id) || f.applied() {
 			return false, nil
 		}
+		// The keys folded before it are applied before it; in one piece,
+		// the TRUNCATE comes first and every row is read from the source.
+		if f.chunk <= 0 {
+			f.cs.dropImages()
+		} else if len(f.cs.keys) > 0 {
+			if err := f.emitFold(); err != nil {
+				return false, err
+			}
+		}
 		f.cs.truncatedAt = f.xactTime
-		// The TRUNCATE is applied first: the rows of the keys changed
-		// before it are read as they are now.
-		f.cs.dropImages()
 		return f.counted(), nil
 	}
 	return false, nil
@@ -263,48 +276,97 @@ func (f *folder) relation(m *pglogrepl.RelationMessage) (*relation, error) {
 // key of an old tuple (a delete, an update that changed the key, or any
 // update under REPLICA IDENTITY FULL) loses its row, for variants that
 // keep deleted rows a delete keeps the row's last values, and the key of a
-// new tuple gets the tuple's values.
+// new tuple gets the tuple's values, or is read from the source when the
+// tuple lacks some (an unchanged TOASTed value). A fold past the cap on
+// row images is loaded.
 func (f *folder) foldRow(m rowMessage) error {
+	cs := f.cs
 	if m.old != nil {
 		key, err := f.fields(f.scratch[:0], m.old, f.rel.key)
 		f.scratch = key
 		if err != nil {
 			return err
 		}
-		c := f.cs.keys[string(key)]
-		c.row, c.live, c.fetch = "", false, false
+		var img []byte
 		if m.kind == 'D' && f.keeps {
 			// REPLICA IDENTITY FULL sends a deleted row whole, detoasted.
-			img, err := f.fields(nil, m.old, f.rel.cols)
-			if err != nil {
+			if img, err = f.fields(nil, m.old, f.rel.cols); err != nil {
 				return err
 			}
-			c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
 		}
-		f.cs.keys[string(key)] = c
+		if cs.fetchAll {
+			c := cs.fetch[string(key)]
+			if img != nil {
+				c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
+			}
+			cs.fetch[string(key)] = c
+		} else {
+			c, seen := cs.keys[string(key)]
+			if !seen {
+				cs.imageBytes += int64(len(key))
+			}
+			c.row, c.live = "", false
+			if img != nil {
+				c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
+				cs.imageBytes += int64(len(img))
+				if fc, ok := cs.fetch[string(key)]; ok {
+					fc.image, fc.deleted, fc.deletedAt = c.image, true, c.deletedAt
+					cs.fetch[string(key)] = fc
+				}
+			}
+			cs.keys[string(key)] = c
+		}
 	}
-	if m.new == nil {
-		return nil
-	}
-	key, err := f.fields(f.scratch[:0], m.new, f.rel.key)
-	f.scratch = key
-	if err != nil {
-		return err
-	}
-	c := f.cs.keys[string(key)]
-	c.row, c.live, c.fetch = "", false, true
-	if !f.cs.fetchAll && carried(m.new, f.rel.cols) {
-		row, err := f.fields(nil, m.new, f.rel.cols)
+	if m.new != nil {
+		key, err := f.fields(f.scratch[:0], m.new, f.rel.key)
+		f.scratch = key
 		if err != nil {
 			return err
 		}
-		c.row, c.live, c.fetch = string(row), true, false
-		f.cs.imageBytes += int64(len(row))
+		switch {
+		case cs.fetchAll:
+			if _, ok := cs.fetch[string(key)]; !ok {
+				cs.fetch[string(key)] = change{}
+			}
+		case !carried(m.new, f.rel.cols):
+			fc := cs.fetch[string(key)]
+			if c, ok := cs.keys[string(key)]; ok {
+				if c.deleted {
+					fc.image, fc.deleted, fc.deletedAt = c.image, true, c.deletedAt
+				}
+				delete(cs.keys, string(key))
+			}
+			cs.fetch[string(key)] = fc
+		default:
+			row, err := f.fields(nil, m.new, f.rel.cols)
+			if err != nil {
+				return err
+			}
+			c, seen := cs.keys[string(key)]
+			if !seen {
+				cs.imageBytes += int64(len(key))
+			}
+			c.row, c.live = string(row), true
+			cs.keys[string(key)] = c
+			cs.imageBytes += int64(len(row))
+		}
 	}
-	f.cs.keys[string(key)] = c
-	if f.cs.imageBytes > f.maxImages {
-		f.cs.dropImages()
+	switch {
+	case cs.imageBytes > f.maxImages && f.chunk <= 0:
+		cs.dropImages()
+	case cs.imageBytes > f.maxImages:
+		return f.emitFold()
 	}
+	return nil
+}
+
+// emitFold loads the keys folded, after the TRUNCATE read before them, and
+// starts a new fold.
+func (f *folder) emitFold() error {
+	if err := f.emit(f.cs.keys, f.cs.truncatedAt); err != nil {
+		return err
+	}
+	f.cs.keys, f.cs.truncatedAt, f.cs.imageBytes = map[string]change{}, time.Time{}, 0
 	return nil
 }
 
@@ -319,19 +381,21 @@ func carried(t []tupleColumn, pos []int) bool {
 	return true
 }
 
-// dropImages makes every key of the set read from the source, and frees
-// the row images.
+// dropImages sends every key of the set, and every key read from now on,
+// to be read from the source, and frees the row images.
 func (cs *changeSet) dropImages() {
 	if cs.fetchAll {
 		return
 	}
 	cs.fetchAll, cs.imageBytes = true, 0
 	for k, c := range cs.keys {
-		if c.live {
-			c.row, c.live, c.fetch = "", false, true
-			cs.keys[k] = c
+		fc := cs.fetch[k]
+		if c.deleted {
+			fc.image, fc.deleted, fc.deletedAt = c.image, true, c.deletedAt
 		}
+		cs.fetch[k] = fc
 	}
+	cs.keys = map[string]change{}
 }
 
 var errUnchangedToast = errors.New("a value the stream did not carry (unchanged TOAST)")

@@ -187,20 +187,48 @@ func TestLogicalCrashes(t *testing.T) {
 }
 
 // TestLogicalTruncate: a TRUNCATE of the source empties the destination
-// (logdel marks the rows deleted); rows inserted after it arrive.
+// (logdel marks the live rows deleted, at the truncation's commit time);
+// rows inserted after it arrive. Changes read before it are applied before
+// it, whether they fill pieces of their own (ChunkSize 3) or not (the
+// default), so logdel keeps the updated values of rows updated just
+// before; with FetchFirst (one transaction) the TRUNCATE comes first and
+// every changed row is read from the source.
 func TestLogicalTruncate(t *testing.T) {
 	t.Parallel()
-	b := pgtest.Setup(t)
-	pgtest.MustExec(t, b.Source, accountsDDL)
-	pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o', g, NULL, NULL, NULL FROM generate_series(1, 50) g`)
-	r := newDML(t, b, accounts, logical)
-	require.NoError(t, r.Setup(context.Background()))
-	pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = 0 WHERE id < 10`)
-	pgtest.MustExec(t, b.Source, `TRUNCATE accounts`)
-	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (7, 'back', 1, NULL, NULL, NULL)`)
-	refresh(t, r)
-	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
-	require.Equal(t, []string{"(7,back)"}, pgtest.Rows(t, b.Dest, `SELECT id, owner FROM accounts`))
+	for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
+		for _, cfg := range []dml.Config{{}, {ChunkSize: 3}, {FetchFirst: true}} {
+			t.Run(fmt.Sprintf("%s/chunk%d/fetchfirst=%v", v.Label(), cfg.ChunkSize, cfg.FetchFirst), func(t *testing.T) {
+				t.Parallel()
+				b := pgtest.Setup(t)
+				pgtest.MustExec(t, b.Source, accountsDDL)
+				pgtest.MustExec(t, b.Source, `ALTER TABLE accounts REPLICA IDENTITY FULL`)
+				pgtest.MustExec(t, b.Source, `INSERT INTO accounts SELECT g, 'o', g, NULL, NULL, NULL FROM generate_series(1, 50) g`)
+				cfg.Capture = dml.CaptureLogical
+				r, err := dml.NewVariant(b.Source, b.Dest, accounts, &cfg, v)
+				require.NoError(t, err)
+				require.NoError(t, r.Setup(context.Background()))
+				pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = 0 WHERE id < 10`)
+				pgtest.MustExec(t, b.Source, `TRUNCATE accounts`)
+				pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (7, 'back', 1, NULL, NULL, NULL), (60, 'new', 2, NULL, NULL, NULL)`)
+				pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = 3 WHERE id = 60`)
+				refresh(t, r)
+				if v == dml.Plain {
+					requireSame(t, b, `SELECT * FROM accounts ORDER BY id`, `SELECT * FROM accounts ORDER BY id`)
+					return
+				}
+				requireSame(t, b, `SELECT * FROM accounts ORDER BY id`,
+					`SELECT id, owner, balance, note, tags, seen FROM accounts WHERE mimeo_source_deleted IS NULL ORDER BY id`)
+				require.Equal(t, pgtest.Rows(t, b.Dest, `SELECT g FROM generate_series(1, 50) g WHERE g <> 7`),
+					pgtest.Rows(t, b.Dest, `SELECT id FROM accounts WHERE mimeo_source_deleted IS NOT NULL ORDER BY id`))
+				require.Equal(t, []string{"(1)"}, pgtest.Rows(t, b.Dest, `SELECT count(DISTINCT mimeo_source_deleted) FROM accounts`))
+				zeroed := "(8)"
+				if cfg.FetchFirst {
+					zeroed = "(0)"
+				}
+				require.Equal(t, []string{zeroed}, pgtest.Rows(t, b.Dest, `SELECT count(*) FROM accounts WHERE mimeo_source_deleted IS NOT NULL AND balance = 0`))
+			})
+		}
+	}
 }
 
 // TestLogicalReplicaIdentityChangedLater: a job that replicates every

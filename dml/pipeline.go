@@ -39,7 +39,10 @@ type staged struct {
 	last bool
 	// empty: the closed table had no entry left; only the state moves.
 	empty bool
-	err   error
+	// truncate, when not zero, is the commit time of a TRUNCATE of the
+	// source (logical capture) to apply before the piece's rows.
+	truncate time.Time
+	err      error
 }
 
 // drainStats is what draining moved.
@@ -71,7 +74,7 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 	}
 	chunk, sessions := r.pieces(j)
 	remaining, limited := *budget, *budget > 0
-	produce := func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged) {
+	produce := func(ctx context.Context, set *sessionSet, out chan<- staged) {
 		for {
 			max := int64(maxClaim)
 			if limited {
@@ -82,11 +85,12 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 			}
 			c, err := j.queue.nextClaim(ctx, src, i, pos, max)
 			if errors.Is(err, errNoEntries) {
-				select {
-				case conn := <-free:
-					out <- staged{c: claim{table: i, lo: pos, hi: pos, last: true}, conn: conn, empty: true, last: true}
-				case <-ctx.Done():
+				conn, err := set.take(ctx)
+				if err != nil {
+					out <- staged{err: err}
+					return
 				}
+				out <- staged{c: claim{table: i, lo: pos, hi: pos, last: true}, conn: conn, empty: true, last: true}
 				return
 			}
 			if err != nil {
@@ -94,7 +98,7 @@ func (r *Replicator) drain(ctx context.Context, j *job, src *pgxpool.Conn, i int
 				return
 			}
 			f := fetch{query: changesQuery(j.queue, j.spec, c, r.variant.KeepsDeleted())}
-			if !r.streamClaim(ctx, j, src, c, f, chunk, free, out) || c.last {
+			if !r.streamClaim(ctx, j, src, c, f, time.Time{}, chunk, set, out) || c.last {
 				return
 			}
 			pos, remaining = c.hi, remaining-c.entries
@@ -125,37 +129,57 @@ func (r *Replicator) pieces(j *job) (chunk, sessions int) {
 	return chunk, sessions
 }
 
-// runPieces holds sessions destination sessions, runs produce in a
-// goroutine of its own, which loads pieces into transactions on free
-// sessions and sends them to out (closed when it returns), and applies
-// each piece with apply in order, handing its session back for the next
-// load. After a failure the pieces still coming are rolled back; the
-// first error is returned.
-func (r *Replicator) runPieces(ctx context.Context, sessions int, produce func(ctx context.Context, free chan *pgxpool.Conn, out chan<- staged),
+// sessionSet hands the producer of runPieces destination sessions: up to
+// max of them, acquired when first needed (a refresh with nothing to apply
+// acquires none), and handed back by the applier through free.
+type sessionSet struct {
+	pool *pgxpool.Pool
+	max  int
+	free chan *pgxpool.Conn
+	// held are the sessions acquired; only the producer adds to it.
+	held []*pgxpool.Conn
+}
+
+// take returns a session to load a piece into: a free one, a new one while
+// fewer than max are held, else the next one handed back.
+func (s *sessionSet) take(ctx context.Context) (*pgxpool.Conn, error) {
+	select {
+	case c := <-s.free:
+		return c, nil
+	default:
+	}
+	if len(s.held) < s.max {
+		c, err := replication.AcquireLive(ctx, s.pool)
+		if err != nil {
+			return nil, fmt.Errorf("connect to destination: %w", err)
+		}
+		s.held = append(s.held, c)
+		return c, nil
+	}
+	select {
+	case c := <-s.free:
+		return c, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// runPieces runs produce in a goroutine of its own, which loads pieces into
+// transactions on sessions it takes from the set (at most sessions
+// destination sessions) and sends them to out (closed when it returns),
+// and applies each piece with apply in order, handing its session back for
+// the next load. After a failure the pieces still coming are rolled back;
+// the first error is returned.
+func (r *Replicator) runPieces(ctx context.Context, sessions int, produce func(ctx context.Context, set *sessionSet, out chan<- staged),
 	apply func(ctx context.Context, s staged) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	free := make(chan *pgxpool.Conn, sessions)
-	var held []*pgxpool.Conn
-	defer func() {
-		for _, c := range held {
-			c.Release()
-		}
-	}()
-	for k := 0; k < sessions; k++ {
-		c, err := replication.AcquireLive(ctx, r.dest)
-		if err != nil {
-			return fmt.Errorf("connect to destination: %w", err)
-		}
-		held = append(held, c)
-		free <- c
-	}
-
+	set := &sessionSet{pool: r.dest, max: sessions, free: make(chan *pgxpool.Conn, sessions)}
 	out := make(chan staged, 1)
 	go func() {
 		defer close(out)
-		produce(ctx, free, out)
+		produce(ctx, set, out)
 	}()
 
 	var firstErr error
@@ -164,7 +188,7 @@ func (r *Replicator) runPieces(ctx context.Context, sessions int, produce func(c
 			if err := apply(ctx, s); err != nil {
 				s.err = err
 			} else {
-				free <- s.conn
+				set.free <- s.conn
 				continue
 			}
 		}
@@ -175,6 +199,10 @@ func (r *Replicator) runPieces(ctx context.Context, sessions int, produce func(c
 			firstErr = s.err
 			cancel()
 		}
+	}
+	// out is closed: the producer is done with the set.
+	for _, c := range set.held {
+		c.Release()
 	}
 	return firstErr
 }
@@ -189,10 +217,11 @@ type fetch struct {
 
 // streamClaim streams claim c from the source with f and cuts it into
 // pieces of at most chunk keys (0: one piece), each loaded into a
-// transaction on a free destination session and sent to out. It reports
-// whether every piece was loaded; when not, the last item sent carries the
-// error.
-func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn, c claim, f fetch, chunk int, free chan *pgxpool.Conn, out chan<- staged) bool {
+// transaction on a destination session of set and sent to out; the first
+// piece carries truncate (see staged). It reports whether every piece was
+// loaded; when not, the last item sent carries the error.
+func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn, c claim, f fetch, truncate time.Time, chunk int,
+	set *sessionSet, out chan<- staged) bool {
 	binary := j.spec.BinaryRows()
 	format := "text"
 	if binary {
@@ -238,14 +267,15 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 	split := newTupleSplitter(pr, binary)
 	for piece := 0; ; piece++ {
 		var s staged
-		select {
-		case s.conn = <-free:
-		case <-ctx.Done():
-			return fail(s, ctx.Err())
+		var err error
+		if s.conn, err = set.take(ctx); err != nil {
+			return fail(s, err)
 		}
 		s.c = c
+		if piece == 0 {
+			s.truncate = truncate
+		}
 		start := time.Now()
-		var err error
 		if s.tx, err = durable.Begin(ctx, s.conn); err != nil {
 			return fail(s, fmt.Errorf("begin destination transaction: %w", err))
 		}
