@@ -220,6 +220,11 @@ func turns(run int, steps ...step) error {
 		if s.f == nil {
 			continue
 		}
+		if s.before != nil {
+			if err := s.before(); err != nil {
+				return err
+			}
+		}
 		start := time.Now()
 		if err := s.f(); err != nil {
 			return err
@@ -229,10 +234,26 @@ func turns(run int, steps ...step) error {
 	return nil
 }
 
-// step is one timed call of a run.
+// step is one timed call of a run; before, when not nil, runs untimed
+// just before it.
 type step struct {
-	into *[]time.Duration
-	f    func() error
+	into   *[]time.Duration
+	f      func() error
+	before func() error
+}
+
+// checkpoint returns a call that runs CHECKPOINT on the source and the
+// destination server, so that a step neither waits for the writes of the
+// step before it nor leaves its own to the next.
+func (e *env) checkpoint(ctx context.Context) func() error {
+	return func() error {
+		for _, db := range []*pgxpool.Pool{e.src, e.dst} {
+			if _, err := db.Exec(ctx, `CHECKPOINT`); err != nil {
+				return fmt.Errorf("checkpoint: %w", err)
+			}
+		}
+		return nil
+	}
 }
 
 // exec returns a call that runs sql on the destination.

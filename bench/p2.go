@@ -54,7 +54,7 @@ func (e *env) incremental(ctx context.Context, layout string, changes, runs int)
 			if _, err := e.src.Exec(ctx, w.change(i)); err != nil {
 				return results, fmt.Errorf("%s: %w", r.Workload, err)
 			}
-			if err := turns(i, step{&r.Pgmimeo, w.refresh}, step{&r.Mimeo, e.ifMimeo(e.exec(ctx, w.mimeoSQL))}); err != nil {
+			if err := turns(i, step{into: &r.Pgmimeo, f: w.refresh}, step{into: &r.Mimeo, f: e.ifMimeo(e.exec(ctx, w.mimeoSQL))}); err != nil {
 				return results, fmt.Errorf("%s: %w", r.Workload, err)
 			}
 			if err := e.sameRows(ctx, "p2_"+w.table, "p."+w.table, "m."+w.table, w.cols, w.key, ""); err != nil {
