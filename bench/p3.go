@@ -69,7 +69,8 @@ func (e *env) queues(ctx context.Context, layout string, changes, runs int) ([]r
 				if _, err := e.src.Exec(ctx, `ANALYZE`); err != nil {
 					return results, err
 				}
-				if err := turns(i, step{into: &r.Pgmimeo, f: refresh(ctx, job.r)}, step{into: &r.Mimeo, f: e.ifMimeo(e.exec(ctx, job.mimeoSQL))}); err != nil {
+				cp := e.checkpoint(ctx)
+				if err := turns(i, step{into: &r.Pgmimeo, f: refresh(ctx, job.r), before: cp}, step{into: &r.Mimeo, f: e.ifMimeo(e.exec(ctx, job.mimeoSQL)), before: cp}); err != nil {
 					return results, fmt.Errorf("%s: %w", r.Workload, err)
 				}
 				if err := e.sameRows(ctx, job.table, job.p, job.m, accountsCols, "aid", job.live); err != nil {
@@ -114,7 +115,7 @@ func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs i
 					return results, err
 				}
 			}
-			if err := turns(0, step{into: &r.Pgmimeo, f: refresh(ctx, e.logical)}); err != nil {
+			if err := turns(0, step{into: &r.Pgmimeo, f: refresh(ctx, e.logical), before: e.checkpoint(ctx)}); err != nil {
 				return results, fmt.Errorf("%s: %w", name, err)
 			}
 			if err := e.sameRows(ctx, "pgbench_accounts_lg", "p.logical", "", accountsCols, "aid", ""); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 )
 
@@ -60,13 +61,8 @@ func (r *Replicator) maxImageBytes() int64 {
 	return defaultMaxImageBytes
 }
 
-// textSettings sets, for the current transaction, the settings that the
-// text form of values depends on, to fixed values both sides share:
-// values printed under them read back the same.
-const textSettings = `SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true),
-	pg_catalog.set_config('IntervalStyle', 'postgres', true), pg_catalog.set_config('extra_float_digits', '3', true),
-	pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('lc_monetary', 'C', true),
-	pg_catalog.set_config('TimeZone', 'UTC', true)`
+// textSettings: see copypipe.TextSettings.
+const textSettings = copypipe.TextSettings
 
 // sortKeys sorts keys (COPY text fields) in the key's order when the key
 // is one integer column, else bytewise: the apply then visits the

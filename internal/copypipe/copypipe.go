@@ -97,11 +97,63 @@ func (s Spec) format() string {
 	return "text"
 }
 
+// TextSettings sets, for the current transaction, the settings that the
+// text form of values depends on to fixed values: values printed under
+// them on one server read back the same under them on another, whatever
+// DateStyle, IntervalStyle, extra_float_digits, bytea_output, lc_monetary
+// or TimeZone a role or database sets (a day-first DateStyle read as
+// month-first swaps days and months; extra_float_digits below 1 cuts
+// floats).
+const TextSettings = `SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true),
+	pg_catalog.set_config('IntervalStyle', 'postgres', true), pg_catalog.set_config('extra_float_digits', '3', true),
+	pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('lc_monetary', 'C', true),
+	pg_catalog.set_config('TimeZone', 'UTC', true)`
+
+// textTx readies conn to print or read values in text form: it applies
+// TextSettings in conn's transaction, first beginning one when conn is
+// not in one. end finishes the transaction it began (committing when ok),
+// and does nothing otherwise.
+func textTx(ctx context.Context, conn *pgconn.PgConn) (end func(ok bool) error, err error) {
+	sql := TextSettings
+	began := conn.TxStatus() == 'I'
+	if began {
+		sql = "BEGIN; " + sql
+	}
+	if err := conn.Exec(ctx, sql).Close(); err != nil {
+		return nil, fmt.Errorf("set text settings: %w", err)
+	}
+	return func(ok bool) error {
+		if !began || conn.IsClosed() {
+			return nil
+		}
+		if !ok {
+			return conn.Exec(context.WithoutCancel(ctx), "ROLLBACK").Close()
+		}
+		return conn.Exec(ctx, "COMMIT").Close()
+	}, nil
+}
+
 // Copy runs spec from src to dst. Either connection may be inside a
-// transaction. When ctx ends or either side fails, both COPYs stop; the
-// source connection is then closed (pgconn cannot resume a half-read COPY),
-// the destination's COPY fails and its transaction must be rolled back.
-func Copy(ctx context.Context, src, dst *pgconn.PgConn, spec Spec) (Stats, error) {
+// transaction. In text form both sides print and read values under
+// TextSettings, set for their transaction (one that Copy begins and ends
+// itself on a side that is not in one). When ctx ends or either side
+// fails, both COPYs stop; the source connection is then closed (pgconn
+// cannot resume a half-read COPY), the destination's COPY fails and its
+// transaction must be rolled back.
+func Copy(ctx context.Context, src, dst *pgconn.PgConn, spec Spec) (st Stats, err error) {
+	if !spec.Binary {
+		for _, conn := range []*pgconn.PgConn{src, dst} {
+			end, err := textTx(ctx, conn)
+			if err != nil {
+				return Stats{}, err
+			}
+			defer func() {
+				if eerr := end(err == nil); eerr != nil && err == nil {
+					err = fmt.Errorf("copy %s: %w", spec.Dest, eerr)
+				}
+			}()
+		}
+	}
 	size := spec.BufferSize
 	if size <= 0 {
 		size = DefaultBufferSize
@@ -127,7 +179,7 @@ func Copy(ctx context.Context, src, dst *pgconn.PgConn, spec Spec) (Stats, error
 		pr.CloseWithError(errAborted)
 	}
 	srcErr := <-srcDone
-	st := Stats{Rows: tag.RowsAffected(), Bytes: cw.n.Load(), Binary: spec.Binary}
+	st = Stats{Rows: tag.RowsAffected(), Bytes: cw.n.Load(), Binary: spec.Binary}
 	if srcErr != nil && !errors.Is(srcErr, errAborted) {
 		return st, fmt.Errorf("copy out of source: %w", srcErr)
 	}

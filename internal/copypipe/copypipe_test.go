@@ -3,9 +3,11 @@ package copypipe_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
@@ -166,4 +168,63 @@ func TestSpecSQL(t *testing.T) {
 	s := copypipe.Spec{Query: `SELECT 1`, Dest: `"s"."t"`, Columns: []string{"a", `b"c`}, Binary: true, Freeze: true}
 	require.Equal(t, `COPY (SELECT 1) TO STDOUT (FORMAT binary)`, s.OutSQL())
 	require.Equal(t, `COPY "s"."t" ("a", "b""c") FROM STDIN (FORMAT binary, FREEZE)`, s.InSQL())
+}
+
+// TestCopyTextUnderSessionSettings: the source database prints dates day
+// first, floats cut to 12 digits and bytea escaped; the destination reads
+// dates month first. In text form the values still arrive unchanged (a
+// date printed 05/12/2026 would otherwise be read as May 12, silently),
+// whether the connections are in a transaction or not, and a session that
+// Copy began a transaction on keeps its own settings after.
+func TestCopyTextUnderSessionSettings(t *testing.T) {
+	t.Parallel()
+	for _, inTx := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in transaction %v", inTx), func(t *testing.T) {
+			t.Parallel()
+			b := pgtest.Setup(t)
+			ctx := context.Background()
+			for _, set := range []string{`DateStyle = 'SQL, DMY'`, `extra_float_digits = -3`, `bytea_output = 'escape'`, `TimeZone = 'Asia/Kolkata'`} {
+				pgtest.MustExec(t, b.Source, `ALTER DATABASE `+pgx.Identifier{b.SourceDB}.Sanitize()+` SET `+set)
+			}
+			for _, set := range []string{`DateStyle = 'ISO, MDY'`, `TimeZone = 'America/Los_Angeles'`} {
+				pgtest.MustExec(t, b.Dest, `ALTER DATABASE `+pgx.Identifier{b.DestDB}.Sanitize()+` SET `+set)
+			}
+			source, dest := pgtest.Pool(t, b.SourceDSN), pgtest.Pool(t, b.DestDSN)
+			const ddl = `CREATE TABLE v (id int PRIMARY KEY, d date, ts timestamp, tstz timestamptz, f float8, b bytea)`
+			pgtest.MustExec(t, source, ddl)
+			pgtest.MustExec(t, dest, ddl)
+			pgtest.MustExec(t, source, `INSERT INTO v SELECT g, DATE '2026-12-05' + g, TIMESTAMP '2026-01-02 03:04:05.25' + g * INTERVAL '1 day',
+				TIMESTAMPTZ '2026-03-29 00:30:00+00' + g * INTERVAL '37 min', pi() * g, decode('5c0900ff', 'hex') FROM generate_series(1, 40) g`)
+			src, err := source.Acquire(ctx)
+			require.NoError(t, err)
+			defer src.Release()
+			dst, err := dest.Acquire(ctx)
+			require.NoError(t, err)
+			defer dst.Release()
+			if inTx {
+				for _, c := range []*pgxpool.Conn{src, dst} {
+					_, err := c.Exec(ctx, `BEGIN`)
+					require.NoError(t, err)
+				}
+			}
+			st, err := copypipe.Copy(ctx, src.Conn().PgConn(), dst.Conn().PgConn(), copypipe.Spec{Query: `SELECT * FROM v`, Dest: "v"})
+			require.NoError(t, err)
+			require.EqualValues(t, 40, st.Rows)
+			if inTx {
+				for _, c := range []*pgxpool.Conn{src, dst} {
+					_, err := c.Exec(ctx, `COMMIT`)
+					require.NoError(t, err)
+				}
+			} else {
+				var style string
+				require.NoError(t, src.QueryRow(ctx, `SELECT current_setting('DateStyle')`).Scan(&style))
+				require.Equal(t, "SQL, DMY", style)
+				require.NoError(t, dst.QueryRow(ctx, `SELECT current_setting('DateStyle')`).Scan(&style))
+				require.Equal(t, "ISO, MDY", style)
+			}
+			const check = `SELECT md5(string_agg(format('%s|%s|%s|%s|%s|%s', id, to_char(d, 'YYYY-MM-DD'), extract(epoch FROM ts), extract(epoch FROM tstz),
+				encode(float8send(f), 'hex'), encode(b, 'hex')), ',' ORDER BY id)) FROM v`
+			require.Equal(t, pgtest.Rows(t, source, check), pgtest.Rows(t, dest, check))
+		})
+	}
 }
