@@ -228,3 +228,21 @@ func TestLogicalImageCap(t *testing.T) {
 	require.Greater(t, pieces[[2]bool{false, true}], pieces[[2]bool{false, false}])
 	require.Equal(t, pieces[[2]bool{true, true}], pieces[[2]bool{true, false}])
 }
+
+// TestLogicalLogdelEmptyRow: logdel keeps the deletion of a row whose
+// replicated values print as nothing (one text column holding the empty
+// string).
+func TestLogicalLogdelEmptyRow(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	pgtest.MustExec(t, b.Source, `CREATE TABLE tags (name text PRIMARY KEY)`)
+	pgtest.MustExec(t, b.Source, `ALTER TABLE tags REPLICA IDENTITY FULL`)
+	pgtest.MustExec(t, b.Source, `INSERT INTO tags VALUES (''), ('a'), ('b')`)
+	r, err := dml.NewVariant(b.Source, b.Dest, replication.T("public", "tags"), &dml.Config{Capture: dml.CaptureLogical}, dml.LogDeletes)
+	require.NoError(t, err)
+	require.NoError(t, r.Setup(context.Background()))
+	pgtest.MustExec(t, b.Source, `DELETE FROM tags WHERE name IN ('', 'a')`)
+	refresh(t, r)
+	require.Equal(t, []string{`("",t)`, "(a,t)", "(b,f)"},
+		pgtest.Rows(t, b.Dest, `SELECT name, mimeo_source_deleted IS NOT NULL FROM tags ORDER BY name`))
+}

@@ -288,7 +288,8 @@ func (f *folder) foldRow(m rowMessage) error {
 			return err
 		}
 		var img []byte
-		if m.kind == 'D' && f.keeps {
+		deleted := m.kind == 'D' && f.keeps
+		if deleted {
 			// REPLICA IDENTITY FULL sends a deleted row whole, detoasted.
 			if img, err = f.fields(nil, m.old, f.rel.cols); err != nil {
 				return err
@@ -296,7 +297,7 @@ func (f *folder) foldRow(m rowMessage) error {
 		}
 		if cs.fetchAll {
 			c := cs.fetch[string(key)]
-			if img != nil {
+			if deleted {
 				c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
 			}
 			cs.fetch[string(key)] = c
@@ -306,7 +307,7 @@ func (f *folder) foldRow(m rowMessage) error {
 				cs.imageBytes += int64(len(key))
 			}
 			c.row, c.live = "", false
-			if img != nil {
+			if deleted {
 				c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
 				cs.imageBytes += int64(len(img))
 				if fc, ok := cs.fetch[string(key)]; ok {
