@@ -72,6 +72,12 @@ func TestShutdownAbandonsRefreshInFlight(t *testing.T) {
 	require.Equal(t, []string{"(t)"}, pgtest.Rows(t, b.Dest, `SELECT next_run <= now() FROM mimeo.jobs`))
 
 	release()
+	// The cancelled refresh's sessions were closed, not returned: the
+	// server ends them, and lets their refresh lock go, a moment later.
+	require.Eventually(t, func() bool {
+		held, err := replication.IsLocked(context.Background(), b.Dest, tbl)
+		return err == nil && !held
+	}, 10*time.Second, 10*time.Millisecond)
 	s2, err := scheduler.New(b.Dest, b.config(scheduler.Config{OnRun: got.add}))
 	require.NoError(t, err)
 	require.NoError(t, s2.RunDue(context.Background()))
