@@ -242,6 +242,22 @@ type step struct {
 	before func() error
 }
 
+// settle returns a call that runs VACUUM, then CHECKPOINT, in the source
+// and the destination database, so that a step neither does the vacuum
+// that autovacuum owes a table the step before rewrote (mimeo's pulls
+// insert without FREEZE) nor leaves its own writes to the next.
+func (e *env) settle(ctx context.Context) func() error {
+	cp := e.checkpoint(ctx)
+	return func() error {
+		for _, db := range []*pgxpool.Pool{e.src, e.dst} {
+			if _, err := db.Exec(ctx, `VACUUM`); err != nil {
+				return fmt.Errorf("vacuum: %w", err)
+			}
+		}
+		return cp()
+	}
+}
+
 // checkpoint returns a call that runs CHECKPOINT on the source and the
 // destination server, so that a step neither waits for the writes of the
 // step before it nor leaves its own to the next.

@@ -58,7 +58,7 @@ func (e *env) baseline(ctx context.Context) func() error {
 
 // fullPulls measures P1: pgmimeo's snapshot and table refreshes, mimeo's,
 // and the COPY pipe, interleaved, after an untimed round of each, each
-// after a CHECKPOINT of both servers.
+// after a VACUUM and a CHECKPOINT of both databases.
 func (e *env) fullPulls(ctx context.Context, layout string, runs int) ([]result, error) {
 	full := []struct {
 		name                    string
@@ -68,7 +68,7 @@ func (e *env) fullPulls(ctx context.Context, layout string, runs int) ([]result,
 		{"P1 table", refresh(ctx, e.table), e.ifMimeo(e.exec(ctx, `SELECT mimeo.refresh_table('m.tbl', p_jobmon := false)`)), e.baseline(ctx)},
 	}
 	var results []result
-	cp := e.checkpoint(ctx)
+	cp := e.settle(ctx)
 	for _, w := range full {
 		r := result{Layout: layout, Workload: w.name, Units: e.rows}
 		// One untimed round first: the first pull after the table was made
@@ -144,7 +144,7 @@ func (e *env) loadOptions(ctx context.Context, layout string, runs int) ([]resul
 			if err := fresh(o.keyed); err != nil {
 				return results, err
 			}
-			if err := turns(i, step{&r.Pgmimeo, o.f, e.checkpoint(ctx)}, step{&r.Baseline, e.baseline(ctx), e.checkpoint(ctx)}); err != nil {
+			if err := turns(i, step{&r.Pgmimeo, o.f, e.settle(ctx)}, step{&r.Baseline, e.baseline(ctx), e.settle(ctx)}); err != nil {
 				return results, fmt.Errorf("%s: %w", o.name, err)
 			}
 		}

@@ -97,7 +97,7 @@ func (r report) String() string {
 	if len(r.main) > 0 {
 		fmt.Fprintf(&b, "pgbench_accounts of %d rows; P3 (dml) and P3b (logdel, on a copy of the table) apply %d single-row updates, deletes or inserts; %d interleaved runs each (medians, min–max).\n", r.rows, r.changes, r.runs)
 		fmt.Fprintf(&b, "\"one server\": source and destination databases on one server; \"two servers\": on two servers of the same machine.\n")
-		fmt.Fprintf(&b, "P1: after one untimed round of each. P1, P3 and the logical capture: every timed pull or refresh starts after a CHECKPOINT of both servers.\n\n")
+		fmt.Fprintf(&b, "P1: after one untimed round of each; every timed pull starts after a VACUUM (the vacuum autovacuum would owe mimeo's pulls, which insert without FREEZE, is not timed) and a CHECKPOINT of both databases. P3 and the logical capture: every timed refresh starts after a CHECKPOINT of both servers.\n\n")
 	} else {
 		fmt.Fprintf(&b, "%d runs each (medians, min–max).\n\n", r.runs)
 	}
