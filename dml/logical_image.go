@@ -2,8 +2,10 @@ package dml
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
-	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 )
 
@@ -46,7 +47,7 @@ import (
 // IntervalStyle, extra_float_digits, lc_monetary, bytea_output, TimeZone):
 // the source transaction that reads the slot and every transaction that
 // reads or writes those values in text form set them alike, with
-// textSettings.
+// copypipe.TextSettings.
 
 // defaultMaxImageBytes caps the keys and row images of a fold: past it,
 // the fold is loaded (with FetchFirst, its rows are read from the source
@@ -61,47 +62,47 @@ func (r *Replicator) maxImageBytes() int64 {
 	return defaultMaxImageBytes
 }
 
-// textSettings: see copypipe.TextSettings.
-const textSettings = copypipe.TextSettings
-
 // sortKeys sorts keys (COPY text fields) in the key's order when the key
 // is one integer column, else bytewise: the apply then visits the
 // destination's index in order, or nearly so.
 func sortKeys(spec *keyapply.TableSpec, keys []string) {
-	if len(spec.Key) == 1 {
-		for _, c := range spec.Columns {
-			if c.Name != spec.Key[0] || (c.TypeOID != 20 && c.TypeOID != 21 && c.TypeOID != 23) {
-				continue
-			}
-			type num struct {
-				n int64
-				k string
-			}
-			nums := make([]num, len(keys))
-			for i, k := range keys {
-				n, err := strconv.ParseInt(k, 10, 64)
-				if err != nil {
-					// \N: a NULL key sorts first, as NULLS FIRST would
-					n = -1 << 63
-				}
-				nums[i] = num{n, k}
-			}
-			slices.SortFunc(nums, func(a, b num) int {
-				if a.n != b.n {
-					if a.n < b.n {
-						return -1
-					}
-					return 1
-				}
-				return strings.Compare(a.k, b.k)
-			})
-			for i := range nums {
-				keys[i] = nums[i].k
-			}
-			return
+	if !integerKey(spec) {
+		slices.Sort(keys)
+		return
+	}
+	type num struct {
+		n int64
+		k string
+	}
+	nums := make([]num, len(keys))
+	for i, k := range keys {
+		n, err := strconv.ParseInt(k, 10, 64)
+		if err != nil {
+			// \N: a NULL key sorts first, as NULLS FIRST would
+			n = math.MinInt64
+		}
+		nums[i] = num{n, k}
+	}
+	slices.SortFunc(nums, func(a, b num) int {
+		return cmp.Or(cmp.Compare(a.n, b.n), strings.Compare(a.k, b.k))
+	})
+	for i := range nums {
+		keys[i] = nums[i].k
+	}
+}
+
+// integerKey reports whether spec's key is one column of type smallint,
+// integer or bigint.
+func integerKey(spec *keyapply.TableSpec) bool {
+	if len(spec.Key) != 1 {
+		return false
+	}
+	for _, c := range spec.Columns {
+		if c.Name == spec.Key[0] {
+			return c.TypeOID == 20 || c.TypeOID == 21 || c.TypeOID == 23
 		}
 	}
-	slices.Sort(keys)
+	return false
 }
 
 // appendStaged appends the staged change of key k in state c to buf, as a
@@ -209,14 +210,11 @@ func (r *Replicator) stageImages(ctx context.Context, j *job, keys map[string]ch
 }
 
 // stageText stages a batch in tx from rows, COPY text rows of the staging
-// table, read under textSettings.
+// table.
 func stageText(ctx context.Context, tx pgx.Tx, spec *keyapply.TableSpec, v keyapply.Variant, rows []byte) (*keyapply.Batch, error) {
 	b, err := keyapply.StageBatch(ctx, tx, spec, v)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := tx.Exec(ctx, textSettings); err != nil {
-		return nil, fmt.Errorf("stage changes of %s: %w", spec.Dest, err)
 	}
 	if len(rows) > 0 {
 		if _, err := b.CopyChanges(ctx, bytes.NewReader(rows), false); err != nil {

@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 )
 
 // Reading a slot goes through logical decoding's SQL interface
@@ -62,12 +64,13 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, f *folder, pub string) e
 		rowLimit = min(f.limit*rowsPerChange+16, math.MaxInt32)
 		bound = strconv.AppendInt(nil, rowLimit, 10)
 	}
-	// The values of the messages are printed under textSettings, in a
-	// transaction of their own.
-	if err := conn.Exec(ctx, `BEGIN; `+textSettings).Close(); err != nil {
+	// The values of the messages are printed under copypipe.TextSettings,
+	// in a transaction of their own, rolled back after.
+	endTx, err := copypipe.TextTx(ctx, conn)
+	if err != nil {
 		return fmt.Errorf("read slot %s: %w", f.slot, err)
 	}
-	defer func() { _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`).Close() }()
+	defer func() { _ = endTx(false) }()
 	rr := conn.ExecParams(ctx, peekSQL, [][]byte{[]byte(f.slot), []byte(end.String()), bound, []byte(pub)},
 		nil, nil, []int16{pgx.BinaryFormatCode})
 	var rows int64

@@ -48,6 +48,13 @@ type change struct {
 	deletedAt time.Time
 }
 
+// takeDeletion gives c the last deletion of d, when d has one.
+func (c *change) takeDeletion(d change) {
+	if d.deleted {
+		c.image, c.deleted, c.deletedAt = d.image, true, d.deletedAt
+	}
+}
+
 // changeSet is the stream read by one refresh, folded by key. A key is its
 // values as COPY text fields joined by tabs, which tells all keys apart
 // (NULL is \N; backslashes, tabs and line ends in values are escaped).
@@ -311,7 +318,7 @@ func (f *folder) foldRow(m rowMessage) error {
 				c.image, c.deleted, c.deletedAt = string(img), true, f.xactTime
 				cs.imageBytes += int64(len(img))
 				if fc, ok := cs.fetch[string(key)]; ok {
-					fc.image, fc.deleted, fc.deletedAt = c.image, true, c.deletedAt
+					fc.takeDeletion(c)
 					cs.fetch[string(key)] = fc
 				}
 			}
@@ -332,9 +339,7 @@ func (f *folder) foldRow(m rowMessage) error {
 		case !carried(m.new, f.rel.cols):
 			fc := cs.fetch[string(key)]
 			if c, ok := cs.keys[string(key)]; ok {
-				if c.deleted {
-					fc.image, fc.deleted, fc.deletedAt = c.image, true, c.deletedAt
-				}
+				fc.takeDeletion(c)
 				delete(cs.keys, string(key))
 			}
 			cs.fetch[string(key)] = fc
@@ -391,9 +396,7 @@ func (cs *changeSet) dropImages() {
 	cs.fetchAll, cs.imageBytes = true, 0
 	for k, c := range cs.keys {
 		fc := cs.fetch[k]
-		if c.deleted {
-			fc.image, fc.deleted, fc.deletedAt = c.image, true, c.deletedAt
-		}
+		fc.takeDeletion(c)
 		cs.fetch[k] = fc
 	}
 	cs.keys = map[string]change{}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/replication"
 )
@@ -236,7 +237,7 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		// rather than in temporary files; values in text form are printed
 		// as the destination reads them.
 		err := durable.InTx(ctx, src, func(tx pgx.Tx) error {
-			if _, err := tx.Exec(ctx, textSettings+`, pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
+			if _, err := tx.Exec(ctx, copypipe.TextSettings+`, pg_catalog.set_config('work_mem', $1, true)`, claimWorkMem); err != nil {
 				return err
 			}
 			if f.prepare != nil {
@@ -281,9 +282,6 @@ func (r *Replicator) streamClaim(ctx context.Context, j *job, src *pgxpool.Conn,
 		}
 		if s.batch, err = keyapply.StageBatch(ctx, s.tx, j.spec, r.variant); err != nil {
 			return fail(s, err)
-		}
-		if _, err := s.tx.Exec(ctx, textSettings); err != nil {
-			return fail(s, fmt.Errorf("stage changes of %s: %w", j.spec.Dest, err))
 		}
 		lr, lw := io.Pipe()
 		loaded := make(chan error, 1)

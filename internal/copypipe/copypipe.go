@@ -109,11 +109,11 @@ const TextSettings = `SELECT pg_catalog.set_config('DateStyle', 'ISO, YMD', true
 	pg_catalog.set_config('bytea_output', 'hex', true), pg_catalog.set_config('lc_monetary', 'C', true),
 	pg_catalog.set_config('TimeZone', 'UTC', true)`
 
-// textTx readies conn to print or read values in text form: it applies
+// TextTx readies conn to print or read values in text form: it applies
 // TextSettings in conn's transaction, first beginning one when conn is
 // not in one. end finishes the transaction it began (committing when ok),
 // and does nothing otherwise.
-func textTx(ctx context.Context, conn *pgconn.PgConn) (end func(ok bool) error, err error) {
+func TextTx(ctx context.Context, conn *pgconn.PgConn) (end func(ok bool) error, err error) {
 	sql := TextSettings
 	began := conn.TxStatus() == 'I'
 	if began {
@@ -143,7 +143,7 @@ func textTx(ctx context.Context, conn *pgconn.PgConn) (end func(ok bool) error, 
 func Copy(ctx context.Context, src, dst *pgconn.PgConn, spec Spec) (st Stats, err error) {
 	if !spec.Binary {
 		for _, conn := range []*pgconn.PgConn{src, dst} {
-			end, err := textTx(ctx, conn)
+			end, err := TextTx(ctx, conn)
 			if err != nil {
 				return Stats{}, err
 			}

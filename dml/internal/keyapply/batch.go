@@ -56,14 +56,18 @@ type Batch struct {
 	stats   BatchStats
 }
 
-// StageBatch creates the staging table of a batch in tx. One batch per
-// transaction.
+// StageBatch creates the staging table of a batch in tx, and sets tx to
+// read values in text form under copypipe.TextSettings, as every source
+// prints them. One batch per transaction.
 func StageBatch(ctx context.Context, tx pgx.Tx, spec *TableSpec, v Variant) (*Batch, error) {
 	if v == nil {
 		v = Plain
 	}
 	_, err := tx.Exec(ctx, `CREATE TEMP TABLE `+changesTable+` ON COMMIT DROP AS SELECT `+sqltext.IdentList("", spec.ColumnNames())+
 		`, NULL::boolean AS `+PresentColumn+`, NULL::timestamptz AS `+deletedAtStaged+` FROM `+spec.Dest.Sanitize()+` WITH NO DATA`)
+	if err == nil {
+		_, err = tx.Exec(ctx, copypipe.TextSettings)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("stage batch for %s: %w", spec.Dest, err)
 	}
