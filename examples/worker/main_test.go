@@ -30,12 +30,14 @@ func requireDemoEqual(t *testing.T, out string) {
 }
 
 // The worker runs the demo jobs on given databases for a while, stops,
-// catches up once, and every destination holds its source's rows.
+// catches up once, and every destination holds its source's rows. It runs
+// for 4 s, a second more than the longest job period (the table's 3 s),
+// so that every job is due again while it runs.
 func TestWorkerRunsDemoJobs(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
 	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"-dest", b.DestDSN, "-demo-source", b.SourceDSN, "-for", "3s", "-poll", "100ms"}, &out, &errOut)
+	err := run(context.Background(), []string{"-dest", b.DestDSN, "-demo-source", b.SourceDSN, "-for", "4s", "-poll", "100ms"}, &out, &errOut)
 	require.NoError(t, err, "%s\n%s", out.String(), errOut.String())
 	requireDemoEqual(t, out.String())
 	// The worker refreshed each job on its own before the last round.
