@@ -30,6 +30,8 @@ type env struct {
 	dml      *dml.Replicator
 	logdel   *dml.Replicator
 	logical  *dml.Replicator
+	// spooler is the logical job, polling often, for Spool.
+	spooler  *dml.Replicator
 	ins      *incremental.Inserter
 	upd      *incremental.Updater
 	rows     int
@@ -186,6 +188,10 @@ func (e *env) pgmimeoJobs(ctx context.Context, p2 bool) error {
 	}
 	if e.logical, err = dml.New(e.src, e.dst, replication.T("public", "pgbench_accounts_lg"),
 		&dml.Config{Capture: dml.CaptureLogical, Options: dest("logical")}); err != nil {
+		return err
+	}
+	if e.spooler, err = dml.New(e.src, e.dst, replication.T("public", "pgbench_accounts_lg"),
+		&dml.Config{Capture: dml.CaptureLogical, Options: dest("logical"), Logical: dml.LogicalConfig{PollInterval: 100 * time.Millisecond}}); err != nil {
 		return err
 	}
 	jobs := []replication.Replicator{e.snap, e.table, e.dml, e.logdel, e.logical}

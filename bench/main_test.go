@@ -25,14 +25,16 @@ func TestBenchRuns(t *testing.T) {
 		for _, w := range []string{"P1 snapshot", "P1 table", "P2 inserter, 500 inserts", "P2 updater, 500 updates",
 			"P3 dml, 500 updates", "P3 dml, 500 deletes", "P3 dml, 500 inserts",
 			"P3b logdel, 500 updates", "P3b logdel, 500 deletes", "P3b logdel, 500 inserts",
-			"P3 dml, 500 updates +10× unrelated WAL", "2 parallel COPY streams over ctid ranges of one exported snapshot, then the key"} {
+			"P3 dml, 500 updates +10× unrelated WAL", "P3 dml, 500 updates +10× unrelated WAL, spooled", "P3 dml, 500 inserts, spooled",
+			"2 parallel COPY streams over ctid ranges of one exported snapshot, then the key"} {
 			require.Contains(t, text, "| "+layout+" | "+w+" |")
 		}
 	}
 	// Every timing cell is filled: per layout, three for each P1 row
 	// (pgmimeo, mimeo, the COPY pipe), two for each P2, P3 and P3b row, two
-	// for each logical row and each load option.
-	require.Equal(t, 2*(2*3+8*2+4*2+7*2), strings.Count(text, " s ("), text)
+	// for each logical row read from the slot, three for each spooled one
+	// (with Spool's catch-up), two for each load option.
+	require.Equal(t, 2*(2*3+8*2+4*2+4*3+7*2), strings.Count(text, " s ("), text)
 	for _, c := range writerCaptures {
 		require.Contains(t, text, "| "+c.label+" | ")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/pgmimeo/pgmimeo/dml"
 )
@@ -86,7 +87,8 @@ func (e *env) queues(ctx context.Context, layout string, changes, runs int) ([]r
 // logicalCapture measures pgmimeo's dml with logical capture on the P3 workloads
 // (pgbench_accounts_lg, a copy of pgbench_accounts given the same changes),
 // and on the updates again with ten times their WAL written to another
-// table before the refresh. Each run refreshes the job untimed first, so
+// table before the refresh; each workload also with Spool reading the slot
+// while the changes are made. Each run refreshes the job untimed first, so
 // the slot starts where the changes do. trigger gives the trigger
 // capture's timings of the same workloads (from queues), by workload.
 func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs int, trigger map[string][]result) ([]result, error) {
@@ -96,35 +98,96 @@ func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs i
 	for _, w := range sets {
 		name := fmt.Sprintf("P3 dml, %d %s", changes, w.name)
 		r := result{Layout: layout, Workload: name, Units: changes}
+		spooled := result{Layout: layout, Workload: name + ", spooled", Units: changes}
 		if t := trigger[fmt.Sprintf("P3 dml, %d %s", changes, strings.TrimSuffix(w.name, " +10× unrelated WAL"))]; len(t) > 0 {
-			r.Baseline = t[0].Pgmimeo
+			r.Baseline, spooled.Baseline = t[0].Pgmimeo, t[0].Pgmimeo
 		}
 		for i := range runs {
-			if _, err := e.logical.Refresh(ctx); err != nil {
-				return results, err
-			}
-			var from string
-			if err := e.src.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&from); err != nil {
-				return results, err
-			}
-			if _, err := e.src.Exec(ctx, w.sql("pgbench_accounts_lg", i)); err != nil {
+			if err := e.logicalRun(ctx, w, i, &r, false); err != nil {
 				return results, fmt.Errorf("%s: %w", name, err)
 			}
-			if strings.HasSuffix(w.name, "WAL") {
-				if err := e.unrelatedWAL(ctx, from, 10); err != nil {
-					return results, err
-				}
-			}
-			if err := turns(0, step{into: &r.Pgmimeo, f: refresh(ctx, e.logical), before: e.checkpoint(ctx)}); err != nil {
-				return results, fmt.Errorf("%s: %w", name, err)
-			}
-			if err := e.sameRows(ctx, "pgbench_accounts_lg", "p.logical", "", accountsCols, "aid", ""); err != nil {
-				return results, fmt.Errorf("%s: %w", name, err)
+			if err := e.logicalRun(ctx, w, i, &spooled, true); err != nil {
+				return results, fmt.Errorf("%s, spooled: %w", name, err)
 			}
 		}
-		results = append(results, r)
+		results = append(results, r, spooled)
 	}
 	return results, nil
+}
+
+// logicalRun is run i of workload w of the logical capture, into r. With
+// spool, Spool reads the slot from before the changes are made until the
+// timed refresh has ended; r.Spool gets how long after the writes it took
+// to confirm their end on the slot (the refresh waits for that, untimed).
+func (e *env) logicalRun(ctx context.Context, w changeSet, i int, r *result, spool bool) error {
+	if _, err := e.logical.Refresh(ctx); err != nil {
+		return err
+	}
+	var from string
+	if err := e.src.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&from); err != nil {
+		return err
+	}
+	var spoolErr chan error
+	if spool {
+		sctx, stop := context.WithCancel(ctx)
+		spoolErr = make(chan error, 1)
+		go func() { spoolErr <- e.spooler.Spool(sctx) }()
+		defer func() {
+			stop()
+			<-spoolErr
+		}()
+	}
+	if _, err := e.src.Exec(ctx, w.sql("pgbench_accounts_lg", i)); err != nil {
+		return err
+	}
+	if strings.HasSuffix(w.name, "WAL") {
+		if err := e.unrelatedWAL(ctx, from, 10); err != nil {
+			return err
+		}
+	}
+	if spool {
+		start := time.Now()
+		if err := e.spoolCaughtUp(ctx, spoolErr); err != nil {
+			return err
+		}
+		r.Spool = append(r.Spool, time.Since(start))
+	}
+	if err := turns(0, step{into: &r.Pgmimeo, f: refresh(ctx, e.logical), before: e.checkpoint(ctx)}); err != nil {
+		return err
+	}
+	return e.sameRows(ctx, "pgbench_accounts_lg", "p.logical", "", accountsCols, "aid", "")
+}
+
+// spoolCaughtUp waits until the logical job's slot is confirmed up to the
+// WAL written when it is called, or Spool fails.
+func (e *env) spoolCaughtUp(ctx context.Context, spoolErr <-chan error) error {
+	h, err := e.logical.SlotHealth(ctx)
+	if err != nil {
+		return err
+	}
+	var written string
+	if err := e.src.QueryRow(ctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&written); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Minute)
+	for {
+		var done bool
+		if err := e.src.QueryRow(ctx, `SELECT confirmed_flush_lsn >= $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2`,
+			written, h.Slot).Scan(&done); err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("spool still behind %s after 30 minutes", written)
+		}
+		select {
+		case err := <-spoolErr:
+			return fmt.Errorf("spool: %w", err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // unrelatedWAL writes to the noise table, in transactions of 1,000

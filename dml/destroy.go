@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/internal/durable"
 	"github.com/pgmimeo/pgmimeo/replication"
@@ -16,7 +17,7 @@ import (
 // entry and, unless opts.KeepTable, the destination table. Other
 // destinations of the same source table are untouched.
 func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptions) error {
-	_, err := r.locked(ctx, replication.OpDestroy, r.jobName(r.variant.Label()+" Destroyer"), func(ctx context.Context, run *replication.JobRun, _ *replication.Result) error {
+	_, err := r.lockedOn(ctx, replication.OpDestroy, r.jobName(r.variant.Label()+" Destroyer"), func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, _ *replication.Result) error {
 		dest := r.Dest()
 		row, err := r.catalog.Job(ctx, r.dest, dest)
 		if err != nil {
@@ -31,6 +32,12 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 			return err
 		}
 		if cfg.Capture == CaptureLogical {
+			// A spool read in flight ends first (it would make the spool
+			// again).
+			if _, err := r.lockSpool(ctx, conn, true); err != nil {
+				return err
+			}
+			defer r.unlockSpool(ctx, conn)
 			run.Step(ctx, "Removing replication slot and publication on source")
 			if err := r.destroyLogical(ctx, cfg); err != nil {
 				return err
@@ -42,6 +49,11 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 		return durable.InTx(ctx, r.dest, func(tx pgx.Tx) error {
 			if err := r.catalog.DeleteJob(ctx, tx, dest); err != nil {
 				return err
+			}
+			if cfg.Capture == CaptureLogical {
+				if err := r.dropSpool(ctx, tx, row.ID); err != nil {
+					return err
+				}
 			}
 			if !opts.Keep() {
 				if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+dest.Sanitize()); err != nil {

@@ -68,3 +68,13 @@ func (t *Target) Stage(ctx context.Context, tx pgx.Tx) (*keyapply.Batch, error) 
 
 // DeletedAtColumn is the column of a kept deletion's time.
 const DeletedAtColumn = keyapply.DeletedAtColumn
+
+// SpoolOnce runs one read of r's slot into its spool, for tests.
+func SpoolOnce(ctx context.Context, r *Replicator) (more bool, err error) { return r.spoolOnce(ctx) }
+
+// SetSpoolHooks places fault-injection hooks in r's spool reads, for
+// tests: before and after the destination commit; rowBytes, when not 0,
+// is the size past which a spool row is written.
+func SetSpoolHooks(r *Replicator, rowBytes int, before, after func(ctx context.Context, p Phase) error) {
+	r.hooks.spoolRowBytes, r.hooks.beforeSpoolCommit, r.hooks.afterSpoolCommit = rowBytes, before, after
+}

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -160,17 +161,39 @@ func dropSlotWhenIdle(ctx context.Context, db replication.DB, name string) error
 }
 
 // refreshLogical applies the changes the slot has for the job.
-func (r *Replicator) refreshLogical(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
-	r.checkSlot(ctx, run, j, res)
-	if j.state.NeedsPull {
-		return r.repullFromStream(ctx, run, j, res)
-	}
-	return r.readAndApply(ctx, run, j, res)
+// conn is the destination session that holds the refresh lock.
+func (r *Replicator) refreshLogical(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, j *job, res *replication.Result) error {
+	return r.spoolLocked(ctx, conn, func() error {
+		r.checkSlot(ctx, run, j, res)
+		if j.state.NeedsPull {
+			return r.repullFromStream(ctx, conn, run, j, res)
+		}
+		return r.readAndApply(ctx, conn, run, j, res)
+	})
 }
 
-// readAndApply reads the slot from the job's position and applies what
-// it read (see logical_image.go).
-func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) (err error) {
+// readAndApply reads the job's spool, if it has one, then the slot, from
+// the job's position, and applies what it read (see logical_image.go and
+// logical_spool.go). conn is the destination session that holds the
+// refresh lock and the spool lock.
+func (r *Replicator) readAndApply(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, j *job, res *replication.Result) (err error) {
+	// A spool read may have moved the state since the job was opened.
+	row, err := r.catalog.Job(ctx, conn, r.Dest())
+	if err != nil {
+		return err
+	}
+	if _, st, err := decodeJob(row); err != nil {
+		return err
+	} else if st.Stream != nil {
+		j.state.Stream, j.state.Spool = st.Stream, st.Spool
+	}
+	var sp *spoolRead
+	if j.state.Spool != "" {
+		sp = &spoolRead{table: r.spoolTable(j.row.ID)}
+		if sp.lsn, err = pglogrepl.ParseLSN(j.state.Spool); err != nil {
+			return fmt.Errorf("spool position %q: %w", j.state.Spool, err)
+		}
+	}
 	state := *j.state.Stream
 	from, err := state.lsn()
 	if err != nil {
@@ -205,7 +228,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 			}
 			return nil
 		}
-		if err := readSlot(ctx, src.Conn().PgConn(), f, j.cfg.Publication); err != nil {
+		if err := r.readSpoolAndSlot(ctx, conn, src, f, j, sp); err != nil {
 			if !errors.Is(err, errStopped) {
 				out <- staged{err: err}
 			}
@@ -213,7 +236,7 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 		}
 		r.stageRest(ctx, j, src, f, set, out)
 	}, func(ctx context.Context, s staged) error {
-		return r.applyStreamPiece(ctx, j, src, s, &cs.next, &ds)
+		return r.applyStreamPiece(ctx, j, src, s, &cs.next, sp, &ds)
 	})
 	if err != nil {
 		return err
@@ -223,21 +246,19 @@ func (r *Replicator) readAndApply(ctx context.Context, run *replication.JobRun, 
 	if cs.changes > 0 {
 		run.Done(ctx, "Applied %d changes (%d keys): %d inserted, %d updated, %d deleted",
 			cs.changes, ds.keys, ds.Inserted, ds.Updated, ds.Deleted)
-	} else if cs.next != state {
+	} else if cs.next != state || sp != nil {
 		// Nothing of the table: store the new position alone.
-		conn, err := replication.AcquireLive(ctx, r.dest)
-		if err != nil {
-			return err
-		}
 		err = durable.InTx(ctx, conn, func(tx pgx.Tx) error {
-			return r.catalog.SaveState(ctx, tx, j.row.ID, jobState{Stream: &cs.next, NeedsPull: j.state.NeedsPull})
+			return r.saveStream(ctx, tx, j, &cs.next, sp)
 		})
-		conn.Release()
 		if err != nil {
 			return err
 		}
 	}
 	j.state.Stream = &cs.next
+	if sp != nil && sp.drained {
+		j.state.Spool = ""
+	}
 	// Confirmed only now that the destination committed.
 	if next, err := cs.next.lsn(); err == nil && next > from {
 		if err := confirmSlot(ctx, src.Conn().PgConn(), j.cfg.Slot, next); err != nil {
@@ -292,7 +313,7 @@ func (r *Replicator) stageRest(ctx context.Context, j *job, src *pgxpool.Conn, f
 // applyStreamPiece applies a loaded piece of a change set, after the
 // TRUNCATE it carries; the last piece also saves the next stream position,
 // read from next only then.
-func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.Conn, s staged, next *streamState, ds *drainStats) error {
+func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.Conn, s staged, next *streamState, sp *spoolRead, ds *drainStats) error {
 	p := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
 	if h := r.hooks.afterFetch; h != nil {
 		if err := h(ctx, p); err != nil {
@@ -320,7 +341,7 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 		}
 	}
 	if s.last {
-		if err := r.catalog.SaveState(ctx, s.tx, j.row.ID, jobState{Stream: next, NeedsPull: j.state.NeedsPull}); err != nil {
+		if err := r.saveStream(ctx, s.tx, j, next, sp); err != nil {
 			return err
 		}
 	}
@@ -345,10 +366,10 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 // repullFromStream is Repull for logical capture: it first applies what
 // the stream holds (so that logdel keeps the deletions not yet applied),
 // then pulls every row.
-func (r *Replicator) repullFromStream(ctx context.Context, run *replication.JobRun, j *job, res *replication.Result) error {
+func (r *Replicator) repullFromStream(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, j *job, res *replication.Result) error {
 	for {
 		var caught replication.Result
-		if err := r.readAndApply(ctx, run, j, &caught); err != nil {
+		if err := r.readAndApply(ctx, conn, run, j, &caught); err != nil {
 			return err
 		}
 		if !caught.More {
@@ -377,7 +398,7 @@ func (r *Replicator) repullLogical(ctx context.Context, run *replication.JobRun,
 		if counts, err = r.variant.Reload(ctx, b, fullLoad(src.Conn().PgConn(), b.Tx(), j.spec, &bytes)); err != nil {
 			return fmt.Errorf("repull %s: %w", j.spec.Dest, err)
 		}
-		return r.catalog.SaveState(ctx, b.Tx(), j.row.ID, jobState{Stream: j.state.Stream})
+		return r.catalog.SaveState(ctx, b.Tx(), j.row.ID, jobState{Stream: j.state.Stream, Spool: j.state.Spool})
 	})
 	if err != nil {
 		return err

@@ -32,7 +32,7 @@ import (
 // position of the last committed chunk; the next one goes on from there,
 // and replaying a key twice does no harm.
 func (r *Replicator) Refresh(ctx context.Context) (replication.Result, error) {
-	return r.locked(ctx, replication.OpRefresh, r.jobName("Refresh "+r.variant.Label()), func(ctx context.Context, run *replication.JobRun, res *replication.Result) error {
+	return r.lockedOn(ctx, replication.OpRefresh, r.jobName("Refresh "+r.variant.Label()), func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, res *replication.Result) error {
 		r.debug("refresh locked")
 		j, err := r.open(ctx)
 		if err != nil {
@@ -40,7 +40,7 @@ func (r *Replicator) Refresh(ctx context.Context) (replication.Result, error) {
 		}
 		r.debug("refresh opened")
 		if j.cfg.Capture == CaptureLogical {
-			return r.refreshLogical(ctx, run, j, res)
+			return r.refreshLogical(ctx, conn, run, j, res)
 		}
 		if j.state.NeedsPull {
 			return r.repull(ctx, run, j, res)

@@ -35,6 +35,11 @@ type hooks struct {
 	afterCommit func(ctx context.Context, p phase) error
 	// maxImageBytes, when not 0, replaces defaultMaxImageBytes.
 	maxImageBytes int64
+	// beforeSpoolCommit and afterSpoolCommit run before and after a spool
+	// read's destination commit (after: before the slot is confirmed).
+	beforeSpoolCommit, afterSpoolCommit func(ctx context.Context, p phase) error
+	// spoolRowBytes, when not 0, replaces spoolRowBytes.
+	spoolRowBytes int
 }
 
 // phase tells a test hook which backends are at work.
@@ -147,11 +152,20 @@ func (r *Replicator) open(ctx context.Context) (*job, error) {
 // result.
 func (r *Replicator) locked(ctx context.Context, op replication.Op, name string,
 	fn func(ctx context.Context, run *replication.JobRun, res *replication.Result) error) (replication.Result, error) {
+	return r.lockedOn(ctx, op, name, func(ctx context.Context, _ *pgxpool.Conn, run *replication.JobRun, res *replication.Result) error {
+		return fn(ctx, run, res)
+	})
+}
+
+// lockedOn is locked for a body that also uses the destination session
+// that holds the lock.
+func (r *Replicator) lockedOn(ctx context.Context, op replication.Op, name string,
+	fn func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, res *replication.Result) error) (replication.Result, error) {
 	run := replication.Run{Op: op, Kind: r.variant.Kind(), Dest: r.Dest(), Name: name,
 		Pool: r.dest, Catalog: r.catalog, Options: &r.cfg.Options}
-	return run.Do(ctx, func(ctx context.Context, _ *pgxpool.Conn, log *replication.JobRun) (replication.Result, error) {
+	return run.Do(ctx, func(ctx context.Context, conn *pgxpool.Conn, log *replication.JobRun) (replication.Result, error) {
 		var res replication.Result
-		err := fn(ctx, log, &res)
+		err := fn(ctx, conn, log, &res)
 		return res, err
 	})
 }
@@ -207,6 +221,10 @@ type jobState struct {
 	NeedsPull bool `json:"needs_pull,omitempty"`
 	// Stream is where logical capture stands.
 	Stream *streamState `json:"stream,omitempty"`
+	// Spool, when not empty, is the LSN up to which the job's spool table
+	// holds every transaction of the table not applied yet (see
+	// logical_spool.go).
+	Spool string `json:"spool,omitempty"`
 }
 
 func decodeJob(j *replication.Job) (jobConfig, jobState, error) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmimeo/pgmimeo/dml/internal/keyapply"
 	"github.com/pgmimeo/pgmimeo/internal/copypipe"
@@ -21,13 +22,13 @@ import (
 // transaction and truncated after it commits; changes made since the switch
 // stay queued for the next refresh.
 func (r *Replicator) Repull(ctx context.Context) (replication.Result, error) {
-	return r.locked(ctx, replication.OpRepull, r.jobName("Refresh "+r.variant.Label()), func(ctx context.Context, run *replication.JobRun, res *replication.Result) error {
+	return r.lockedOn(ctx, replication.OpRepull, r.jobName("Refresh "+r.variant.Label()), func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, res *replication.Result) error {
 		j, err := r.open(ctx)
 		if err != nil {
 			return err
 		}
 		if j.cfg.Capture == CaptureLogical {
-			return r.repullFromStream(ctx, run, j, res)
+			return r.spoolLocked(ctx, conn, func() error { return r.repullFromStream(ctx, conn, run, j, res) })
 		}
 		return r.repull(ctx, run, j, res)
 	})

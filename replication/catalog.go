@@ -282,6 +282,24 @@ func (c *Catalog) SaveState(ctx context.Context, db DB, jobID int64, state any) 
 	return nil
 }
 
+// SaveProgress stores a job's state alone, for work done between its runs
+// (a logical job's spool read): unlike SaveState, it marks no run, so the
+// job's last run, last success and failures are left as they are.
+func (c *Catalog) SaveProgress(ctx context.Context, db DB, jobID int64, state any) error {
+	b, err := json.Marshal(state)
+	if err != nil {
+		return fmt.Errorf("encode state of job %d: %w", jobID, err)
+	}
+	tag, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET state = $2 WHERE job_id = $1`, jobID, b)
+	if err != nil {
+		return fmt.Errorf("save state of job %d: %w", jobID, err)
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("save state of job %d: %w", jobID, ErrNotManaged)
+	}
+	return nil
+}
+
 // SaveConfig stores a job's options (after a change such as new columns).
 func (c *Catalog) SaveConfig(ctx context.Context, db DB, jobID int64, config any) error {
 	b, err := json.Marshal(config)

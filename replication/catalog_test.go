@@ -70,6 +70,16 @@ func TestCatalogJobLifecycle(t *testing.T) {
 	require.Equal(t, 2, got.Failures)
 	require.Equal(t, "boom again", got.LastError)
 
+	// Progress between runs is no run: the failures stay counted.
+	require.NoError(t, cat.SaveProgress(ctx, b.Dest, j.ID, map[string]int{"spooled": 3}))
+	got, err = cat.Job(ctx, b.Dest, dest)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"spooled":3}`, string(got.State))
+	require.Equal(t, 2, got.Failures)
+	require.Equal(t, "boom again", got.LastError)
+	require.Nil(t, got.LastOK)
+	require.ErrorIs(t, cat.SaveProgress(ctx, b.Dest, j.ID+1000, map[string]int{}), replication.ErrNotManaged)
+
 	require.NoError(t, cat.SaveState(ctx, b.Dest, j.ID, map[string]int{"last": 8}))
 	got, err = cat.Job(ctx, b.Dest, dest)
 	require.NoError(t, err)

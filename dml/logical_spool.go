@@ -1,0 +1,492 @@
+package dml
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pglogrepl"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/internal/copypipe"
+	"github.com/pgmimeo/pgmimeo/internal/durable"
+	"github.com/pgmimeo/pgmimeo/replication"
+)
+
+// A refresh that reads the slot decodes every WAL record the source wrote
+// since the slot's restart point, also those of tables it does not
+// replicate, and the slot's confirmation decodes them again. Spool moves
+// that work out of the refresh: between refreshes it reads the slot's
+// messages for the job into a spool table on the destination, each
+// read's messages committed in one destination transaction with the
+// position they reach (jobState.Spool), and only then confirms that
+// position to the slot, so the slot's restart point follows the source's
+// writes. A refresh of a job whose state has a spool position reads the
+// spool first, then the slot from that position (what Spool has not read
+// yet), folds both as one read and, in the transaction of its last piece,
+// deletes the spool rows it read with the new position. A spool row is
+// thus deleted only with the destination rows it describes, and a slot
+// position is confirmed only once what precedes it is committed on the
+// destination, as spooled messages or as applied rows: a crash anywhere
+// leaves a spool and a slot from which the next read converges.
+//
+// A spool row holds the messages of whole transactions or of parts of
+// one, each with its length, and starts with the relation messages read
+// before it, so that a read that starts at any row knows the table's
+// columns. The spool lock (an advisory lock of its own on the destination
+// table) keeps one reader of the slot at a time: a refresh waits for it, a
+// spool read that finds it taken leaves its turn.
+
+// spoolLockClass is the first key of the spool lock ("spol"); the second
+// is the one of the refresh lock.
+const spoolLockClass = 0x73706f6c
+
+// spoolRowBytes is the size past which a spool row is written and the
+// next begun.
+const spoolRowBytes = 4 << 20
+
+// spoolMessagesPerRead bounds the messages one spool read takes from the
+// slot; the slot function stops only after a whole transaction, so a read
+// may take more.
+const spoolMessagesPerRead = 1_000_000
+
+// spoolTable is the quoted name of the spool table of job id, in the
+// catalog's schema.
+func (r *Replicator) spoolTable(id int64) string {
+	return pgx.Identifier{r.catalog.Schema(), "logical_spool_" + strconv.FormatInt(id, 10)}.Sanitize()
+}
+
+// lockSpool takes the spool lock of the job on conn, waiting for it as
+// long as ctx allows when wait, else only trying; it reports whether it
+// got it. It polls rather than blocks, so a lock_timeout a role or
+// database sets does not cut the wait short.
+func (r *Replicator) lockSpool(ctx context.Context, conn *pgxpool.Conn, wait bool) (bool, error) {
+	for {
+		var got bool
+		err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1, hashtext($2))`, spoolLockClass, r.Dest().Sanitize()).Scan(&got)
+		if err != nil {
+			return false, fmt.Errorf("lock the spool of %s: %w", r.Dest(), err)
+		}
+		if got || !wait {
+			return got, nil
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// spoolLocked runs fn holding the job's spool lock on conn, waiting for
+// a spool read to end.
+func (r *Replicator) spoolLocked(ctx context.Context, conn *pgxpool.Conn, fn func() error) error {
+	if _, err := r.lockSpool(ctx, conn, true); err != nil {
+		return err
+	}
+	defer r.unlockSpool(ctx, conn)
+	return fn()
+}
+
+// unlockSpool lets the spool lock of the job go; a lost session has let
+// it go already.
+func (r *Replicator) unlockSpool(ctx context.Context, conn *pgxpool.Conn) {
+	_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($1, hashtext($2))`, spoolLockClass, r.Dest().Sanitize())
+}
+
+// Spool reads the changes of a job with logical capture from its slot
+// into a spool on the destination until ctx ends: at once while a read
+// leaves messages in the slot, else every Config.Logical.PollInterval.
+// Refreshes then apply the spool, and decode only what was written since
+// the last read, so a refresh takes about as long as the changes to the
+// table take to apply, however much WAL the source writes for other
+// tables; Spool pays for the decoding, spread over the time between
+// refreshes. A read waits its turn while a refresh runs. Spool returns nil
+// when ctx ends, or the first error: the job does not exist or has the
+// trigger capture (ErrNotManaged, ErrWrongKind), or a read failed, which
+// leaves the spool and the slot as they were before it. Run one Spool per
+// job, beside whatever refreshes it; a second one only waits its turns.
+// It needs one source and one destination session.
+func (r *Replicator) Spool(ctx context.Context) error {
+	for {
+		more, err := r.spoolOnce(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if more {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(r.cfg.Logical.pollInterval()):
+		}
+	}
+}
+
+// spoolOnce reads the slot once into the spool, unless a refresh or
+// another read holds the spool lock; more says the read stopped before the
+// end of the WAL.
+func (r *Replicator) spoolOnce(ctx context.Context) (more bool, err error) {
+	conn, err := replication.AcquireLive(ctx, r.dest)
+	if err != nil {
+		return false, fmt.Errorf("spool %s: connect to the destination: %w", r.Dest(), err)
+	}
+	defer conn.Release()
+	got, err := r.lockSpool(ctx, conn, false)
+	if err != nil || !got {
+		return false, err
+	}
+	defer r.unlockSpool(ctx, conn)
+	row, err := r.catalog.Job(ctx, conn, r.Dest())
+	if err != nil {
+		return false, err
+	}
+	cfg, state, err := decodeJob(row)
+	if err != nil {
+		return false, err
+	}
+	if row.Kind != r.variant.Kind() || cfg.Capture != CaptureLogical || state.Stream == nil {
+		return false, &replication.TableError{Table: r.Dest(), Err: replication.ErrWrongKind,
+			Fix: "Spool reads a job with logical capture (Config.Capture = CaptureLogical); this job has none"}
+	}
+	from, err := state.Stream.lsn()
+	if err != nil {
+		return false, err
+	}
+	if state.Spool != "" {
+		if from, err = pglogrepl.ParseLSN(state.Spool); err != nil {
+			return false, fmt.Errorf("spool position %q: %w", state.Spool, err)
+		}
+	}
+	if err := waitSlotIdle(ctx, r.source, cfg.Slot); err != nil {
+		return false, err
+	}
+	src, err := replication.AcquireLive(ctx, r.source)
+	if err != nil {
+		return false, fmt.Errorf("spool %s: connect to the source: %w", r.Dest(), err)
+	}
+	defer func() {
+		if err != nil {
+			r.dropSession(ctx, src, cfg.Slot)
+		}
+		src.Release()
+	}()
+	w := &spoolWriter{r: r, conn: conn, table: r.spoolTable(row.ID), from: from, rels: map[uint32][]byte{}}
+	defer w.rollback(ctx)
+	end, more, err := w.read(ctx, src.Conn().PgConn(), cfg)
+	if err != nil {
+		return false, err
+	}
+	if w.kept {
+		if err := w.flush(ctx); err != nil {
+			return false, err
+		}
+		state.Spool = end.String()
+		if err := r.catalog.SaveProgress(ctx, w.tx, row.ID, state); err != nil {
+			return false, err
+		}
+		if h := r.hooks.beforeSpoolCommit; h != nil {
+			if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
+				return false, err
+			}
+		}
+		if err := w.tx.Commit(ctx); err != nil {
+			return false, fmt.Errorf("spool %s: commit: %w", r.Dest(), err)
+		}
+		w.tx = nil
+	}
+	if h := r.hooks.afterSpoolCommit; h != nil {
+		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
+			return false, err
+		}
+	}
+	// Confirmed only now: what precedes end is in the spool, applied, or
+	// of no transaction of the table.
+	if end > from {
+		if err := confirmSlot(ctx, src.Conn().PgConn(), cfg.Slot, end); err != nil {
+			return false, err
+		}
+	}
+	r.debug("spooled", "bytes", w.bytes, "rows", w.rows, "next", end.String(), "more", more)
+	return more, nil
+}
+
+// spoolWriter writes the messages of one read of the slot into the spool,
+// in one destination transaction, begun at the first message kept.
+type spoolWriter struct {
+	r     *Replicator
+	conn  *pgxpool.Conn
+	table string
+	// from: transactions whose commit record is before it are spooled or
+	// applied already, and left out.
+	from pglogrepl.LSN
+	// rels are the relation messages read, by relation, which start every
+	// spool row.
+	rels map[uint32][]byte
+	tx   pgx.Tx
+	seq  int64
+	buf  []byte
+	// keep: the current transaction is spooled; kept: some message was.
+	keep, kept  bool
+	bytes, rows int64
+}
+
+// read takes the slot's messages up to the WAL flushed when it starts
+// (end), or up to spoolMessagesPerRead of them, and spools those of
+// transactions not spooled yet. It returns the position that the spool
+// and the slot then reach: end when nothing was left out, else the end of
+// the last transaction read (more).
+func (w *spoolWriter) read(ctx context.Context, conn *pgconn.PgConn, cfg jobConfig) (pos pglogrepl.LSN, more bool, err error) {
+	res := conn.ExecParams(ctx, `SELECT pg_catalog.pg_current_wal_flush_lsn()::text`, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return 0, false, fmt.Errorf("read WAL end on the source: %w", res.Err)
+	}
+	end, err := pglogrepl.ParseLSN(string(res.Rows[0][0]))
+	if err != nil {
+		return 0, false, fmt.Errorf("read WAL end on the source: %w", err)
+	}
+	endTx, err := copypipe.TextTx(ctx, conn)
+	if err != nil {
+		return 0, false, fmt.Errorf("spool slot %s: %w", cfg.Slot, err)
+	}
+	defer func() { _ = endTx(false) }()
+	limit := strconv.AppendInt(nil, spoolMessagesPerRead, 10)
+	rr := conn.ExecParams(ctx, peekSQL, [][]byte{[]byte(cfg.Slot), []byte(end.String()), limit, []byte(cfg.Publication)},
+		nil, nil, []int16{pgx.BinaryFormatCode})
+	var n int64
+	var committed pglogrepl.LSN
+	for rr.NextRow() {
+		n++
+		msg := rr.Values()[0]
+		if len(msg) > 0 && msg[0] == 'C' {
+			if committed, err = decodeCommit(msg); err != nil {
+				break
+			}
+		}
+		if err = w.add(ctx, msg); err != nil {
+			break
+		}
+	}
+	if _, cerr := rr.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("spool slot %s: %w", cfg.Slot, cerr)
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	if n >= spoolMessagesPerRead && committed != 0 {
+		return max(committed, w.from), true, nil
+	}
+	return max(end, w.from), false, nil
+}
+
+// add spools one message when its transaction is kept.
+func (w *spoolWriter) add(ctx context.Context, msg []byte) error {
+	if len(msg) == 0 {
+		return nil
+	}
+	switch msg[0] {
+	case 'B':
+		final, _, err := decodeBegin(msg)
+		if err != nil {
+			return err
+		}
+		w.keep = final >= w.from
+	case 'R':
+		if len(msg) < 5 {
+			return fmt.Errorf("decode slot: relation message of %d bytes", len(msg))
+		}
+		w.rels[binary.BigEndian.Uint32(msg[1:5])] = append([]byte(nil), msg...)
+	}
+	if !w.keep {
+		return nil
+	}
+	if len(w.buf) == 0 {
+		for _, rel := range w.rels {
+			w.buf = appendSpooled(w.buf, rel)
+		}
+	}
+	w.buf = appendSpooled(w.buf, msg)
+	w.kept = true
+	if limit := cmp.Or(w.r.hooks.spoolRowBytes, spoolRowBytes); len(w.buf) >= limit {
+		return w.flush(ctx)
+	}
+	return nil
+}
+
+// appendSpooled appends msg to a spool row, after its length.
+func appendSpooled(buf, msg []byte) []byte {
+	buf = binary.BigEndian.AppendUint32(buf, uint32(len(msg)))
+	return append(buf, msg...)
+}
+
+// flush writes the spool row being built, beginning the transaction (and
+// making the spool table) at the first.
+func (w *spoolWriter) flush(ctx context.Context) error {
+	if len(w.buf) == 0 {
+		return nil
+	}
+	if w.tx == nil {
+		tx, err := durable.Begin(ctx, w.conn)
+		if err != nil {
+			return fmt.Errorf("spool %s: begin: %w", w.r.Dest(), err)
+		}
+		w.tx = tx
+		var missing bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass($1) IS NULL`, w.table).Scan(&missing); err != nil {
+			return fmt.Errorf("spool %s: %w", w.r.Dest(), err)
+		}
+		if missing {
+			// The spool's values are written once and read once: stored
+			// without compression, which would cost more than it saves.
+			for _, ddl := range []string{`CREATE TABLE ` + w.table + ` (seq bigint PRIMARY KEY, data bytea NOT NULL)`,
+				`ALTER TABLE ` + w.table + ` ALTER COLUMN data SET STORAGE EXTERNAL`} {
+				if _, err := tx.Exec(ctx, ddl); err != nil {
+					return fmt.Errorf("spool %s: make the spool table: %w", w.r.Dest(), err)
+				}
+			}
+		}
+		if err := tx.QueryRow(ctx, `SELECT COALESCE(max(seq), 0) FROM `+w.table).Scan(&w.seq); err != nil {
+			return fmt.Errorf("spool %s: %w", w.r.Dest(), err)
+		}
+	}
+	w.seq++
+	if _, err := w.tx.Exec(ctx, `INSERT INTO `+w.table+` (seq, data) VALUES ($1, $2)`, w.seq, w.buf); err != nil {
+		return fmt.Errorf("spool %s: %w", w.r.Dest(), err)
+	}
+	w.bytes += int64(len(w.buf))
+	w.rows++
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// rollback rolls back a transaction not committed.
+func (w *spoolWriter) rollback(ctx context.Context) {
+	if w.tx != nil {
+		_ = w.tx.Rollback(context.WithoutCancel(ctx))
+	}
+}
+
+// spoolRead is what a refresh read from the spool.
+type spoolRead struct {
+	table string
+	// lsn is the spool's position: it holds every transaction not applied
+	// that ended before it.
+	lsn pglogrepl.LSN
+	// upTo: the spool rows up to it are applied once the refresh's last
+	// piece commits; drained: that is all of them.
+	upTo    int64
+	drained bool
+}
+
+// readSpool folds the spool's messages into f in order, until f's batch
+// limit is reached. The spool row where the transaction being read when
+// the limit is reached began is kept, with every row after it; the next
+// read skips what that row holds before the transaction's beginning
+// (except relation messages).
+func readSpool(ctx context.Context, conn *pgconn.PgConn, f *folder, sp *spoolRead) error {
+	rr := conn.ExecParams(ctx, `SELECT seq, data FROM `+sp.table+` ORDER BY seq`, nil, nil, nil,
+		[]int16{pgx.BinaryFormatCode, pgx.BinaryFormatCode})
+	var seq, began int64
+	full := false
+	var err error
+	for !full && rr.NextRow() {
+		v := rr.Values()
+		if len(v[0]) != 8 {
+			err = fmt.Errorf("read spool %s: bad sequence number", sp.table)
+			break
+		}
+		seq = int64(binary.BigEndian.Uint64(v[0]))
+		for data := v[1]; len(data) > 0 && !full; {
+			if len(data) < 4 || uint64(len(data)-4) < uint64(binary.BigEndian.Uint32(data)) {
+				err = fmt.Errorf("read spool %s: row %d is cut short", sp.table, seq)
+				break
+			}
+			n := int(binary.BigEndian.Uint32(data))
+			msg := data[4 : 4+n]
+			data = data[4+n:]
+			switch {
+			case len(msg) > 0 && msg[0] == 'B':
+				began = seq
+			case began == 0 && (len(msg) == 0 || msg[0] != 'R'):
+				// the end of a transaction applied already, whose
+				// beginning was in a row deleted
+				continue
+			}
+			if full, err = f.add(msg); err != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	if _, cerr := rr.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("read spool %s: %w", sp.table, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	if full {
+		sp.upTo = began - 1
+		return nil
+	}
+	sp.upTo, sp.drained = seq, true
+	return nil
+}
+
+// readSpoolAndSlot folds into f what the spool holds, when sp is not nil,
+// then, unless that reached the batch limit, what the slot holds after the
+// spool's position. conn is the destination session that holds the spool
+// lock, src the source session.
+func (r *Replicator) readSpoolAndSlot(ctx context.Context, conn, src *pgxpool.Conn, f *folder, j *job, sp *spoolRead) error {
+	if sp != nil {
+		if err := readSpool(ctx, conn.Conn().PgConn(), f, sp); err != nil {
+			return err
+		}
+		if f.full {
+			f.cs.next, f.cs.more = f.position(), true
+			return nil
+		}
+		// Every transaction before the spool's position was read from the
+		// spool, also the one a batch limit cut (the spool holds it since
+		// its position is past it), though the slot may still hold them
+		// when a crash came before its confirmation.
+		f.from, f.partial = max(f.from, sp.lsn), 0
+	}
+	return readSlot(ctx, src.Conn().PgConn(), f, j.cfg.Publication)
+}
+
+// saveStream saves the position next in tx, the transaction of a read's
+// last piece, with what it read from the spool: the rows read are deleted,
+// and the spool position is kept unless the read drained the spool.
+func (r *Replicator) saveStream(ctx context.Context, tx pgx.Tx, j *job, next *streamState, sp *spoolRead) error {
+	st := jobState{Stream: next, NeedsPull: j.state.NeedsPull}
+	if sp != nil {
+		if sp.upTo > 0 {
+			if _, err := tx.Exec(ctx, `DELETE FROM `+sp.table+` WHERE seq <= $1`, sp.upTo); err != nil {
+				return fmt.Errorf("delete the spool rows applied: %w", err)
+			}
+		}
+		if !sp.drained {
+			st.Spool = sp.lsn.String()
+		}
+	}
+	return r.catalog.SaveState(ctx, tx, j.row.ID, st)
+}
+
+// dropSpool drops the spool table of job id, if any, in tx.
+func (r *Replicator) dropSpool(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `DROP TABLE IF EXISTS `+r.spoolTable(id)); err != nil {
+		return fmt.Errorf("drop the spool of %s: %w", r.Dest(), err)
+	}
+	return nil
+}
