@@ -103,10 +103,11 @@ func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs i
 			r.Baseline, spooled.Baseline = t[0].Pgmimeo, t[0].Pgmimeo
 		}
 		for i := range runs {
-			if err := e.logicalRun(ctx, w, i, &r, false); err != nil {
+			// Each run deletes keys of its own.
+			if err := e.logicalRun(ctx, w, 2*i, &r, false); err != nil {
 				return results, fmt.Errorf("%s: %w", name, err)
 			}
-			if err := e.logicalRun(ctx, w, i, &spooled, true); err != nil {
+			if err := e.logicalRun(ctx, w, 2*i+1, &spooled, true); err != nil {
 				return results, fmt.Errorf("%s, spooled: %w", name, err)
 			}
 		}
@@ -115,10 +116,12 @@ func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs i
 	return results, nil
 }
 
-// logicalRun is run i of workload w of the logical capture, into r. With
+// logicalRun is run i of workload w of the logical capture, into r (the
+// runs of one workload need numbers of their own: see changeSets). With
 // spool, Spool reads the slot from before the changes are made until the
 // timed refresh has ended; r.Spool gets how long after the writes it took
-// to confirm their end on the slot (the refresh waits for that, untimed).
+// to confirm their end on the slot (the refresh waits for that, untimed,
+// and then applies the spool alone, as it does while Spool keeps up).
 func (e *env) logicalRun(ctx context.Context, w changeSet, i int, r *result, spool bool) error {
 	if _, err := e.logical.Refresh(ctx); err != nil {
 		return err

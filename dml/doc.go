@@ -167,6 +167,28 @@
 // opens a replication connection (to create the slot and export its
 // snapshot).
 //
+// A refresh decodes every WAL record the source wrote since the slot's
+// restart point, those of other tables too, and confirming the new
+// position decodes them again, so its time grows with all the source's
+// writes since the last refresh. [Replicator.Spool] moves that work out
+// of the refresh: run beside whatever refreshes the job, it reads the
+// slot every Config.Logical.PollInterval into a spool table on the
+// destination (logical_spool_<job id> in the catalog's schema), each read
+// committed with the position it reached and its time (the job's state,
+// without marking a run) before that position is confirmed to the slot.
+// While Spool runs, a refresh applies the spool alone, without decoding
+// anything: the destination is as fresh as the last spool read, and the
+// refresh reports that as its lag. Once Spool has returned (a running
+// Spool holds an advisory lock of its own, which its end or the end of its
+// session lets go), a refresh reads the spool and then the slot from the
+// spool's position. Either way it deletes the spool rows
+// it read in the transaction of its last piece, with the new position. A
+// spool lock (an advisory lock of its own on the destination table) keeps
+// one reader of the slot at a time: a refresh, a repull and Destroy wait
+// for a spool read in flight; a spool read that finds a refresh running
+// leaves its turn. The scheduler and the pgmimeo command do not run
+// Spool: call it from your service.
+//
 // Each refresh checks the WAL the slot retains (Replicator.SlotHealth):
 // past Config.Logical.WarnRetainedBytes it is a warning of the refresh
 // (a WARNING job in the job log), past CriticalRetainedBytes also a

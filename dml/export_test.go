@@ -70,7 +70,14 @@ func (t *Target) Stage(ctx context.Context, tx pgx.Tx) (*keyapply.Batch, error) 
 const DeletedAtColumn = keyapply.DeletedAtColumn
 
 // SpoolOnce runs one read of r's slot into its spool, for tests.
-func SpoolOnce(ctx context.Context, r *Replicator) (more bool, err error) { return r.spoolOnce(ctx) }
+func SpoolOnce(ctx context.Context, r *Replicator) (more bool, err error) {
+	conn, err := replication.AcquireLive(ctx, r.dest)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Release()
+	return r.spoolOnce(ctx, conn)
+}
 
 // SetSpoolHooks places fault-injection hooks in r's spool reads, for
 // tests: before and after the destination commit; rowBytes, when not 0,
@@ -78,3 +85,8 @@ func SpoolOnce(ctx context.Context, r *Replicator) (more bool, err error) { retu
 func SetSpoolHooks(r *Replicator, rowBytes int, before, after func(ctx context.Context, p Phase) error) {
 	r.hooks.spoolRowBytes, r.hooks.beforeSpoolCommit, r.hooks.afterSpoolCommit = rowBytes, before, after
 }
+
+// SetSpooling makes r's refreshes take a Spool of the job as running
+// (they apply the spool alone) or as not running (they read the slot after
+// the spool), whatever runs, for tests that read the slot with SpoolOnce.
+func SetSpooling(r *Replicator, running bool) { r.hooks.spooling = &running }

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/jackc/pglogrepl"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -187,12 +186,9 @@ func (r *Replicator) readAndApply(ctx context.Context, conn *pgxpool.Conn, run *
 	} else if st.Stream != nil {
 		j.state.Stream, j.state.Spool = st.Stream, st.Spool
 	}
-	var sp *spoolRead
-	if j.state.Spool != "" {
-		sp = &spoolRead{table: r.spoolTable(j.row.ID)}
-		if sp.lsn, err = pglogrepl.ParseLSN(j.state.Spool); err != nil {
-			return fmt.Errorf("spool position %q: %w", j.state.Spool, err)
-		}
+	sp, err := r.openSpool(ctx, conn, j)
+	if err != nil {
+		return err
 	}
 	state := *j.state.Stream
 	from, err := state.lsn()
@@ -256,11 +252,14 @@ func (r *Replicator) readAndApply(ctx context.Context, conn *pgxpool.Conn, run *
 		}
 	}
 	j.state.Stream = &cs.next
-	if sp != nil && sp.drained {
-		j.state.Spool = ""
+	if sp != nil && sp.drained && !sp.only {
+		j.state.Spool = nil
 	}
-	// Confirmed only now that the destination committed.
-	if next, err := cs.next.lsn(); err == nil && next > from {
+	if sp != nil && sp.only {
+		// Up to date as of the spool read, whose position Spool confirmed.
+		res.SyncLag = max(res.SyncLag, sp.lag)
+	} else if next, err := cs.next.lsn(); err == nil && next > from {
+		// Confirmed only now that the destination committed.
 		if err := confirmSlot(ctx, src.Conn().PgConn(), j.cfg.Slot, next); err != nil {
 			return err
 		}

@@ -24,16 +24,23 @@ import (
 // that work out of the refresh: between refreshes it reads the slot's
 // messages for the job into a spool table on the destination, each
 // read's messages committed in one destination transaction with the
-// position they reach (jobState.Spool), and only then confirms that
-// position to the slot, so the slot's restart point follows the source's
-// writes. A refresh of a job whose state has a spool position reads the
-// spool first, then the slot from that position (what Spool has not read
-// yet), folds both as one read and, in the transaction of its last piece,
-// deletes the spool rows it read with the new position. A spool row is
-// thus deleted only with the destination rows it describes, and a slot
-// position is confirmed only once what precedes it is committed on the
-// destination, as spooled messages or as applied rows: a crash anywhere
-// leaves a spool and a slot from which the next read converges.
+// position they reach and the read's time (jobState.Spool), and only then
+// confirms that position to the slot. While a Spool runs (it holds the
+// spooler lock, in shared mode, for as long as it runs), a refresh applies
+// the spool alone and does not touch the slot: the destination is then as
+// fresh as the last read, which the refresh reports as its lag. (Reading
+// the slot after the spool would not be cheap even then: the slot's
+// restart point follows its confirmed position only at the source's
+// records of running transactions, every 15 s or checkpoint, so a read
+// decodes again up to that much WAL.) Once Spool has stopped, a refresh
+// reads the spool, then the slot from the spool's position, as one read,
+// and the job is back to reading its slot. Either way the refresh deletes
+// the spool rows it read in the transaction of its last piece, with the
+// new position. A spool row is thus deleted only with the destination
+// rows it describes, and a slot position is confirmed only once what
+// precedes it is committed on the destination, as spooled messages or as
+// applied rows: a crash anywhere leaves a spool and a slot from which the
+// next read converges.
 //
 // A spool row holds the messages of whole transactions or of parts of
 // one, each with its length, and starts with the relation messages read
@@ -41,6 +48,23 @@ import (
 // columns. The spool lock (an advisory lock of its own on the destination
 // table) keeps one reader of the slot at a time: a refresh waits for it, a
 // spool read that finds it taken leaves its turn.
+
+// spoolMark is what a spool read leaves in the job's state.
+type spoolMark struct {
+	// LSN: the spool holds every transaction of the table that ended
+	// before it and is not applied yet.
+	LSN string `json:"lsn"`
+	// At is the destination's clock just before the read took the
+	// source's WAL end: once the spool is applied, the destination holds
+	// every source change committed before it.
+	At time.Time `json:"at"`
+}
+
+// spoolerClass is the first key of the lock a running Spool holds, in
+// shared mode, for as long as it runs ("splr"); the second is the one of
+// the refresh lock. A refresh that cannot take it exclusively knows that
+// a Spool keeps the spool up to date.
+const spoolerClass = 0x73706c72
 
 // spoolLockClass is the first key of the spool lock ("spol"); the second
 // is the one of the refresh lock.
@@ -102,19 +126,42 @@ func (r *Replicator) unlockSpool(ctx context.Context, conn *pgxpool.Conn) {
 // Spool reads the changes of a job with logical capture from its slot
 // into a spool on the destination until ctx ends: at once while a read
 // leaves messages in the slot, else every Config.Logical.PollInterval.
-// Refreshes then apply the spool, and decode only what was written since
-// the last read, so a refresh takes about as long as the changes to the
+// While it runs, refreshes apply the spool alone and do not decode the
+// WAL at all, so a refresh takes about as long as the changes to the
 // table take to apply, however much WAL the source writes for other
 // tables; Spool pays for the decoding, spread over the time between
-// refreshes. A read waits its turn while a refresh runs. Spool returns nil
-// when ctx ends, or the first error: the job does not exist or has the
-// trigger capture (ErrNotManaged, ErrWrongKind), or a read failed, which
-// leaves the spool and the slot as they were before it. Run one Spool per
-// job, beside whatever refreshes it; a second one only waits its turns.
-// It needs one source and one destination session.
+// refreshes. The destination is then as fresh as Spool's last read (a
+// poll interval and the read's own time behind the source), and a
+// refresh reports that as its lag. Once Spool has returned, refreshes
+// read the slot again, after what the spool holds. A read that finds a refresh running leaves its turn, and a
+// refresh waits for a read in flight. Spool returns nil when ctx ends, or
+// the first error: the job does not exist or has the trigger capture
+// (ErrNotManaged, ErrWrongKind), or a read failed, which leaves the spool
+// and the slot as they were before it. Run one Spool per job, beside
+// whatever refreshes it; a second one only takes turns. It holds one
+// destination session for as long as it runs and one source session per
+// read, and writes one small destination transaction per read even when
+// nothing changed.
 func (r *Replicator) Spool(ctx context.Context) error {
+	conn, err := replication.AcquireLive(ctx, r.dest)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("spool %s: connect to the destination: %w", r.Dest(), err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_lock_shared($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize()); err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("spool %s: announce the spool: %w", r.Dest(), err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock_shared($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize())
+	}()
 	for {
-		more, err := r.spoolOnce(ctx)
+		more, err := r.spoolOnce(ctx, conn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -132,15 +179,29 @@ func (r *Replicator) Spool(ctx context.Context) error {
 	}
 }
 
-// spoolOnce reads the slot once into the spool, unless a refresh or
-// another read holds the spool lock; more says the read stopped before the
-// end of the WAL.
-func (r *Replicator) spoolOnce(ctx context.Context) (more bool, err error) {
-	conn, err := replication.AcquireLive(ctx, r.dest)
-	if err != nil {
-		return false, fmt.Errorf("spool %s: connect to the destination: %w", r.Dest(), err)
+// spooling reports whether a Spool of the job runs (holds the spooler
+// lock); conn is a destination session.
+func (r *Replicator) spooling(ctx context.Context, conn *pgxpool.Conn) (bool, error) {
+	if r.hooks.spooling != nil {
+		return *r.hooks.spooling, nil
 	}
-	defer conn.Release()
+	var free bool
+	err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize()).Scan(&free)
+	if err != nil {
+		return false, fmt.Errorf("look for a spool of %s: %w", r.Dest(), err)
+	}
+	if free {
+		if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_unlock($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize()); err != nil {
+			return false, fmt.Errorf("look for a spool of %s: %w", r.Dest(), err)
+		}
+	}
+	return !free, nil
+}
+
+// spoolOnce reads the slot once into the spool, on destination session
+// conn, unless a refresh or another read holds the spool lock; more says
+// the read stopped before the end of the WAL.
+func (r *Replicator) spoolOnce(ctx context.Context, conn *pgxpool.Conn) (more bool, err error) {
 	got, err := r.lockSpool(ctx, conn, false)
 	if err != nil || !got {
 		return false, err
@@ -162,10 +223,14 @@ func (r *Replicator) spoolOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if state.Spool != "" {
-		if from, err = pglogrepl.ParseLSN(state.Spool); err != nil {
-			return false, fmt.Errorf("spool position %q: %w", state.Spool, err)
+	if state.Spool != nil {
+		if from, err = pglogrepl.ParseLSN(state.Spool.LSN); err != nil {
+			return false, fmt.Errorf("spool position %q: %w", state.Spool.LSN, err)
 		}
+	}
+	var at time.Time
+	if err := conn.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&at); err != nil {
+		return false, fmt.Errorf("spool %s: read the clock: %w", r.Dest(), err)
 	}
 	if err := waitSlotIdle(ctx, r.source, cfg.Slot); err != nil {
 		return false, err
@@ -186,24 +251,27 @@ func (r *Replicator) spoolOnce(ctx context.Context) (more bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	if w.kept {
-		if err := w.flush(ctx); err != nil {
-			return false, err
-		}
-		state.Spool = end.String()
-		if err := r.catalog.SaveProgress(ctx, w.tx, row.ID, state); err != nil {
-			return false, err
-		}
-		if h := r.hooks.beforeSpoolCommit; h != nil {
-			if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
-				return false, err
-			}
-		}
-		if err := w.tx.Commit(ctx); err != nil {
-			return false, fmt.Errorf("spool %s: commit: %w", r.Dest(), err)
-		}
-		w.tx = nil
+	// Saved also when nothing was kept: the time is the lag of the
+	// refreshes that apply the spool alone.
+	if err := w.flush(ctx); err != nil {
+		return false, err
 	}
+	if err := w.begin(ctx); err != nil {
+		return false, err
+	}
+	state.Spool = &spoolMark{LSN: end.String(), At: at}
+	if err := r.catalog.SaveProgress(ctx, w.tx, row.ID, state); err != nil {
+		return false, err
+	}
+	if h := r.hooks.beforeSpoolCommit; h != nil {
+		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
+			return false, err
+		}
+	}
+	if err := w.tx.Commit(ctx); err != nil {
+		return false, fmt.Errorf("spool %s: commit: %w", r.Dest(), err)
+	}
+	w.tx = nil
 	if h := r.hooks.afterSpoolCommit; h != nil {
 		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
 			return false, err
@@ -328,12 +396,28 @@ func appendSpooled(buf, msg []byte) []byte {
 	return append(buf, msg...)
 }
 
-// flush writes the spool row being built, beginning the transaction (and
-// making the spool table) at the first.
+// flush writes the spool row being built, if any, beginning the
+// transaction at the first.
 func (w *spoolWriter) flush(ctx context.Context) error {
 	if len(w.buf) == 0 {
 		return nil
 	}
+	if err := w.begin(ctx); err != nil {
+		return err
+	}
+	w.seq++
+	if _, err := w.tx.Exec(ctx, `INSERT INTO `+w.table+` (seq, data) VALUES ($1, $2)`, w.seq, w.buf); err != nil {
+		return fmt.Errorf("spool %s: %w", w.r.Dest(), err)
+	}
+	w.bytes += int64(len(w.buf))
+	w.rows++
+	w.buf = w.buf[:0]
+	return nil
+}
+
+// begin begins the read's destination transaction, with a durable commit,
+// unless it is begun, making the spool table when there is none.
+func (w *spoolWriter) begin(ctx context.Context) error {
 	if w.tx == nil {
 		tx, err := durable.Begin(ctx, w.conn)
 		if err != nil {
@@ -358,13 +442,6 @@ func (w *spoolWriter) flush(ctx context.Context) error {
 			return fmt.Errorf("spool %s: %w", w.r.Dest(), err)
 		}
 	}
-	w.seq++
-	if _, err := w.tx.Exec(ctx, `INSERT INTO `+w.table+` (seq, data) VALUES ($1, $2)`, w.seq, w.buf); err != nil {
-		return fmt.Errorf("spool %s: %w", w.r.Dest(), err)
-	}
-	w.bytes += int64(len(w.buf))
-	w.rows++
-	w.buf = w.buf[:0]
 	return nil
 }
 
@@ -378,13 +455,42 @@ func (w *spoolWriter) rollback(ctx context.Context) {
 // spoolRead is what a refresh read from the spool.
 type spoolRead struct {
 	table string
-	// lsn is the spool's position: it holds every transaction not applied
-	// that ended before it.
+	mark  *spoolMark
+	// lsn is the spool's position (mark.LSN): it holds every transaction
+	// not applied that ended before it.
 	lsn pglogrepl.LSN
+	// only: a reader keeps the spool up to date, so the refresh reads the
+	// spool alone, not the slot; the destination is then behind by lag,
+	// the age of the spool read by the destination's clock.
+	only bool
+	lag  time.Duration
 	// upTo: the spool rows up to it are applied once the refresh's last
 	// piece commits; drained: that is all of them.
 	upTo    int64
 	drained bool
+}
+
+// openSpool returns what a refresh of j reads from its spool: nil when j
+// has none. conn is a destination session.
+func (r *Replicator) openSpool(ctx context.Context, conn *pgxpool.Conn, j *job) (*spoolRead, error) {
+	m := j.state.Spool
+	if m == nil {
+		return nil, nil
+	}
+	sp := &spoolRead{table: r.spoolTable(j.row.ID), mark: m}
+	var err error
+	if sp.lsn, err = pglogrepl.ParseLSN(m.LSN); err != nil {
+		return nil, fmt.Errorf("spool position %q: %w", m.LSN, err)
+	}
+	if sp.only, err = r.spooling(ctx, conn); err != nil || !sp.only {
+		return sp, err
+	}
+	var now time.Time
+	if err := conn.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+		return nil, fmt.Errorf("read the clock: %w", err)
+	}
+	sp.lag = now.Sub(m.At)
+	return sp, nil
 }
 
 // readSpool folds the spool's messages into f in order, until f's batch
@@ -452,8 +558,13 @@ func (r *Replicator) readSpoolAndSlot(ctx context.Context, conn, src *pgxpool.Co
 		if err := readSpool(ctx, conn.Conn().PgConn(), f, sp); err != nil {
 			return err
 		}
-		if f.full {
+		switch {
+		case f.full:
 			f.cs.next, f.cs.more = f.position(), true
+			return nil
+		case sp.only:
+			// every transaction before the spool's position is read
+			f.cs.next = streamState{LSN: sp.mark.LSN}
 			return nil
 		}
 		// Every transaction before the spool's position was read from the
@@ -476,8 +587,10 @@ func (r *Replicator) saveStream(ctx context.Context, tx pgx.Tx, j *job, next *st
 				return fmt.Errorf("delete the spool rows applied: %w", err)
 			}
 		}
-		if !sp.drained {
-			st.Spool = sp.lsn.String()
+		// Read alone, the spool stays the job's; read with the slot past
+		// its position, the spool has served unless rows are left.
+		if sp.only || !sp.drained {
+			st.Spool = sp.mark
 		}
 	}
 	return r.catalog.SaveState(ctx, tx, j.row.ID, st)

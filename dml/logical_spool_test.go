@@ -26,6 +26,11 @@ type spoolTwins struct {
 	spooled, plain *dml.Replicator
 	cfg            *dml.Config
 	v              dml.Variant
+	// apart: the two jobs applied changes up to different positions, so
+	// that logdel may keep different deleted rows (a key marked deleted,
+	// then live again, then moved away keeps its mark only when its live
+	// row was never applied); only the live rows are compared then.
+	apart bool
 }
 
 func newSpoolTwins(t *testing.T, v dml.Variant, cfg dml.Config, rowBytes int) *spoolTwins {
@@ -40,6 +45,8 @@ func newSpoolTwins(t *testing.T, v dml.Variant, cfg dml.Config, rowBytes int) *s
 	tw.cfg = &cfg
 	tw.spooled = tw.open(t, b.Source, b.Dest)
 	dml.SetSpoolHooks(tw.spooled, rowBytes, nil, nil)
+	// SpoolOnce stands for a running Spool.
+	dml.SetSpooling(tw.spooled, true)
 	plain := cfg
 	plain.Dest = replication.T("public", "plain")
 	var err error
@@ -71,13 +78,17 @@ func (tw *spoolTwins) spool(t *testing.T) {
 	}
 }
 
-// converge refreshes both jobs until neither has more to apply, and
-// compares them with each other and with the source.
+// converge reads the slot into the spool, refreshes both jobs until
+// neither has more to apply, and compares them with each other and with
+// the source.
 func (tw *spoolTwins) converge(t *testing.T) {
 	t.Helper()
+	tw.spool(t)
 	refreshUntilDone(t, tw.spooled)
 	refreshUntilDone(t, tw.plain)
-	require.Equal(t, pgtest.Rows(t, tw.b.Dest, `SELECT * FROM plain`), pgtest.Rows(t, tw.b.Dest, `SELECT * FROM spooled`))
+	if !tw.apart || tw.v == dml.Plain {
+		require.Equal(t, pgtest.Rows(t, tw.b.Dest, `SELECT * FROM plain`), pgtest.Rows(t, tw.b.Dest, `SELECT * FROM spooled`))
+	}
 	live := `SELECT * FROM spooled`
 	if tw.v == dml.LogDeletes {
 		live = `SELECT id, owner, balance, note, tags, seen FROM spooled WHERE mimeo_source_deleted IS NULL`
@@ -118,50 +129,72 @@ func change(t *testing.T, db replication.DB, n int) {
 
 // TestLogicalSpool: changes read into the spool by two spool reads (in
 // spool rows of a few hundred bytes, which cut transactions), a TRUNCATE
-// among them, and changes made after the last read, are applied by one
-// refresh, exactly as a job that reads its slot alone applies them, for
-// dml and logdel; the refresh empties the spool. A spool read moves the
-// slot past the WAL written for other tables, and Destroy drops the
-// spool.
+// among them, are applied by one refresh exactly as a job that reads its
+// slot alone applies them, for dml and logdel. While a Spool runs (here:
+// as if one ran), a refresh applies the spool alone: changes made after
+// the last spool read wait for the next one, and the refresh reports the
+// age of the read as its lag. With no Spool running (stale), a refresh
+// reads the slot after the spool and applies those changes too; either
+// way the spool is emptied. A spool read moves the slot past the WAL
+// written for other tables, and Destroy drops the spool.
 func TestLogicalSpool(t *testing.T) {
 	t.Parallel()
 	for _, v := range []dml.Variant{dml.Plain, dml.LogDeletes} {
-		t.Run(v.Label(), func(t *testing.T) {
-			t.Parallel()
-			tw := newSpoolTwins(t, v, dml.Config{ChunkSize: 7}, 300)
-			ctx := context.Background()
-			require.Equal(t, -1, tw.spoolRows(t), "a job has no spool before it is read")
-			change(t, tw.b.Source, 1)
-			tw.spool(t)
-			first := tw.spoolRows(t)
-			require.Greater(t, first, 5)
-			pgtest.MustExec(t, tw.b.Source, `TRUNCATE accounts`)
-			pgtest.MustExec(t, tw.b.Source, `INSERT INTO accounts SELECT g, 't' || g, g, NULL, NULL, NULL FROM generate_series(1, 60) g`)
-			change(t, tw.b.Source, 2)
-			tw.spool(t)
-			require.Greater(t, tw.spoolRows(t), first)
-			change(t, tw.b.Source, 3)
-			tw.converge(t)
-			require.Equal(t, 0, tw.spoolRows(t))
+		for _, stale := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/stale=%v", v.Label(), stale), func(t *testing.T) {
+				t.Parallel()
+				tw := newSpoolTwins(t, v, dml.Config{ChunkSize: 7}, 300)
+				ctx := context.Background()
+				require.Equal(t, -1, tw.spoolRows(t), "a job has no spool before it is read")
+				change(t, tw.b.Source, 1)
+				tw.spool(t)
+				first := tw.spoolRows(t)
+				require.Greater(t, first, 5)
+				pgtest.MustExec(t, tw.b.Source, `TRUNCATE accounts`)
+				pgtest.MustExec(t, tw.b.Source, `INSERT INTO accounts SELECT g, 't' || g, g, NULL, NULL, NULL FROM generate_series(1, 60) g`)
+				change(t, tw.b.Source, 2)
+				tw.spool(t)
+				require.Greater(t, tw.spoolRows(t), first)
+				spooled := pgtest.Rows(t, tw.b.Source, `SELECT * FROM accounts`)
+				change(t, tw.b.Source, 3)
+				dml.SetSpooling(tw.spooled, !stale)
+				res := refresh(t, tw.spooled)
+				require.False(t, res.More)
+				require.Equal(t, 0, tw.spoolRows(t))
+				live := `SELECT * FROM spooled`
+				if v == dml.LogDeletes {
+					live = `SELECT id, owner, balance, note, tags, seen FROM spooled WHERE mimeo_source_deleted IS NULL`
+				}
+				if stale {
+					require.Equal(t, pgtest.Rows(t, tw.b.Source, `SELECT * FROM accounts`), pgtest.Rows(t, tw.b.Dest, live))
+					require.Zero(t, res.SyncLag)
+				} else {
+					require.Equal(t, spooled, pgtest.Rows(t, tw.b.Dest, live), "applied up to the last spool read")
+					require.Greater(t, res.SyncLag, time.Duration(0))
+					tw.apart = true
+				}
+				tw.converge(t)
+				require.Equal(t, 0, tw.spoolRows(t))
 
-			// Unrelated WAL: a spool read with nothing to spool confirms it.
-			pgtest.MustExec(t, tw.b.Source, `CREATE TABLE other AS SELECT g AS x, repeat('x', 200) AS pad FROM generate_series(1, 5000) g`)
-			var written string
-			require.NoError(t, tw.b.Source.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&written))
-			tw.spool(t)
-			require.Equal(t, 0, tw.spoolRows(t))
-			h, err := tw.spooled.SlotHealth(ctx)
-			require.NoError(t, err)
-			var behind bool
-			require.NoError(t, tw.b.Source.QueryRow(ctx, `SELECT confirmed_flush_lsn < $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2`,
-				written, h.Slot).Scan(&behind))
-			require.False(t, behind, "the slot is confirmed past the unrelated WAL")
+				// Unrelated WAL: a spool read with nothing to spool confirms it.
+				pgtest.MustExec(t, tw.b.Source, `CREATE TABLE other AS SELECT g AS x, repeat('x', 200) AS pad FROM generate_series(1, 5000) g`)
+				var written string
+				require.NoError(t, tw.b.Source.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&written))
+				tw.spool(t)
+				require.Equal(t, 0, tw.spoolRows(t))
+				h, err := tw.spooled.SlotHealth(ctx)
+				require.NoError(t, err)
+				var behind bool
+				require.NoError(t, tw.b.Source.QueryRow(ctx, `SELECT confirmed_flush_lsn < $1::pg_lsn FROM pg_replication_slots WHERE slot_name = $2`,
+					written, h.Slot).Scan(&behind))
+				require.False(t, behind, "the slot is confirmed past the unrelated WAL")
 
-			change(t, tw.b.Source, 4)
-			tw.spool(t)
-			require.NoError(t, tw.spooled.Destroy(ctx, nil))
-			require.Equal(t, -1, tw.spoolRows(t))
-		})
+				change(t, tw.b.Source, 4)
+				tw.spool(t)
+				require.NoError(t, tw.spooled.Destroy(ctx, nil))
+				require.Equal(t, -1, tw.spoolRows(t))
+			})
+		}
 	}
 }
 
@@ -238,6 +271,7 @@ func TestLogicalSpoolCrashes(t *testing.T) {
 						// A new process, on new pools.
 						tw.spooled = tw.open(t, pgtest.Pool(t, tw.b.SourceDSN), pgtest.Pool(t, tw.b.DestDSN))
 						dml.SetSpoolHooks(tw.spooled, 500, nil, nil)
+						dml.SetSpooling(tw.spooled, true)
 						change(t, tw.b.Source, 3)
 						tw.spool(t)
 						change(t, tw.b.Source, 4)
@@ -255,11 +289,12 @@ func TestLogicalSpoolCrashes(t *testing.T) {
 
 // TestLogicalSpoolConcurrent: Spool runs while three writers change the
 // table and refreshes run one after another; each waits its turn, none
-// fails, and once the writers stop, the destination holds the source's
-// rows.
+// fails, and once the writers and Spool stop, the destination holds the
+// source's rows.
 func TestLogicalSpoolConcurrent(t *testing.T) {
 	t.Parallel()
 	tw := newSpoolTwins(t, dml.Plain, dml.Config{ChunkSize: 50, Logical: dml.LogicalConfig{PollInterval: 5 * time.Millisecond}}, 0)
+	tw.spooled = tw.open(t, tw.b.Source, tw.b.Dest) // asks the server whether Spool runs
 	ctx, cancel := context.WithCancel(context.Background())
 	spoolDone := make(chan error, 1)
 	go func() { spoolDone <- tw.spooled.Spool(ctx) }()
@@ -295,9 +330,9 @@ func TestLogicalSpoolConcurrent(t *testing.T) {
 		refreshes++
 	}
 	wg.Wait()
-	tw.converge(t)
 	cancel()
 	require.NoError(t, <-spoolDone)
+	tw.converge(t)
 	t.Logf("%d refreshes while Spool ran", refreshes)
 	require.Greater(t, refreshes, 2)
 }
@@ -312,4 +347,39 @@ func TestSpoolWrongCapture(t *testing.T) {
 	require.NoError(t, r.Setup(context.Background()))
 	require.ErrorIs(t, r.Spool(context.Background()), replication.ErrWrongKind)
 	require.Empty(t, pgtest.Rows(t, b.Dest, `SELECT tablename FROM pg_tables WHERE tablename LIKE 'logical\_spool\_%'`))
+}
+
+// TestSpoolRunning: refreshes apply the spool alone exactly while a Spool
+// of the job runs: a change made after Spool's first read (its poll
+// interval is an hour) waits while Spool runs, and is applied by the
+// first refresh after it returned.
+func TestSpoolRunning(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, accountsDDL)
+	r := newDML(t, b, accounts, &dml.Config{Capture: dml.CaptureLogical, Logical: dml.LogicalConfig{PollInterval: time.Hour}})
+	require.NoError(t, r.Setup(ctx))
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (1, 'a', 1, NULL, NULL, NULL)`)
+	spoolCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- r.Spool(spoolCtx) }()
+	// The first read has committed once the spool table exists.
+	deadline := time.Now().Add(time.Minute)
+	for len(pgtest.Rows(t, b.Dest, `SELECT tablename FROM pg_tables WHERE tablename LIKE 'logical\_spool\_%'`)) == 0 {
+		require.True(t, time.Now().Before(deadline), "Spool made no spool")
+		time.Sleep(10 * time.Millisecond)
+	}
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (2, 'b', 2, NULL, NULL, NULL)`)
+	res := refresh(t, r)
+	require.Equal(t, int64(1), res.Inserted)
+	require.Greater(t, res.SyncLag, time.Duration(0))
+	require.Equal(t, []string{"(1)"}, pgtest.Rows(t, b.Dest, `SELECT id FROM accounts`))
+	stop()
+	require.NoError(t, <-done)
+	res = refresh(t, r)
+	require.Equal(t, int64(1), res.Inserted)
+	require.Zero(t, res.SyncLag)
+	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
 }

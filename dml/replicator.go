@@ -40,6 +40,9 @@ type hooks struct {
 	beforeSpoolCommit, afterSpoolCommit func(ctx context.Context, p phase) error
 	// spoolRowBytes, when not 0, replaces spoolRowBytes.
 	spoolRowBytes int
+	// spooling, when not nil, replaces the answer to whether a Spool of
+	// the job runs.
+	spooling *bool
 }
 
 // phase tells a test hook which backends are at work.
@@ -221,10 +224,9 @@ type jobState struct {
 	NeedsPull bool `json:"needs_pull,omitempty"`
 	// Stream is where logical capture stands.
 	Stream *streamState `json:"stream,omitempty"`
-	// Spool, when not empty, is the LSN up to which the job's spool table
-	// holds every transaction of the table not applied yet (see
-	// logical_spool.go).
-	Spool string `json:"spool,omitempty"`
+	// Spool is what the last spool read left (see logical_spool.go); nil
+	// when the job has no spool.
+	Spool *spoolMark `json:"spool,omitempty"`
 }
 
 func decodeJob(j *replication.Job) (jobConfig, jobState, error) {
