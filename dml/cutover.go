@@ -92,7 +92,8 @@ func (c *CutoverResult) end(ctx context.Context, commit bool) error {
 // readers go on, writers wait), waiting at most LockTimeout (an error
 // wrapping ErrCutoverLock, and nothing changed, when it cannot); once it
 // holds the lock every change committed before it is in the queue or the
-// WAL, and Cutover refreshes until all of them are applied. It then sets
+// WAL, and Cutover refreshes until all of them are applied (reading the
+// slot after the spool even while a Spool runs). It then sets
 // the destination's sequences at or above the source's, checks the whole
 // table by checksum (ErrCutoverMismatch when it differs), calls Switch, and
 // releases the source (committing what Switch ran in the lock's
@@ -149,6 +150,7 @@ func (r *Replicator) Cutover(ctx context.Context, cfg *CutoverConfig) (*CutoverR
 	// WAL up to the flush position a refresh reads to).
 	drainer := *r
 	drainer.cfg.LockWait = replication.Wait(0) // wait for a worker's refresh in flight
+	drainer.throughSlot = true                 // a running Spool has not read the last changes yet
 	for {
 		got, err := drainer.Refresh(ctx)
 		if err != nil {

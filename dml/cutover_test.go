@@ -84,8 +84,16 @@ func writeLoad(t *testing.T, b *pgtest.Bundle, stop <-chan struct{}, acked, refu
 // destination's identity sequence is ahead of every source value.
 func TestCutover(t *testing.T) {
 	t.Parallel()
-	for _, capture := range []dml.Capture{dml.CaptureTrigger, dml.CaptureLogical} {
-		t.Run(capture.String(), func(t *testing.T) {
+	for _, tc := range []struct {
+		capture dml.Capture
+		spool   bool
+	}{{dml.CaptureTrigger, false}, {dml.CaptureLogical, false}, {dml.CaptureLogical, true}} {
+		capture := tc.capture
+		name := capture.String()
+		if tc.spool {
+			name += "/spooled"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
 			b := pgtest.Setup(t)
@@ -94,10 +102,27 @@ func TestCutover(t *testing.T) {
 			pgtest.MustExec(t, b.Source, `INSERT INTO public.moving (v, note) SELECT g, 'row ' || g FROM generate_series(1, 20000) g`)
 			pgtest.MustExec(t, b.Dest, ddl)
 			moving := replication.T("public", "moving")
-			r, err := dml.New(b.Source, b.Dest, moving, &dml.Config{Capture: capture, Options: replication.Options{AdoptDest: true}})
+			// A Spool that read once, long before the cutover: the worker's
+			// refreshes apply its spool alone, the cutover must not.
+			r, err := dml.New(b.Source, b.Dest, moving, &dml.Config{Capture: capture, Options: replication.Options{AdoptDest: true},
+				Logical: dml.LogicalConfig{PollInterval: time.Hour}})
 			require.NoError(t, err)
 			require.NoError(t, r.Setup(ctx))
 			t.Cleanup(func() { _ = r.Destroy(context.Background(), &replication.DestroyOptions{KeepTable: true}) })
+			endSpool := func() {}
+			if tc.spool {
+				spoolCtx, stopSpool := context.WithCancel(ctx)
+				spooled := make(chan error, 1)
+				go func() { spooled <- r.Spool(spoolCtx) }()
+				var once sync.Once
+				endSpool = func() {
+					once.Do(func() {
+						stopSpool()
+						require.NoError(t, <-spooled)
+					})
+				}
+				t.Cleanup(endSpool)
+			}
 
 			var acked, refused atomic.Int64
 			stop := make(chan struct{})
@@ -137,7 +162,8 @@ func TestCutover(t *testing.T) {
 				capture, res.Pause.Round(time.Millisecond), res.LockWait.Round(time.Millisecond), res.Drained.Rows(), acked.Load(), refused.Load())
 
 			// Nothing acknowledged after the switch is lost either: the job
-			// goes on replicating it.
+			// goes on replicating it (through the slot, once Spool stops).
+			endSpool()
 			_, err = r.Refresh(ctx)
 			require.NoError(t, err)
 			requireSame(t, b, `SELECT * FROM public.moving`, `SELECT * FROM public.moving`)

@@ -482,6 +482,9 @@ func (r *Replicator) openSpool(ctx context.Context, conn *pgxpool.Conn, j *job) 
 	if sp.lsn, err = pglogrepl.ParseLSN(m.LSN); err != nil {
 		return nil, fmt.Errorf("spool position %q: %w", m.LSN, err)
 	}
+	if r.throughSlot {
+		return sp, nil
+	}
 	if sp.only, err = r.spooling(ctx, conn); err != nil || !sp.only {
 		return sp, err
 	}

@@ -22,6 +22,10 @@ type Replicator struct {
 	variant keyapply.Variant
 	catalog *replication.Catalog
 	hooks   hooks
+	// throughSlot: a refresh reads the slot after the spool even while a
+	// Spool runs (Cutover's, which must apply every change before the
+	// lock).
+	throughSlot bool
 }
 
 // hooks are fault-injection points, set only by this package's tests.
