@@ -16,8 +16,9 @@ import (
 // BenchmarkCaptureApply measures the refresh that applies 100,000
 // single-row updates made to a 1,000,000-row pgbench_accounts table, with
 // the trigger capture, with logical capture, and with logical capture whose
-// slot a spool read (Replicator.Spool, untimed) has read into the spool
-// before the refresh, in the same run. The
+// slot spool reads (as Replicator.Spool makes, untimed) have read into the
+// spool before the refresh, which applies the spool alone as it does
+// while a Spool runs, in the same run. The
 // updates are committed one by one (commit-each: the stream carries
 // 100,000 transactions) or all in one transaction (one-transaction).
 //
@@ -76,6 +77,8 @@ func BenchmarkCaptureApply(b *testing.B) {
 							require.NoError(b, err)
 						}
 						spool += time.Since(start)
+						// as while a Spool runs: the refresh applies the spool alone
+						dml.SetSpooling(r, true)
 					}
 					pgtest.MustExec(b, bd.Source, `CHECKPOINT`)
 					if k == 1 {
