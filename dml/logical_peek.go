@@ -47,13 +47,9 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, f *folder, pub string) e
 	if err := checkObjectName("publication", pub); err != nil {
 		return err
 	}
-	res := conn.ExecParams(ctx, `SELECT pg_catalog.pg_current_wal_flush_lsn()::text`, nil, nil, nil, nil).Read()
-	if res.Err != nil {
-		return fmt.Errorf("read WAL end on the source: %w", res.Err)
-	}
-	end, err := pglogrepl.ParseLSN(string(res.Rows[0][0]))
+	end, err := walFlushEnd(ctx, conn)
 	if err != nil {
-		return fmt.Errorf("read WAL end on the source: %w", err)
+		return err
 	}
 	// Enough rows for limit changes however they are spread over
 	// transactions; the function stops only after a whole WAL record, so
@@ -98,6 +94,21 @@ func readSlot(ctx context.Context, conn *pgconn.PgConn, f *folder, pub string) e
 		}
 	}
 	return nil
+}
+
+// walFlushEnd reads the end of the WAL flushed on the source, where a read
+// of a slot that starts now stops, so that it never waits. conn is an
+// ordinary source session.
+func walFlushEnd(ctx context.Context, conn *pgconn.PgConn) (pglogrepl.LSN, error) {
+	res := conn.ExecParams(ctx, `SELECT pg_catalog.pg_current_wal_flush_lsn()::text`, nil, nil, nil, nil).Read()
+	if res.Err != nil {
+		return 0, fmt.Errorf("read WAL end on the source: %w", res.Err)
+	}
+	end, err := pglogrepl.ParseLSN(string(res.Rows[0][0]))
+	if err != nil {
+		return 0, fmt.Errorf("read WAL end on the source: %w", err)
+	}
+	return end, nil
 }
 
 // confirmSlot confirms pos to slot (pg_replication_slot_advance), when

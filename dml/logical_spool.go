@@ -314,13 +314,9 @@ type spoolWriter struct {
 // and the slot then reach: end when nothing was left out, else the end of
 // the last transaction read (more).
 func (w *spoolWriter) read(ctx context.Context, conn *pgconn.PgConn, cfg jobConfig) (pos pglogrepl.LSN, more bool, err error) {
-	res := conn.ExecParams(ctx, `SELECT pg_catalog.pg_current_wal_flush_lsn()::text`, nil, nil, nil, nil).Read()
-	if res.Err != nil {
-		return 0, false, fmt.Errorf("read WAL end on the source: %w", res.Err)
-	}
-	end, err := pglogrepl.ParseLSN(string(res.Rows[0][0]))
+	end, err := walFlushEnd(ctx, conn)
 	if err != nil {
-		return 0, false, fmt.Errorf("read WAL end on the source: %w", err)
+		return 0, false, err
 	}
 	endTx, err := copypipe.TextTx(ctx, conn)
 	if err != nil {
