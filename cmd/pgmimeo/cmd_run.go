@@ -18,10 +18,7 @@ import (
 )
 
 func runCmd(a *app) *cobra.Command {
-	var once, catchUp bool
-	var concurrency int
-	var grace, poll time.Duration
-	var worker, health string
+	var rf runFlags
 	c := &cobra.Command{
 		Use:   "run",
 		Short: "Run the scheduler: refresh due jobs until stopped",
@@ -41,74 +38,93 @@ Each refresh is printed as it ends.`,
 			if err := a.load(false); err != nil {
 				return err
 			}
-			if concurrency < 1 {
+			if rf.concurrency < 1 {
 				return usagef("--concurrency must be at least 1")
 			}
-			a.destConns = int32(3*concurrency + 2)
-			a.sourceConns = int32(concurrency + 2)
-			dest, err := a.destination(ctx)
-			if err != nil {
-				return err
-			}
-			log, err := a.jobLogger(ctx)
-			if err != nil {
-				return err
-			}
-			cfg := &scheduler.Config{
-				Methods: methods, Concurrency: concurrency, Catalog: a.catalogSchema(), Logger: a.logger,
-				ShutdownGrace: grace, PollInterval: poll, CatchUp: catchUp, WorkerID: worker,
-				Connect: func(ctx context.Context, name string) (*pgxpool.Pool, error) {
-					if _, ok := a.jfSource(name); !ok {
-						return nil, nil // the catalog's record
-					}
-					return a.source(ctx, name)
-				},
-				OnRun: a.printRun,
-			}
-			if log != nil {
-				cfg.JobLog = log
-			}
-			if a.jf != nil {
-				for i := range a.jf.Jobs {
-					t, _ := a.jf.Jobs[i].DestTable()
-					cfg.Tables = append(cfg.Tables, t)
-				}
-			}
-			if err := a.cat().Migrate(ctx, dest); err != nil {
-				return err
-			}
-			s, err := scheduler.New(dest, cfg)
-			if err != nil {
-				return err
-			}
-			if health != "" {
-				stop, err := a.serveHealth(ctx, health, dest, cfg.Tables)
-				if err != nil {
-					return err
-				}
-				defer stop()
-			}
-			if once {
-				err = s.RunDue(ctx)
-			} else {
-				a.say("pgmimeo run: worker %s, %d at once; stop with SIGTERM", s.WorkerID(), concurrency)
-				err = s.Run(ctx)
-			}
+			err := a.runWorker(ctx, &rf)
 			if errors.Is(err, context.Canceled) || (err != nil && ctx.Err() != nil) {
-				return nil // stopped by a signal
+				// Stopped by a signal, also while starting (connecting,
+				// migrating the catalog in its transaction): a supervisor's
+				// stop is not a failure, and nothing is left half-done.
+				return nil
 			}
 			return err
 		},
 	}
 	f := c.Flags()
-	f.BoolVar(&once, "once", false, "run the jobs due now once each, then exit")
-	f.IntVar(&concurrency, "concurrency", scheduler.DefaultConcurrency, "refreshes at once")
-	f.DurationVar(&grace, "grace", 30*time.Second, "how long refreshes in flight may finish after SIGTERM")
-	f.DurationVar(&poll, "poll", 0, "the longest wait before looking for due jobs again (default 5s)")
-	f.BoolVar(&catchUp, "catch-up", false, "run a job again at once when a batch limit stopped it with more to move")
-	f.StringVar(&worker, "worker-id", "", "this worker's name in the catalog (default host:pid)")
-	f.StringVar(&health, "health", "", "serve /live and /ready (JSON; 503 when a job is past its critical lag) on this address, e.g. :8080")
+	f.BoolVar(&rf.once, "once", false, "run the jobs due now once each, then exit")
+	f.IntVar(&rf.concurrency, "concurrency", scheduler.DefaultConcurrency, "refreshes at once")
+	f.DurationVar(&rf.grace, "grace", 30*time.Second, "how long refreshes in flight may finish after SIGTERM")
+	f.DurationVar(&rf.poll, "poll", 0, "the longest wait before looking for due jobs again (default 5s)")
+	f.BoolVar(&rf.catchUp, "catch-up", false, "run a job again at once when a batch limit stopped it with more to move")
+	f.StringVar(&rf.worker, "worker-id", "", "this worker's name in the catalog (default host:pid)")
+	f.StringVar(&rf.health, "health", "", "serve /live and /ready (JSON; 503 when a job is past its critical lag) on this address, e.g. :8080")
 	return c
+}
+
+// runFlags are run's flags.
+type runFlags struct {
+	once, catchUp bool
+	concurrency   int
+	grace, poll   time.Duration
+	worker        string
+	health        string
+}
+
+// runWorker is run's work once its flags are checked: the scheduler until
+// ctx ends, or the due jobs once each.
+func (a *app) runWorker(ctx context.Context, rf *runFlags) error {
+	a.destConns = int32(3*rf.concurrency + 2)
+	a.sourceConns = int32(rf.concurrency + 2)
+	dest, err := a.destination(ctx)
+	if err != nil {
+		return err
+	}
+	log, err := a.jobLogger(ctx)
+	if err != nil {
+		return err
+	}
+	cfg := &scheduler.Config{
+		Methods: methods, Concurrency: rf.concurrency, Catalog: a.catalogSchema(), Logger: a.logger,
+		ShutdownGrace: rf.grace, PollInterval: rf.poll, CatchUp: rf.catchUp, WorkerID: rf.worker,
+		Connect: func(ctx context.Context, name string) (*pgxpool.Pool, error) {
+			if _, ok := a.jfSource(name); !ok {
+				return nil, nil // the catalog's record
+			}
+			return a.source(ctx, name)
+		},
+		OnRun: a.printRun,
+	}
+	if log != nil {
+		cfg.JobLog = log
+	}
+	if a.jf != nil {
+		for i := range a.jf.Jobs {
+			t, _ := a.jf.Jobs[i].DestTable()
+			cfg.Tables = append(cfg.Tables, t)
+		}
+	}
+	if err := a.cat().Migrate(ctx, dest); err != nil {
+		return err
+	}
+	s, err := scheduler.New(dest, cfg)
+	if err != nil {
+		return err
+	}
+	if rf.health != "" {
+		stop, err := a.serveHealth(ctx, rf.health, dest, cfg.Tables)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if rf.once {
+		err = s.RunDue(ctx)
+	} else {
+		a.say("pgmimeo run: worker %s, %d at once; stop with SIGTERM", s.WorkerID(), rf.concurrency)
+		err = s.Run(ctx)
+	}
+	return err
 }
 
 // runLine is one refresh run printed by run.
