@@ -34,10 +34,11 @@ func (r *Replicator) Destroy(ctx context.Context, opts *replication.DestroyOptio
 		if cfg.Capture == CaptureLogical {
 			// A spool read in flight ends first (it would make the spool
 			// again).
-			if _, err := r.lockSpool(ctx, conn, true); err != nil {
+			l := r.spoolLock()
+			if err := l.wait(ctx, conn); err != nil {
 				return err
 			}
-			defer r.unlockSpool(ctx, conn)
+			defer l.unlock(ctx, conn)
 			run.Step(ctx, "Removing replication slot and publication on source")
 			if err := r.destroyLogical(ctx, cfg); err != nil {
 				return err

@@ -180,7 +180,8 @@
 // anything: the destination is as fresh as the last spool read, and the
 // refresh reports that as its lag. Once Spool has returned (a running
 // Spool holds an advisory lock of its own, which its end or the end of its
-// session lets go), a refresh reads the spool and then the slot from the
+// session lets go, and which keeps a second Spool of the job, in any
+// process, from running: it returns ErrLocked), a refresh reads the spool and then the slot from the
 // spool's position. Either way it deletes the spool rows
 // it read in the transaction of its last piece, with the new position. A
 // spool lock (an advisory lock of its own on the destination table) keeps

@@ -60,10 +60,10 @@ type spoolMark struct {
 	At time.Time `json:"at"`
 }
 
-// spoolerClass is the first key of the lock a running Spool holds, in
-// shared mode, for as long as it runs ("splr"); the second is the one of
-// the refresh lock. A refresh that cannot take it exclusively knows that
-// a Spool keeps the spool up to date.
+// spoolerClass is the first key of the lock a running Spool holds for as
+// long as it runs ("splr"); the second is the one of the refresh lock. A
+// second Spool of the job cannot take it, and a refresh that finds it
+// held knows that a Spool keeps the spool up to date.
 const spoolerClass = 0x73706c72
 
 // spoolLockClass is the first key of the spool lock ("spol"); the second
@@ -85,42 +85,15 @@ func (r *Replicator) spoolTable(id int64) string {
 	return pgx.Identifier{r.catalog.Schema(), "logical_spool_" + strconv.FormatInt(id, 10)}.Sanitize()
 }
 
-// lockSpool takes the spool lock of the job on conn, waiting for it as
-// long as ctx allows when wait, else only trying; it reports whether it
-// got it. It polls rather than blocks, so a lock_timeout a role or
-// database sets does not cut the wait short.
-func (r *Replicator) lockSpool(ctx context.Context, conn *pgxpool.Conn, wait bool) (bool, error) {
-	for {
-		var got bool
-		err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1, hashtext($2))`, spoolLockClass, r.Dest().Sanitize()).Scan(&got)
-		if err != nil {
-			return false, fmt.Errorf("lock the spool of %s: %w", r.Dest(), err)
-		}
-		if got || !wait {
-			return got, nil
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
 // spoolLocked runs fn holding the job's spool lock on conn, waiting for
 // a spool read to end.
 func (r *Replicator) spoolLocked(ctx context.Context, conn *pgxpool.Conn, fn func() error) error {
-	if _, err := r.lockSpool(ctx, conn, true); err != nil {
+	l := r.spoolLock()
+	if err := l.wait(ctx, conn); err != nil {
 		return err
 	}
-	defer r.unlockSpool(ctx, conn)
+	defer l.unlock(ctx, conn)
 	return fn()
-}
-
-// unlockSpool lets the spool lock of the job go; a lost session has let
-// it go already.
-func (r *Replicator) unlockSpool(ctx context.Context, conn *pgxpool.Conn) {
-	_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($1, hashtext($2))`, spoolLockClass, r.Dest().Sanitize())
 }
 
 // Spool reads the changes of a job with logical capture from its slot
@@ -133,15 +106,19 @@ func (r *Replicator) unlockSpool(ctx context.Context, conn *pgxpool.Conn) {
 // refreshes. The destination is then as fresh as Spool's last read (a
 // poll interval and the read's own time behind the source), and a
 // refresh reports that as its lag. Once Spool has returned, refreshes
-// read the slot again, after what the spool holds. A read that finds a refresh running leaves its turn, and a
-// refresh waits for a read in flight. Spool returns nil when ctx ends, or
+// read the slot again, after what the spool holds. A read that finds a
+// refresh running leaves its turn, and a refresh waits for a read in
+// flight.
+//
+// One Spool runs per job: while one runs, in this process or another
+// (a lock on the destination tells), a second returns at once a
+// *replication.TableError wrapping ErrLocked, so that the source does not
+// decode the same WAL twice. Otherwise Spool returns nil when ctx ends, or
 // the first error: the job does not exist or has the trigger capture
 // (ErrNotManaged, ErrWrongKind), or a read failed, which leaves the spool
-// and the slot as they were before it. Run one Spool per job, beside
-// whatever refreshes it; a second one only takes turns. It holds one
-// destination session for as long as it runs and one source session per
-// read, and writes one small destination transaction per read even when
-// nothing changed.
+// and the slot as they were before it. It holds one destination session
+// for as long as it runs and one source session per read, and writes one
+// small destination transaction per read even when nothing changed.
 func (r *Replicator) Spool(ctx context.Context) error {
 	conn, err := replication.AcquireLive(ctx, r.dest)
 	if err != nil {
@@ -151,15 +128,19 @@ func (r *Replicator) Spool(ctx context.Context) error {
 		return fmt.Errorf("spool %s: connect to the destination: %w", r.Dest(), err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_lock_shared($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize()); err != nil {
+	spooler := r.spoolerLock()
+	got, err := spooler.try(ctx, conn)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
-		return fmt.Errorf("spool %s: announce the spool: %w", r.Dest(), err)
+		return fmt.Errorf("spool %s: %w", r.Dest(), err)
 	}
-	defer func() {
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock_shared($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize())
-	}()
+	if !got {
+		return &replication.TableError{Table: r.Dest(), Err: replication.ErrLocked,
+			Fix: "another Spool of this job runs (in this process or another); run one per job, or retry once it has returned"}
+	}
+	defer spooler.unlock(ctx, conn)
 	for {
 		more, err := r.spoolOnce(ctx, conn)
 		if ctx.Err() != nil {
@@ -185,28 +166,19 @@ func (r *Replicator) spooling(ctx context.Context, conn *pgxpool.Conn) (bool, er
 	if r.hooks.spooling != nil {
 		return *r.hooks.spooling, nil
 	}
-	var free bool
-	err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize()).Scan(&free)
-	if err != nil {
-		return false, fmt.Errorf("look for a spool of %s: %w", r.Dest(), err)
-	}
-	if free {
-		if _, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_unlock($1, hashtext($2))`, spoolerClass, r.Dest().Sanitize()); err != nil {
-			return false, fmt.Errorf("look for a spool of %s: %w", r.Dest(), err)
-		}
-	}
-	return !free, nil
+	return r.spoolerLock().held(ctx, conn)
 }
 
 // spoolOnce reads the slot once into the spool, on destination session
 // conn, unless a refresh or another read holds the spool lock; more says
 // the read stopped before the end of the WAL.
 func (r *Replicator) spoolOnce(ctx context.Context, conn *pgxpool.Conn) (more bool, err error) {
-	got, err := r.lockSpool(ctx, conn, false)
+	l := r.spoolLock()
+	got, err := l.try(ctx, conn)
 	if err != nil || !got {
 		return false, err
 	}
-	defer r.unlockSpool(ctx, conn)
+	defer l.unlock(ctx, conn)
 	row, err := r.catalog.Job(ctx, conn, r.Dest())
 	if err != nil {
 		return false, err

@@ -393,3 +393,68 @@ func TestSpoolRunning(t *testing.T) {
 	require.Zero(t, res.SyncLag)
 	requireSame(t, b, `SELECT * FROM accounts`, `SELECT * FROM accounts`)
 }
+
+// TestSpoolOnePerJob: while a Spool of a job runs, a second one, through
+// another replicator on other pools as another process would, returns
+// ErrLocked at once and changes nothing; once the first has returned, a
+// Spool runs again, and refreshes in between apply every change.
+func TestSpoolOnePerJob(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Setup(t)
+	ctx := context.Background()
+	pgtest.MustExec(t, b.Source, accountsDDL)
+	cfg := &dml.Config{Capture: dml.CaptureLogical, Logical: dml.LogicalConfig{PollInterval: 10 * time.Millisecond}}
+	r := newDML(t, b, accounts, cfg)
+	require.NoError(t, r.Setup(ctx))
+	other, err := dml.New(pgtest.Pool(t, b.SourceDSN), pgtest.Pool(t, b.DestDSN), accounts, cfg)
+	require.NoError(t, err)
+
+	spoolCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- r.Spool(spoolCtx) }()
+	deadline := time.Now().Add(time.Minute)
+	for len(pgtest.Rows(t, b.Dest, `SELECT tablename FROM pg_tables WHERE tablename LIKE 'logical\_spool\_%'`)) == 0 {
+		require.True(t, time.Now().Before(deadline), "Spool made no spool")
+		time.Sleep(10 * time.Millisecond)
+	}
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (1, 'a', 1, NULL, NULL, NULL)`)
+	// Returns at once; a second Spool that ran would return nil when its
+	// context ends.
+	otherCtx, otherStop := context.WithTimeout(ctx, 20*time.Second)
+	err = other.Spool(otherCtx)
+	otherStop()
+	require.ErrorIs(t, err, replication.ErrLocked)
+	var te *replication.TableError
+	require.ErrorAs(t, err, &te)
+	require.Equal(t, accounts, te.Table)
+	require.Contains(t, err.Error(), "one per job")
+	refreshUntil(t, r, func() bool { return len(pgtest.Rows(t, b.Dest, `SELECT id FROM accounts`)) == 1 })
+
+	stop()
+	require.NoError(t, <-done)
+	pgtest.MustExec(t, b.Source, `UPDATE accounts SET balance = 2 WHERE id = 1`)
+	spoolCtx, stop = context.WithCancel(ctx)
+	defer stop()
+	go func() { done <- other.Spool(spoolCtx) }()
+	pgtest.MustExec(t, b.Source, `INSERT INTO accounts VALUES (2, 'b', 2, NULL, NULL, NULL)`)
+	refreshUntil(t, r, func() bool { return len(pgtest.Rows(t, b.Dest, `SELECT id FROM accounts`)) == 2 })
+	stop()
+	require.NoError(t, <-done)
+	refresh(t, r)
+	requireSame(t, b, `SELECT * FROM accounts ORDER BY id`, `SELECT * FROM accounts ORDER BY id`)
+}
+
+// refreshUntil refreshes r until ok holds, for at most a minute.
+func refreshUntil(t *testing.T, r *dml.Replicator, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		refresh(t, r)
+		if ok() {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "the refreshes did not catch up")
+		time.Sleep(20 * time.Millisecond)
+	}
+}

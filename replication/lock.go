@@ -31,7 +31,7 @@ type Lock struct {
 
 // lockKeySQL computes the second advisory-lock key of a table from its
 // quoted name; the first is lockClass.
-const lockKeySQL = `hashtext($1)`
+const lockKeySQL = `pg_catalog.hashtext($1)`
 
 // AcquireSetupLock takes the refresh lock of destination table t on conn
 // for a Setup, waiting as long as ctx allows. Every kind's Setup takes it
@@ -53,7 +53,7 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 	var got bool
 	switch {
 	case wait == nil:
-		err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass).Scan(&got)
+		err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass).Scan(&got)
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
@@ -66,12 +66,12 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 		}
 		// lock_timeout bounds the wait; the session's own value is put back.
 		var previous string
-		if err := conn.QueryRow(ctx, `SELECT current_setting('lock_timeout'), set_config('lock_timeout', $1, false)`,
+		if err := conn.QueryRow(ctx, `SELECT pg_catalog.current_setting('lock_timeout'), pg_catalog.set_config('lock_timeout', $1, false)`,
 			timeout).Scan(&previous, new(string)); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
-		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass)
-		_, rerr := conn.Exec(context.WithoutCancel(ctx), `SELECT set_config('lock_timeout', $1, false)`, previous)
+		_, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass)
+		_, rerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.set_config('lock_timeout', $1, false)`, previous)
 		var pgErr *pgconn.PgError
 		switch {
 		case errors.As(err, &pgErr) && pgErr.Code == pgerrcode.LockNotAvailable:
@@ -83,7 +83,7 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 		}
 		if rerr != nil {
 			if got {
-				_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($2, `+lockKeySQL+`)`, name, lockClass)
+				_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($2, `+lockKeySQL+`)`, name, lockClass)
 			}
 			return nil, fmt.Errorf("lock %s: reset lock_timeout: %w", t, rerr)
 		}
@@ -102,7 +102,7 @@ func (l *Lock) Release(ctx context.Context) error {
 		return nil
 	}
 	l.held = false
-	_, err := l.conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($2, `+lockKeySQL+`)`, l.table.Sanitize(), lockClass)
+	_, err := l.conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($2, `+lockKeySQL+`)`, l.table.Sanitize(), lockClass)
 	if err != nil {
 		return fmt.Errorf("unlock %s: %w", l.table, err)
 	}
@@ -113,8 +113,8 @@ func (l *Lock) Release(ctx context.Context) error {
 // db's database (advisory locks are per database).
 func IsLocked(ctx context.Context, db Locker, t Table) (bool, error) {
 	var held bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
-		AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'
+		AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
 		AND classid = $2::int::oid AND objid = `+lockKeySQL+`::oid AND objsubid = 2 AND granted)`,
 		t.Sanitize(), lockClass).Scan(&held)
 	return held, err
