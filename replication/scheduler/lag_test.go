@@ -88,13 +88,22 @@ func TestLagPerKind(t *testing.T) {
 		}
 	}
 
-	// Thresholds of one and two seconds: warning, then critical, then OK
-	// after a refresh.
+	// A warning threshold below every job's age and a critical one three
+	// seconds above the oldest's: warning, then, once the youngest is past
+	// it, critical, then OK after a refresh. The thresholds follow the
+	// ages, so a slow machine does not skip the warning.
+	jobs, err = cat.Jobs(ctx, b.Dest, nil)
+	require.NoError(t, err)
+	youngest, oldest := *jobs[0].Age, *jobs[0].Age
+	for _, j := range jobs {
+		youngest, oldest = min(youngest, *j.Age), max(oldest, *j.Age)
+	}
+	critical := oldest + 3*time.Second
 	for tbl := range kinds {
 		j, err := cat.Job(ctx, b.Dest, tbl)
 		require.NoError(t, err)
 		rs := j.RunSettings()
-		rs.LagWarning, rs.LagCritical = time.Second, 2500*time.Millisecond
+		rs.LagWarning, rs.LagCritical = time.Second, critical
 		require.NoError(t, cat.SetRunSettings(ctx, b.Dest, tbl, rs))
 	}
 	level := func() map[replication.LagLevel]int {
@@ -107,7 +116,7 @@ func TestLagPerKind(t *testing.T) {
 		return out
 	}
 	require.Equal(t, map[replication.LagLevel]int{replication.LagWarning: len(kinds)}, level())
-	time.Sleep(time.Second)
+	time.Sleep(critical - youngest + 200*time.Millisecond)
 	require.Equal(t, map[replication.LagLevel]int{replication.LagCritical: len(kinds)}, level())
 	b.makeDue(t)
 	require.NoError(t, s.RunDue(ctx))
