@@ -66,6 +66,12 @@ type spoolMark struct {
 // held knows that a Spool keeps the spool up to date.
 const spoolerClass = 0x73706c72
 
+// spoolerGrace is how long a Spool waits for the spooler lock before it
+// says that another Spool runs: a Spool cancelled in the middle of a
+// statement loses its session, whose lock goes only once the server has
+// noticed.
+const spoolerGrace = 2 * time.Second
+
 // spoolLockClass is the first key of the spool lock ("spol"); the second
 // is the one of the refresh lock.
 const spoolLockClass = 0x73706f6c
@@ -129,7 +135,7 @@ func (r *Replicator) Spool(ctx context.Context) error {
 	}
 	defer conn.Release()
 	spooler := r.spoolerLock()
-	got, err := spooler.try(ctx, conn)
+	got, err := spooler.tryFor(ctx, conn, spoolerGrace)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil

@@ -40,6 +40,23 @@ func (l jobLock) try(ctx context.Context, conn *pgxpool.Conn) (bool, error) {
 	return got, nil
 }
 
+// tryFor takes the lock on conn, waiting for it at most d; it reports
+// whether it got it.
+func (l jobLock) tryFor(ctx context.Context, conn *pgxpool.Conn, d time.Duration) (bool, error) {
+	deadline := time.Now().Add(d)
+	for {
+		got, err := l.try(ctx, conn)
+		if err != nil || got || time.Now().After(deadline) {
+			return got, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // wait takes the lock on conn, waiting as long as ctx allows. It polls
 // rather than blocks, so a lock_timeout a role or database sets does not
 // cut the wait short.
