@@ -65,8 +65,16 @@ type LogicalConfig struct {
 	CriticalRetainedBytes int64
 
 	// PollInterval is how long Run waits after a refresh that found
-	// nothing more to apply. Default 1s.
+	// nothing more to apply, and Spool between reads that reached the end
+	// of the WAL. Default 1s.
 	PollInterval time.Duration
+
+	// Spool asks the scheduler (and so pgmimeo run) to keep a Spool of the
+	// job running on one of its workers, beside the job's refreshes (see
+	// Replicator.Spool). It is stored with the job and Ensure changes it in
+	// place. A service that runs its own Spool need not set it. Default
+	// false.
+	Spool bool
 }
 
 // slotName matches the slot and publication names this package accepts.
@@ -81,12 +89,15 @@ func checkObjectName(what, name string) error {
 	return nil
 }
 
-func (l *LogicalConfig) validate() error {
+func (l *LogicalConfig) validate(capture Capture) error {
 	if l.Slot != "" && !slotName.MatchString(l.Slot) {
 		return &replication.OptionError{Field: "Config.Logical.Slot", Problem: fmt.Sprintf("%q must match %s", l.Slot, slotName)}
 	}
 	if l.WarnRetainedBytes < 0 || l.CriticalRetainedBytes < 0 {
 		return &replication.OptionError{Field: "Config.Logical.WarnRetainedBytes/CriticalRetainedBytes", Problem: "must be 0 (the default) or positive"}
+	}
+	if l.Spool && capture != CaptureLogical {
+		return &replication.OptionError{Field: "Config.Logical.Spool", Problem: "needs Capture: CaptureLogical (a trigger queue has nothing to spool)"}
 	}
 	if l.PollInterval < 0 {
 		return &replication.OptionError{Field: "Config.Logical.PollInterval", Problem: "must be 0 (the default) or positive"}

@@ -120,7 +120,7 @@ func (c *Config) validate() error {
 	if err := c.Capture.validate(); err != nil {
 		return err
 	}
-	if err := c.Logical.validate(); err != nil {
+	if err := c.Logical.validate(c.Capture); err != nil {
 		return err
 	}
 	qs := c.queueSchema()

@@ -181,14 +181,15 @@
 // refresh reports that as its lag. Once Spool has returned (a running
 // Spool holds an advisory lock of its own, which its end or the end of its
 // session lets go, and which keeps a second Spool of the job, in any
-// process, from running: it returns ErrLocked), a refresh reads the spool and then the slot from the
-// spool's position. Either way it deletes the spool rows
-// it read in the transaction of its last piece, with the new position. A
-// spool lock (an advisory lock of its own on the destination table) keeps
-// one reader of the slot at a time: a refresh, a repull and Destroy wait
-// for a spool read in flight; a spool read that finds a refresh running
-// leaves its turn. The scheduler and the pgmimeo command do not run
-// Spool: call it from your service.
+// process, from running: it returns ErrLocked), a refresh reads the
+// spool and then the slot from the spool's position. Either way it deletes
+// the spool rows it read in the transaction of its last piece, with the
+// new position. A spool lock (an advisory lock of its own on the
+// destination table) keeps one reader of the slot at a time: a refresh, a
+// repull and Destroy wait for a spool read in flight; a spool read that
+// finds a refresh running leaves its turn. Run Spool from your service, or
+// set Config.Logical.Spool and the scheduler (so "pgmimeo run", with
+// "spool: true" in the job file) keeps one running on one of its workers.
 //
 // Each refresh checks the WAL the slot retains (Replicator.SlotHealth):
 // past Config.Logical.WarnRetainedBytes it is a warning of the refresh

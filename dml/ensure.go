@@ -13,8 +13,8 @@ import (
 
 // Ensure makes the job exist as this Replicator's configuration declares
 // it (see replication.Ensure): Setup when it does not exist; in place,
-// the run settings (period, paused, batch limit, lock wait, unlogged) and
-// FetchFirst; a *replication.RebuildError for the rest (capture, queue
+// the run settings (period, paused, batch limit, lock wait, unlogged),
+// FetchFirst and Logical.Spool; a *replication.RebuildError for the rest (capture, queue
 // schema, key, column filter, condition, index replication, slot name, and
 // KeepDeleted, which is the kind). An unchanged job is left untouched and
 // no job is logged, so a service can call Ensure at every start.
@@ -65,5 +65,5 @@ func (r *Replicator) reconcile(stored json.RawMessage) (json.RawMessage, []strin
 	case jc.Capture == CaptureLogical && r.cfg.Logical.Slot != "" && jc.Slot != r.cfg.Logical.Slot:
 		return nil, nil, rebuild("slot", jc.Slot, r.cfg.Logical.Slot)
 	}
-	return jobconfig.Patch(stored, jobConfig{FetchFirst: r.cfg.FetchFirst}, "fetch_first")
+	return jobconfig.Patch(stored, jobConfig{FetchFirst: r.cfg.FetchFirst, Spool: r.cfg.Logical.Spool}, "fetch_first", "spool")
 }

@@ -93,6 +93,7 @@ func TestConfigErrors(t *testing.T) {
 		"Options.BatchLimit":     {Options: replication.Options{BatchLimit: -5}},
 		"Options.Dest":           {Options: replication.Options{Dest: replication.T("x", "")}},
 		"Config.QueueSchema len": {QueueSchema: string(make([]byte, 64))},
+		"Config.Logical.Spool":   {Logical: dml.LogicalConfig{Spool: true}}, // with the trigger capture
 	} {
 		_, err := dml.New(b.Source, b.Dest, accounts, &cfg)
 		require.ErrorIs(t, err, replication.ErrBadOption, field)

@@ -2,6 +2,7 @@ package dml
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -17,4 +18,11 @@ var Method = replication.Method{
 		return Open(ctx, source, destPool, dest, &Config{Options: o})
 	},
 	Prerequisites: []replication.Prerequisite{(&Config{}).Prerequisite(), (&Config{Capture: CaptureLogical}).Prerequisite()},
+	Spools:        spools,
+}
+
+// spools reports whether catalog job j asks for a Spool (Config.Logical.Spool).
+func spools(j *replication.Job) bool {
+	var jc jobConfig
+	return json.Unmarshal(j.Config, &jc) == nil && jc.Capture == CaptureLogical && jc.Spool
 }

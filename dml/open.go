@@ -47,5 +47,6 @@ func Open(ctx context.Context, source, destPool *pgxpool.Pool, dest replication.
 	c.QueueSchema = jc.QueueSchema
 	c.Capture = jc.Capture
 	c.FetchFirst = jc.FetchFirst
+	c.Logical.Spool = jc.Spool
 	return New(source, destPool, row.SourceTable, &c)
 }

@@ -204,6 +204,8 @@ type jobConfig struct {
 	// Slot and Publication name the source objects of logical capture.
 	Slot        string `json:"slot,omitempty"`
 	Publication string `json:"publication,omitempty"`
+	// Spool: the scheduler keeps a Spool of the job running.
+	Spool bool `json:"spool,omitempty"`
 
 	// startLSN is the slot's consistent point, during setup.
 	startLSN string

@@ -311,6 +311,7 @@ func (r *Replicator) recordJob(ctx context.Context, run *replication.JobRun, tx 
 	jc.Key, jc.Columns, jc.Condition = spec.Key, spec.ColumnNames(), spec.Condition
 	jc.Filter = r.cfg.Columns
 	jc.BatchLimit, jc.SkipIndexes, jc.FetchFirst = r.cfg.BatchLimit, r.cfg.SkipIndexes, r.cfg.FetchFirst
+	jc.Spool = r.cfg.Logical.Spool
 	if jc.Capture == CaptureLogical && st.Stream == nil {
 		st.Stream = &streamState{LSN: jc.startLSN}
 	}

@@ -51,4 +51,5 @@ var Method = replication.Method{
 	},
 	Prerequisites: []replication.Prerequisite{(&dml.Config{KeepDeleted: true}).Prerequisite(),
 		(&dml.Config{KeepDeleted: true, Capture: dml.CaptureLogical}).Prerequisite()},
+	Spools: dml.Method.Spools,
 }

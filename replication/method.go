@@ -27,6 +27,13 @@ type Method struct {
 	// source: the same lists its Setup checks. check.Preflight reports
 	// them for the methods it is given.
 	Prerequisites []Prerequisite
+	// Spools, when set, reports whether the job of catalog row j asks to
+	// have its changes read ahead of its refreshes, between them (dml's
+	// and logdel's logical capture with Spool set): the scheduler then
+	// keeps a Spool of the job running on one of its workers, on the
+	// replicator Open returns, which must be a Spooler. Nil: no job of the
+	// method's kinds does.
+	Spools func(j *Job) bool
 }
 
 // Methods indexes methods by the catalog kinds they open. A kind listed by

@@ -35,6 +35,17 @@ type Replicator interface {
 	Destroy(ctx context.Context, opts *DestroyOptions) error
 }
 
+// Spooler is a Replicator that reads its job's changes ahead of its
+// refreshes, between them, so that a refresh only applies what was read
+// (dml.Replicator with logical capture).
+type Spooler interface {
+	Replicator
+	// Spool reads until ctx ends, and then returns nil; it returns an
+	// error wrapping ErrLocked at once when a Spool of the job runs
+	// elsewhere, and any other error when it cannot go on.
+	Spool(ctx context.Context) error
+}
+
 // DestroyOptions say what Destroy keeps. The zero value drops everything.
 type DestroyOptions struct {
 	// KeepTable keeps the destination data as a plain table.

@@ -28,6 +28,10 @@ it starts no more refreshes, lets those in flight finish for --grace, and
 cancels the rest (their transactions roll back and the jobs stay due for
 any worker). Any number of workers, on any machines, share one catalog.
 With --once it runs the jobs due now, once each, and exits (for cron).
+Jobs declared with spool: true (dml and logdel with capture: logical) each
+get a Spool on one of the workers, --spools at most on this one, which
+reads the job's slot between refreshes; once it returns, another worker
+takes it over.
 With --health ADDR it serves /live (the destination answers) and /ready
 (no job past its lag_critical) as JSON, 503 when not, for probes.
 Each refresh is printed as it ends.`,
@@ -40,6 +44,9 @@ Each refresh is printed as it ends.`,
 			}
 			if rf.concurrency < 1 {
 				return usagef("--concurrency must be at least 1")
+			}
+			if rf.spools < 0 {
+				return usagef("--spools must be 0 or more")
 			}
 			err := a.runWorker(ctx, &rf)
 			if errors.Is(err, context.Canceled) || (err != nil && ctx.Err() != nil) {
@@ -54,6 +61,7 @@ Each refresh is printed as it ends.`,
 	f := c.Flags()
 	f.BoolVar(&rf.once, "once", false, "run the jobs due now once each, then exit")
 	f.IntVar(&rf.concurrency, "concurrency", scheduler.DefaultConcurrency, "refreshes at once")
+	f.IntVar(&rf.spools, "spools", 4, "the most Spools this worker runs (each holds a destination session)")
 	f.DurationVar(&rf.grace, "grace", 30*time.Second, "how long refreshes in flight may finish after SIGTERM")
 	f.DurationVar(&rf.poll, "poll", 0, "the longest wait before looking for due jobs again (default 5s)")
 	f.BoolVar(&rf.catchUp, "catch-up", false, "run a job again at once when a batch limit stopped it with more to move")
@@ -66,6 +74,7 @@ Each refresh is printed as it ends.`,
 type runFlags struct {
 	once, catchUp bool
 	concurrency   int
+	spools        int
 	grace, poll   time.Duration
 	worker        string
 	health        string
@@ -74,8 +83,8 @@ type runFlags struct {
 // runWorker is run's work once its flags are checked: the scheduler until
 // ctx ends, or the due jobs once each.
 func (a *app) runWorker(ctx context.Context, rf *runFlags) error {
-	a.destConns = int32(3*rf.concurrency + 2)
-	a.sourceConns = int32(rf.concurrency + 2)
+	a.destConns = int32(3*rf.concurrency + 2 + rf.spools)
+	a.sourceConns = int32(rf.concurrency + 2 + rf.spools)
 	dest, err := a.destination(ctx)
 	if err != nil {
 		return err
@@ -84,8 +93,12 @@ func (a *app) runWorker(ctx context.Context, rf *runFlags) error {
 	if err != nil {
 		return err
 	}
+	spools := rf.spools
+	if spools == 0 {
+		spools = -1 // the scheduler's "none"; its 0 is "as many as the pool has room for"
+	}
 	cfg := &scheduler.Config{
-		Methods: methods, Concurrency: rf.concurrency, Catalog: a.catalogSchema(), Logger: a.logger,
+		Methods: methods, Concurrency: rf.concurrency, Spools: spools, Catalog: a.catalogSchema(), Logger: a.logger,
 		ShutdownGrace: rf.grace, PollInterval: rf.poll, CatchUp: rf.catchUp, WorkerID: rf.worker,
 		Connect: func(ctx context.Context, name string) (*pgxpool.Pool, error) {
 			if _, ok := a.jfSource(name); !ok {

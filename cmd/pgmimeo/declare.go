@@ -70,7 +70,7 @@ func (a *app) declare(ctx context.Context, j *jobfile.Job, log replication.JobLo
 		if j.Capture == "logical" {
 			cfg.Capture = dml.CaptureLogical
 		}
-		cfg.Logical.Slot = j.Slot
+		cfg.Logical.Slot, cfg.Logical.Spool = j.Slot, j.Spool
 		if j.Kind == jobfile.KindLogDel {
 			return logdel.New(src, dest, table, cfg)
 		}

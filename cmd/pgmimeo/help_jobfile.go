@@ -42,7 +42,11 @@ Settings of some kinds:
                        boundary, serial_boundary, late_commit, batch_limit
   updater, dml, logdel key (a list of columns)
   dml, logdel          capture (trigger or logical), queue_schema,
-                       fetch_first, slot, batch_limit
+                       fetch_first, slot, batch_limit, spool (with
+                       capture: logical, "pgmimeo run" keeps a Spool of
+                       the job running on one worker: it reads the slot
+                       between refreshes, so that a refresh decodes
+                       nothing and only applies)
 
 Connection strings carry no password, and a file that holds one is
 refused: pgx finds it in PGPASSWORD, a pgpass file (PGPASSFILE) or a
@@ -52,7 +56,7 @@ records each source's connection string without its password.
 
 period, paused, unlogged, lock_wait, lag thresholds, batch_limit and the kinds' refresh
 settings (skip_unchanged, post_scripts, truncate_cascade, sequences,
-boundary, late_commit, fetch_first, …) change in place when the file is
+boundary, late_commit, fetch_first, spool, …) change in place when the file is
 applied again; kind, source, table, columns, condition, skip_indexes, key,
 control and capture need a rebuild: plan and apply name it, and the way
 (destroy the job, apply again).`,

@@ -46,6 +46,16 @@ type Config struct {
 	// tables. Default: every job.
 	Tables []replication.Table
 
+	// Spools is the most Spools this worker keeps running at once, one for
+	// each job that asks for one (replication.Method.Spools: dml's and
+	// logdel's Config.Logical.Spool) and that no other worker spools; Run
+	// runs them (RunDue does not), and stops them at once when its context
+	// ends. Each holds a destination session for as long as it runs and a
+	// source session while it reads. Default 0: as many as the destination
+	// pool has connections beyond what the refreshes need
+	// (MaxConns − 3·Concurrency − 1). Negative: none.
+	Spools int
+
 	// MaxJobs caps the refreshes one call of Run or RunDue starts; the call
 	// returns when they have ended (mimeo's run_refresh.py batch limit).
 	// Default 0: no cap.

@@ -44,6 +44,18 @@
 // failing job never stops the others; a panic in a replicator is a failure
 // of its job.
 //
+// # Spools
+//
+// A job that asks to have its changes read ahead of its refreshes
+// (replication.Method.Spools: a dml or logdel job with logical capture and
+// dml.Config.Logical.Spool, "spool: true" in a job file) gets a Spool from
+// [Scheduler.Run]: of all the workers, the first to try runs it, up to
+// [Config.Spools] on each, and the Spool's own advisory lock keeps the
+// others from running a second one. The others try again every
+// [Config.Backoff], so when the worker that runs it stops or dies, another
+// takes it over. A Spool whose job is paused, destroyed or no longer asks
+// for one is stopped; [Scheduler.RunDue] runs none.
+//
 // # Kinds
 //
 // The scheduler imports no kind: [Config.Methods] lists the kinds it runs

@@ -34,8 +34,10 @@ type Scheduler struct {
 // job bookkeeping and, when cfg.Connect is nil, for reading the sources'
 // connection strings: it needs at least 3·Concurrency+1 connections, or
 // concurrent refreshes could wait on each other for connections for ever;
-// New refuses a smaller pool, and sizes a Concurrency left 0 from it. The claims are held on one more session of
-// the scheduler's own, opened with the pool's settings.
+// New refuses a smaller pool, and sizes a Concurrency left 0 from it.
+// Each Spool (Config.Spools) takes one connection more, for as long as it
+// runs. The claims are held on one more session of the scheduler's own,
+// opened with the pool's settings.
 func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 	if dest == nil {
 		return nil, &replication.OptionError{Field: "dest", Problem: "is nil: pass a pool on the destination database"}
@@ -51,6 +53,15 @@ func New(dest *pgxpool.Pool, cfg *Config) (*Scheduler, error) {
 		return nil, &replication.OptionError{Field: "dest",
 			Problem: fmt.Sprintf("the pool has %d connections; %d concurrent refreshes need at least %d (set pool_max_conns)",
 				dest.Config().MaxConns, c.Concurrency, need)}
+	}
+	room := int(dest.Config().MaxConns) - 3*c.Concurrency - 1
+	switch {
+	case c.Spools == 0:
+		c.Spools = room
+	case c.Spools > room:
+		return nil, &replication.OptionError{Field: "Config.Spools",
+			Problem: fmt.Sprintf("the pool has %d connections; %d concurrent refreshes and %d Spools need %d (set pool_max_conns, or fewer Spools)",
+				dest.Config().MaxConns, c.Concurrency, c.Spools, 3*c.Concurrency+1+c.Spools)}
 	}
 	return &Scheduler{dest: dest, cfg: c, catalog: replication.NewCatalog(c.Catalog), methods: replication.Methods(c.Methods...)}, nil
 }
@@ -136,7 +147,13 @@ func (s *Scheduler) loop(ctx context.Context, once bool) error {
 		defer func() { _ = reg.Unregister() }()
 	}
 
+	if !once && s.cfg.Spools > 0 && s.spoolingMethods() {
+		l.spools = newSpoolers(ctx, s, l.sources, l.filter)
+	}
 	err := l.run(ctx, once)
+	if l.spools != nil {
+		l.spools.stop()
+	}
 	for len(l.running) > 0 {
 		delete(l.running, (<-l.done).id)
 	}
@@ -157,6 +174,8 @@ type loopState struct {
 	running map[int64]bool
 	done    chan *claim
 	started int
+	// spools keeps the jobs' Spools running (Run only).
+	spools *spoolers
 }
 
 func (l *loopState) ids() []int64 {
@@ -172,6 +191,9 @@ func (l *loopState) ids() []int64 {
 func (l *loopState) run(ctx context.Context, once bool) error {
 	c := &l.s.cfg
 	for ctx.Err() == nil {
+		if l.spools != nil {
+			l.spools.tend(ctx)
+		}
 		free := c.Concurrency - len(l.running)
 		if c.MaxJobs > 0 {
 			free = min(free, c.MaxJobs-l.started)

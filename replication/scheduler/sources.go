@@ -27,7 +27,7 @@ type sourcePools struct {
 
 func newSourcePools(dest *pgxpool.Pool, c *Config) *sourcePools {
 	return &sourcePools{pools: map[string]*pgxpool.Pool{}, dest: dest, catalog: replication.NewCatalog(c.Catalog),
-		connect: c.Connect, configs: c.Sources, conns: int32(c.Concurrency) + 2, app: "pgmimeo scheduler " + c.WorkerID}
+		connect: c.Connect, configs: c.Sources, conns: int32(c.Concurrency+max(c.Spools, 0)) + 2, app: "pgmimeo scheduler " + c.WorkerID}
 }
 
 // get returns the pool of source name, opening it on first use.

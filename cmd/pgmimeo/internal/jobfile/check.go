@@ -133,6 +133,7 @@ var kindFields = []struct {
 	{"queue_schema", []string{KindDML, KindLogDel}, func(j *Job) bool { return j.QueueSchema != "" }},
 	{"fetch_first", []string{KindDML, KindLogDel}, func(j *Job) bool { return j.FetchFirst }},
 	{"slot", []string{KindDML, KindLogDel}, func(j *Job) bool { return j.Slot != "" }},
+	{"spool", []string{KindDML, KindLogDel}, func(j *Job) bool { return j.Spool }},
 	{"batch_limit", []string{KindInserter, KindUpdater, KindDML, KindLogDel}, func(j *Job) bool { return j.BatchLimit != 0 }},
 }
 
@@ -192,6 +193,9 @@ func (c *checker) job(f *File, i int, j *Job) {
 	}
 	if j.Capture != "" && j.Capture != "trigger" && j.Capture != "logical" {
 		c.fail(at("capture"), "want trigger or logical, not %q", j.Capture)
+	}
+	if j.Spool && j.Capture != "logical" {
+		c.fail(at("spool"), "needs capture: logical (a trigger queue has nothing to spool)")
 	}
 	for k, s := range j.Sequences {
 		if _, err := replication.ParseTable(s); err != nil {

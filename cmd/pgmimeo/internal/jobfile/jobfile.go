@@ -103,6 +103,7 @@ type Job struct {
 	QueueSchema string   `yaml:"queue_schema"`
 	FetchFirst  bool     `yaml:"fetch_first"`
 	Slot        string   `yaml:"slot"`
+	Spool       bool     `yaml:"spool"`
 }
 
 // Duration is a Go duration written as text ("90s", "5m", "1h30m").

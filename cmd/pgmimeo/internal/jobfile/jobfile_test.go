@@ -57,6 +57,7 @@ jobs:
     source: shop
     table: '"Sales"."Order Lines"'
     capture: logical
+    spool: true
 `
 
 func TestParseGood(t *testing.T) {
@@ -72,6 +73,8 @@ func TestParseGood(t *testing.T) {
 	dest, err := f.Jobs[5].DestTable()
 	require.NoError(t, err)
 	require.Equal(t, `"Sales"."Order Lines"`, dest.String())
+	require.True(t, f.Jobs[5].Spool)
+	require.False(t, f.Jobs[4].Spool)
 	dest, err = f.Jobs[1].DestTable()
 	require.NoError(t, err)
 	require.Equal(t, `"dev"."prices"`, dest.String())
@@ -109,6 +112,10 @@ func TestParseBad(t *testing.T) {
 			[]string{`job file:9:11: jobs[1].dest: destination "a"."b" is already the destination of jobs[0]`}},
 		"several problems": {head + "  - kind: nope\n    table: a.b\n  - kind: dml\n    table: c.d\n    batch_limit: -1\n",
 			[]string{`jobs[0].kind: unknown kind "nope"`, `job file:9:18: jobs[1].batch_limit: must be 0 (no limit) or positive`}},
+		"spool without logical capture": {head + "  - kind: dml\n    table: a.b\n    spool: true\n",
+			[]string{`job file:7:12: jobs[0].spool: needs capture: logical (a trigger queue has nothing to spool)`}},
+		"spool of another kind": {head + "  - kind: snapshot\n    table: a.b\n    spool: true\n",
+			[]string{`jobs[0].spool: a snapshot job has no spool (only dml, logdel jobs do)`}},
 		"no jobs":  {head, []string{`job file: jobs: no job is declared`}},
 		"empty":    {"  \n", []string{`job file:1:1: the job file is empty`}},
 		"not yaml": {"jobs: [\n", []string{`job file:1:`}},
