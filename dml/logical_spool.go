@@ -117,9 +117,10 @@ func (r *Replicator) spoolLocked(ctx context.Context, conn *pgxpool.Conn, fn fun
 // flight.
 //
 // One Spool runs per job: while one runs, in this process or another
-// (a lock on the destination tells), a second returns at once a
+// (a lock on the destination tells), a second returns a
 // *replication.TableError wrapping ErrLocked, so that the source does not
-// decode the same WAL twice. Otherwise Spool returns nil when ctx ends, or
+// decode the same WAL twice; it first waits up to two seconds, for the
+// session of a Spool that has just stopped to let its lock go. Otherwise Spool returns nil when ctx ends, or
 // the first error: the job does not exist or has the trigger capture
 // (ErrNotManaged, ErrWrongKind), or a read failed, which leaves the spool
 // and the slot as they were before it. It holds one destination session

@@ -41,8 +41,8 @@ type Replicator interface {
 type Spooler interface {
 	Replicator
 	// Spool reads until ctx ends, and then returns nil; it returns an
-	// error wrapping ErrLocked at once when a Spool of the job runs
-	// elsewhere, and any other error when it cannot go on.
+	// error wrapping ErrLocked, without reading, when a Spool of the job
+	// runs elsewhere, and any other error when it cannot go on.
 	Spool(ctx context.Context) error
 }
 
