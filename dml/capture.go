@@ -71,9 +71,10 @@ type LogicalConfig struct {
 
 	// Spool asks the scheduler (and so pgmimeo run) to keep a Spool of the
 	// job running on one of its workers, beside the job's refreshes (see
-	// Replicator.Spool). It is stored with the job and Ensure changes it in
-	// place. A service that runs its own Spool need not set it. Default
-	// false.
+	// Replicator.Spool); that Spool reads every DefaultPollInterval, since
+	// a worker knows of the job only what the catalog keeps. It is stored
+	// with the job and Ensure changes it in place. A service that runs its
+	// own Spool need not set it. Default false.
 	Spool bool
 }
 
