@@ -18,7 +18,8 @@ func ExampleSnapshot() {
 	defer dbs.Close()
 	source, dest := dbs.Pools[0], dbs.Pools[1]
 	if _, err := source.Exec(ctx, `CREATE TABLE public.products (id int PRIMARY KEY, name text, price numeric(8,2));
-		INSERT INTO public.products SELECT g, 'product ' || g, g * 2.5 FROM generate_series(1, 1000) g`); err != nil {
+		INSERT INTO public.products SELECT g, 'product ' || g, g * 2.5 FROM generate_series(1, 1000) g;
+		SELECT pg_stat_force_next_flush()`); err != nil {
 		log.Fatal(err)
 	}
 
