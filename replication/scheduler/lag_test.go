@@ -99,13 +99,16 @@ func TestLagPerKind(t *testing.T) {
 		youngest, oldest = min(youngest, *j.Age), max(oldest, *j.Age)
 	}
 	critical := oldest + 3*time.Second
-	for tbl := range kinds {
-		j, err := cat.Job(ctx, b.Dest, tbl)
-		require.NoError(t, err)
-		rs := j.RunSettings()
-		rs.LagWarning, rs.LagCritical = time.Second, critical
-		require.NoError(t, cat.SetRunSettings(ctx, b.Dest, tbl, rs))
+	thresholds := func(warning, critical time.Duration) {
+		for tbl := range kinds {
+			j, err := cat.Job(ctx, b.Dest, tbl)
+			require.NoError(t, err)
+			rs := j.RunSettings()
+			rs.LagWarning, rs.LagCritical = warning, critical
+			require.NoError(t, cat.SetRunSettings(ctx, b.Dest, tbl, rs))
+		}
 	}
+	thresholds(time.Second, critical)
 	level := func() map[replication.LagLevel]int {
 		jobs, err := cat.Jobs(ctx, b.Dest, nil)
 		require.NoError(t, err)
@@ -118,8 +121,21 @@ func TestLagPerKind(t *testing.T) {
 	require.Equal(t, map[replication.LagLevel]int{replication.LagWarning: len(kinds)}, level())
 	time.Sleep(critical - youngest + 200*time.Millisecond)
 	require.Equal(t, map[replication.LagLevel]int{replication.LagCritical: len(kinds)}, level())
+	// After a refresh every job's data is no older than the refresh round
+	// (before it, every age was past the round's start): with thresholds
+	// above the round's length, every job is OK again, however long the
+	// round took on this machine.
 	b.makeDue(t)
+	roundStart := b.dbNow(t)
 	require.NoError(t, s.RunDue(ctx))
+	round := b.dbNow(t).Sub(roundStart)
+	thresholds(round+2*time.Second, round+4*time.Second)
+	jobs, err = cat.Jobs(ctx, b.Dest, nil)
+	require.NoError(t, err)
+	now = b.dbNow(t)
+	for _, j := range jobs {
+		require.LessOrEqual(t, *j.Age, now.Sub(roundStart)+50*time.Millisecond, "%s: refreshed in the round", j.Dest)
+	}
 	require.Equal(t, map[replication.LagLevel]int{replication.LagOK: len(kinds)}, level())
 	for tbl := range kinds {
 		b.same(t, tbl)
