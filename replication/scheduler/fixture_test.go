@@ -30,6 +30,9 @@ const sourceName = "src"
 type bundle struct {
 	*pgtest.Bundle
 	log *jobmon.Logger
+	// timeBoundary is the Boundary of the time-based incremental jobs the
+	// fixture sets up (default 0: none).
+	timeBoundary time.Duration
 }
 
 func setup(t *testing.T) *bundle {
@@ -106,8 +109,8 @@ func (b *bundle) jobWith(t *testing.T, kind replication.Kind, name string, perio
 			rep, err = incremental.NewInserter(b.Source, b.Dest, src, c)
 		}
 	case replication.KindUpdaterTime, replication.KindInserterTime:
-		zero := time.Duration(0)
-		c := &incremental.Config{Options: opts, Control: "ctl", Boundary: &zero, IgnoreDST: true}
+		boundary := b.timeBoundary
+		c := &incremental.Config{Options: opts, Control: "ctl", Boundary: &boundary, IgnoreDST: true}
 		if kind == replication.KindUpdaterTime {
 			rep, err = incremental.NewUpdater(b.Source, b.Dest, src, c)
 		} else {
