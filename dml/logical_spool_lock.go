@@ -43,32 +43,29 @@ func (l jobLock) try(ctx context.Context, conn *pgxpool.Conn) (bool, error) {
 // tryFor takes the lock on conn, waiting for it at most d; it reports
 // whether it got it.
 func (l jobLock) tryFor(ctx context.Context, conn *pgxpool.Conn, d time.Duration) (bool, error) {
-	deadline := time.Now().Add(d)
+	return l.poll(ctx, conn, time.Now().Add(d))
+}
+
+// wait takes the lock on conn, waiting as long as ctx allows.
+func (l jobLock) wait(ctx context.Context, conn *pgxpool.Conn) error {
+	_, err := l.poll(ctx, conn, time.Time{})
+	return err
+}
+
+// poll tries the lock every 20 ms until it gets it, ctx ends or, unless
+// it is zero, deadline passes. It polls rather than blocks, so a
+// lock_timeout a role or database sets does not cut the wait short, and
+// a wait that ends never cancels a statement (which would cost conn its
+// session).
+func (l jobLock) poll(ctx context.Context, conn *pgxpool.Conn, deadline time.Time) (bool, error) {
 	for {
 		got, err := l.try(ctx, conn)
-		if err != nil || got || time.Now().After(deadline) {
+		if err != nil || got || (!deadline.IsZero() && time.Now().After(deadline)) {
 			return got, err
 		}
 		select {
 		case <-ctx.Done():
 			return false, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// wait takes the lock on conn, waiting as long as ctx allows. It polls
-// rather than blocks, so a lock_timeout a role or database sets does not
-// cut the wait short.
-func (l jobLock) wait(ctx context.Context, conn *pgxpool.Conn) error {
-	for {
-		got, err := l.try(ctx, conn)
-		if err != nil || got {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
