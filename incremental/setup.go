@@ -28,12 +28,17 @@ import (
 func (j *job) setup(ctx context.Context) error {
 	_, err := j.lockedRun(ctx, replication.OpSetup, replication.JobName(j.noun()+" Maker", j.src),
 		func(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (replication.Result, error) {
-			return replication.Result{}, j.setupLocked(ctx, conn, run)
+			var res replication.Result
+			err := j.setupLocked(ctx, conn, run, &res)
+			return res, err
 		})
 	return err
 }
 
-func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun) (err error) {
+// setupLocked sets the job up; res says up to when the destination then
+// holds the source's rows, as a refresh's does: a pull stops at the
+// boundary, and an adopted table's rows are the caller's.
+func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replication.JobRun, res *replication.Result) (err error) {
 	run.Step(ctx, "Checking source table")
 	p, err := j.resolve(ctx, j.cfg.Control, j.cfg.Type, j.cfg.Columns, j.cfg.Key)
 	if err != nil {
@@ -91,10 +96,12 @@ func (j *job) setupLocked(ctx context.Context, conn *pgxpool.Conn, run *replicat
 		if st.LastValue, err = j.adopt(ctx, tx, p, rel); err != nil {
 			return err
 		}
+		res.Unsynced = true
 	case errors.Is(err, catalog.ErrNotFound):
 		if st.LastValue, err = j.create(ctx, run, tx, s, p, up, ok); err != nil {
 			return err
 		}
+		j.syncLag(p, res)
 	default:
 		return fmt.Errorf("look up %s: %w", j.dst, err)
 	}
