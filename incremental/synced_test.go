@@ -17,7 +17,7 @@ import (
 // boundary old; before, setup recorded its own start, and the job read
 // as fresher than it was until the boundary had passed. A serial job with
 // a serial boundary cannot say when it is synced, nor can an adopted
-// table.
+// table. The default lag thresholds start from the boundary.
 func TestSetupSyncedBehindTheBoundary(t *testing.T) {
 	t.Parallel()
 	b := pgtest.Setup(t)
@@ -43,6 +43,21 @@ func TestSetupSyncedBehindTheBoundary(t *testing.T) {
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, *j.Age, boundary, "after a refresh")
 	require.Less(t, *j.Age, boundary+time.Minute)
+	require.Equal(t, boundary, j.SyncLag)
+
+	// Refreshed every minute, the job is on time: the default thresholds
+	// start from the boundary the job keeps by design. Before, its data,
+	// always the boundary old, was past the critical threshold of six
+	// minutes, and the nagios check and the health handler called it late.
+	rs := j.RunSettings()
+	rs.Period = time.Minute
+	require.NoError(t, cat.SetRunSettings(ctx, b.Dest, replication.T("public", "timed"), rs))
+	j, err = cat.Job(ctx, b.Dest, replication.T("public", "timed"))
+	require.NoError(t, err)
+	lag := j.Lag()
+	require.Equal(t, replication.LagOK, lag.Level, "%v old, thresholds %v and %v", *lag.Age, lag.Warning, lag.Critical)
+	require.Equal(t, boundary+2*time.Minute, lag.Warning)
+	require.Equal(t, boundary+6*time.Minute, lag.Critical)
 
 	five := int64(5)
 	s, err := incremental.NewInserter(b.Source, b.Dest, replication.T("public", "serial"),

@@ -109,6 +109,11 @@ type Job struct {
 	// the destination server's clock minus SyncedAt. It is an upper
 	// bound: the data may be fresher. Nil when SyncedAt is.
 	Age *time.Duration
+	// SyncLag is how far behind its start the job's last run that caught
+	// up left the destination by design (Result.SyncLag): a time-based
+	// incremental job's boundary, for example. The default thresholds
+	// start from it (see LagThresholds).
+	SyncLag time.Duration
 	// LagWarning and LagCritical are the job's thresholds on Age; 0: the
 	// default (see LagThresholds).
 	LagWarning  time.Duration
@@ -121,7 +126,7 @@ type Job struct {
 const jobColumns = `job_id, kind, source_name, source_schema, source_table, dest_schema, dest_table,
 	config, state, COALESCE(extract(epoch FROM period)::float8, 0), enabled, extract(epoch FROM lock_wait)::float8, NOT job_log,
 	created_at, last_run, last_ok, COALESCE(last_error, ''), failures, next_run, COALESCE(claimed_by, ''),
-	synced_at, extract(epoch FROM clock_timestamp() - synced_at)::float8,
+	synced_at, extract(epoch FROM clock_timestamp() - synced_at)::float8, COALESCE(extract(epoch FROM sync_lag)::float8, 0),
 	COALESCE(extract(epoch FROM lag_warning)::float8, 0), COALESCE(extract(epoch FROM lag_critical)::float8, 0)`
 
 func scanJob(row pgx.Row) (*Job, error) {
@@ -129,10 +134,10 @@ func scanJob(row pgx.Row) (*Job, error) {
 	var kind string
 	var period float64
 	var lockWait, age *float64
-	var warn, crit float64
+	var syncLag, warn, crit float64
 	err := row.Scan(&j.ID, &kind, &j.SourceName, &j.SourceTable.Schema, &j.SourceTable.Name,
 		&j.Dest.Schema, &j.Dest.Name, &j.Config, &j.State, &period, &j.Enabled, &lockWait, &j.Unlogged, &j.CreatedAt,
-		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures, &j.NextRun, &j.ClaimedBy, &j.SyncedAt, &age, &warn, &crit)
+		&j.LastRun, &j.LastOK, &j.LastError, &j.Failures, &j.NextRun, &j.ClaimedBy, &j.SyncedAt, &age, &syncLag, &warn, &crit)
 	j.Kind = Kind(kind)
 	j.Period = time.Duration(period * float64(time.Second))
 	if lockWait != nil {
@@ -141,7 +146,7 @@ func scanJob(row pgx.Row) (*Job, error) {
 	if age != nil {
 		j.Age = Wait(seconds(*age))
 	}
-	j.LagWarning, j.LagCritical = seconds(warn), seconds(crit)
+	j.SyncLag, j.LagWarning, j.LagCritical = seconds(syncLag), seconds(warn), seconds(crit)
 	return &j, err
 }
 
@@ -314,12 +319,14 @@ func (c *Catalog) SaveConfig(ctx context.Context, db DB, jobID int64, config any
 
 // recordSuccess notes a successful run of the job of dest: its time, no
 // failure in a row, and, when synced is set, that the destination holds
-// every source change committed before it (synced_at never moves back).
-// The one job run calls it after the run's own commit.
-func (c *Catalog) recordSuccess(ctx context.Context, db DB, dest Table, synced *time.Time) error {
+// every source change committed before it (synced_at never moves back),
+// syncLag before the run's start. The one job run calls it after the run's
+// own commit.
+func (c *Catalog) recordSuccess(ctx context.Context, db DB, dest Table, synced *time.Time, syncLag time.Duration) error {
 	_, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET last_run = clock_timestamp(), last_ok = clock_timestamp(),
-		last_error = NULL, failures = 0, synced_at = GREATEST(synced_at, $3)
-		WHERE dest_schema = $1 AND dest_table = $2`, dest.Schema, dest.Name, synced)
+		last_error = NULL, failures = 0, synced_at = GREATEST(synced_at, $3),
+		sync_lag = CASE WHEN $3::timestamptz IS NULL THEN sync_lag ELSE $4::interval END
+		WHERE dest_schema = $1 AND dest_table = $2`, dest.Schema, dest.Name, synced, intervalText(&syncLag))
 	if err != nil {
 		return fmt.Errorf("record success of %s: %w", dest, err)
 	}

@@ -31,7 +31,7 @@ func TestCatalogMigratesConcurrentlyAndOnce(t *testing.T) {
 	for err := range errs {
 		require.NoError(t, err)
 	}
-	require.Equal(t, []string{"(1,001_catalog.sql)", "(2,002_scheduler.sql)", "(3,003_run_settings.sql)", "(4,004_lag.sql)"},
+	require.Equal(t, []string{"(1,001_catalog.sql)", "(2,002_scheduler.sql)", "(3,003_run_settings.sql)", "(4,004_lag.sql)", "(5,005_sync_lag.sql)"},
 		pgtest.Rows(t, b.Dest, `SELECT version, name FROM "Mimeo Catalog".schema_version`))
 }
 

@@ -143,7 +143,7 @@ func (r Run) recordSuccess(ctx context.Context, conn *pgxpool.Conn, o *Options, 
 		t := started.Add(-res.SyncLag)
 		synced = &t
 	}
-	err := r.Catalog.recordSuccess(context.WithoutCancel(ctx), conn, r.Dest, synced)
+	err := r.Catalog.recordSuccess(context.WithoutCancel(ctx), conn, r.Dest, synced, res.SyncLag)
 	if err != nil && o.Logger != nil {
 		o.Logger.Warn("record success in catalog", append(EventAttrs(r.Kind, r.Dest), "error", err)...)
 	}

@@ -33,18 +33,19 @@ type Lag struct {
 }
 
 // LagThresholds returns the job's thresholds on its lag: LagWarning and
-// LagCritical when set, else derived from the period: warning past two
-// periods (at least a period and a minute), critical past four periods
-// (at least a period and five minutes). A job without a period and without
-// thresholds has none (0).
+// LagCritical when set, else derived from the period, on top of the delay
+// the job keeps by design (SyncLag, a time-based incremental job's
+// boundary for one): warning past two periods (at least a period and a
+// minute), critical past four periods (at least a period and five
+// minutes). A job without a period and without thresholds has none (0).
 func (j *Job) LagThresholds() (warning, critical time.Duration) {
 	warning, critical = j.LagWarning, j.LagCritical
 	if j.Period > 0 {
 		if warning == 0 {
-			warning = max(2*j.Period, j.Period+time.Minute)
+			warning = j.SyncLag + max(2*j.Period, j.Period+time.Minute)
 		}
 		if critical == 0 {
-			critical = max(4*j.Period, j.Period+5*time.Minute)
+			critical = j.SyncLag + max(4*j.Period, j.Period+5*time.Minute)
 		}
 	}
 	if critical > 0 && warning > critical {

@@ -130,7 +130,8 @@ destination is known to hold every source change); when it last succeeded
 it last failed and why; and when a worker runs it next.
 
 States: fresh (lag within lag_warning), late (past it), stale (past
-lag_critical; by default two and four periods), failing (its last run
+lag_critical; by default two and four periods, on top of a time-based
+incremental job's boundary), failing (its last run
 failed), paused, never (no run has succeeded yet), manual (no period and no
 threshold), unknown (it has not caught up since it was set up).`,
 		Example: "  pgmimeo status -f jobs.yaml\n  pgmimeo status public.orders --json\n  pgmimeo status -f jobs.yaml --detail",

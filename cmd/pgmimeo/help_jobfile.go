@@ -31,7 +31,7 @@ Settings of every kind: period, paused, unlogged (keep worker runs out of
 the job log), lock_wait (a duration, or "forever"; default: no wait),
 lag_warning and lag_critical (how old the destination's data may get before
 status, the health handler and check call the job late; default: two and
-four periods),
+four periods, on top of a time-based incremental job's boundary),
 columns (a list), condition (one boolean expression, or mimeo's
 "WHERE …" form), skip_indexes, durable_commit.
 

@@ -47,7 +47,7 @@ func lateJobs(ctx context.Context, pool *pgxpool.Pool, schema string) (jobLags, 
 	}
 	all, err := cat.Jobs(ctx, pool, nil)
 	if sqltext.SQLState(err) == pgerrcode.UndefinedColumn {
-		// A catalog older than the lag columns (pgmimeo's migration 004).
+		// A catalog older than the lag columns (pgmimeo's migrations 004 and 005).
 		return nil, fmt.Sprintf("lag not checked: the catalog %s predates the lag columns (run pgmimeo migrate, or any worker of this version)", jobs), nil
 	}
 	return all, "", err
