@@ -6,87 +6,70 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmimeo/pgmimeo/internal/advisory"
 )
 
 // A jobLock is one of the advisory locks a logical job's Spool and
-// refreshes coordinate by, on the destination database: the first key is
-// its class, the second the hash of the destination table's quoted name,
-// as for the refresh lock. Each is held by a session, not a transaction,
-// so the end of the session lets it go.
+// refreshes coordinate by, on the destination database: its class, and
+// the destination table's quoted name, as for the refresh lock (see
+// package advisory).
 type jobLock struct {
-	class int32
-	what  string // what the lock guards, for messages
-	table string // the destination table, quoted
+	advisory.Lock
+	what string // what the lock guards, for messages
 }
 
 // spoolerLock is held by a running Spool for as long as it runs.
 func (r *Replicator) spoolerLock() jobLock {
-	return jobLock{class: spoolerClass, what: "the spooler lock", table: r.Dest().Sanitize()}
+	return jobLock{advisory.Lock{Class: spoolerClass, Name: r.Dest().Sanitize()}, "the spooler lock"}
 }
 
 // spoolLock is held by whatever reads the slot: a spool read or a refresh.
 func (r *Replicator) spoolLock() jobLock {
-	return jobLock{class: spoolLockClass, what: "the spool lock", table: r.Dest().Sanitize()}
+	return jobLock{advisory.Lock{Class: spoolLockClass, Name: r.Dest().Sanitize()}, "the spool lock"}
 }
+
+// lockPoll is how often a wait for a jobLock tries it again.
+const lockPoll = 20 * time.Millisecond
 
 // try takes the lock on conn if no session holds it, and reports whether
 // it did.
 func (l jobLock) try(ctx context.Context, conn *pgxpool.Conn) (bool, error) {
-	var got bool
-	err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1, pg_catalog.hashtext($2))`, l.class, l.table).Scan(&got)
-	if err != nil {
-		return false, fmt.Errorf("take %s of %s: %w", l.what, l.table, err)
-	}
-	return got, nil
+	got, err := l.Try(ctx, conn)
+	return got, l.err("take", err)
 }
 
 // tryFor takes the lock on conn, waiting for it at most d; it reports
 // whether it got it.
 func (l jobLock) tryFor(ctx context.Context, conn *pgxpool.Conn, d time.Duration) (bool, error) {
-	return l.poll(ctx, conn, time.Now().Add(d))
+	got, err := l.Poll(ctx, conn, time.Now().Add(d), lockPoll)
+	return got, l.err("take", err)
 }
 
-// wait takes the lock on conn, waiting as long as ctx allows.
+// wait takes the lock on conn, waiting as long as ctx allows. It polls
+// (advisory.Lock.Poll), so a lock_timeout does not cut the wait short.
 func (l jobLock) wait(ctx context.Context, conn *pgxpool.Conn) error {
-	_, err := l.poll(ctx, conn, time.Time{})
-	return err
-}
-
-// poll tries the lock every 20 ms until it gets it, ctx ends or, unless
-// it is zero, deadline passes. It polls rather than blocks, so a
-// lock_timeout a role or database sets does not cut the wait short, and
-// a wait that ends never cancels a statement (which would cost conn its
-// session).
-func (l jobLock) poll(ctx context.Context, conn *pgxpool.Conn, deadline time.Time) (bool, error) {
-	for {
-		got, err := l.try(ctx, conn)
-		if err != nil || got || (!deadline.IsZero() && time.Now().After(deadline)) {
-			return got, err
-		}
-		select {
-		case <-ctx.Done():
-			return false, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	_, err := l.Poll(ctx, conn, time.Time{}, lockPoll)
+	return l.err("take", err)
 }
 
 // unlock lets the lock go; a lost session has let it go already.
 func (l jobLock) unlock(ctx context.Context, conn *pgxpool.Conn) {
-	_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($1, pg_catalog.hashtext($2))`, l.class, l.table)
+	_ = l.Unlock(ctx, conn)
 }
 
-// held reports whether some session of the database holds the lock. It
-// reads the server's lock table and takes nothing, so it never stands in
-// the way of a session about to take the lock.
+// held reports whether some session of the database holds the lock,
+// taking nothing.
 func (l jobLock) held(ctx context.Context, conn *pgxpool.Conn) (bool, error) {
-	var held bool
-	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'
-		AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-		AND classid = $1::int::oid AND objid = pg_catalog.hashtext($2)::oid AND objsubid = 2 AND granted)`,
-		l.class, l.table).Scan(&held)
-	if err != nil {
-		return false, fmt.Errorf("look for %s of %s: %w", l.what, l.table, err)
+	held, err := l.Held(ctx, conn)
+	return held, l.err("look for", err)
+}
+
+// err names the lock and its table in err from doing what; nil stays nil.
+// A wait ended by ctx returns ctx's error as it is.
+func (l jobLock) err(doing string, err error) error {
+	if err == nil || err == context.Canceled || err == context.DeadlineExceeded {
+		return err
 	}
-	return held, nil
+	return fmt.Errorf("%s %s of %s: %w", doing, l.what, l.Name, err)
 }

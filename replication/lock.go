@@ -9,6 +9,8 @@ import (
 	"github.com/jackc/pgerrcode"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmimeo/pgmimeo/internal/advisory"
 )
 
 // lockClass is the first key of every pgmimeo advisory lock ("mime"), so
@@ -29,9 +31,10 @@ type Lock struct {
 	held  bool
 }
 
-// lockKeySQL computes the second advisory-lock key of a table from its
-// quoted name; the first is lockClass.
-const lockKeySQL = `pg_catalog.hashtext($1)`
+// refreshLock is the refresh lock of destination table t.
+func refreshLock(t Table) advisory.Lock {
+	return advisory.Lock{Class: lockClass, Name: t.Sanitize()}
+}
 
 // AcquireSetupLock takes the refresh lock of destination table t on conn
 // for a Setup, waiting as long as ctx allows. Every kind's Setup takes it
@@ -49,12 +52,12 @@ func AcquireSetupLock(ctx context.Context, conn Locker, t Table) (*Lock, error) 
 // long, zero or negative waits until ctx ends. A lock held elsewhere yields a
 // *TableError wrapping ErrLocked.
 func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration) (*Lock, error) {
-	name := t.Sanitize()
+	l := refreshLock(t)
 	var got bool
 	switch {
 	case wait == nil:
-		err := conn.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass).Scan(&got)
-		if err != nil {
+		var err error
+		if got, err = l.Try(ctx, conn); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
 	default:
@@ -64,13 +67,12 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 		if *wait > 0 {
 			timeout = fmt.Sprintf("%dms", max(wait.Milliseconds(), 1))
 		}
-		// lock_timeout bounds the wait; the session's own value is put back.
 		var previous string
 		if err := conn.QueryRow(ctx, `SELECT pg_catalog.current_setting('lock_timeout'), pg_catalog.set_config('lock_timeout', $1, false)`,
 			timeout).Scan(&previous, new(string)); err != nil {
 			return nil, fmt.Errorf("lock %s: %w", t, err)
 		}
-		_, err := conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_lock($2, `+lockKeySQL+`)`, name, lockClass)
+		err := l.Wait(ctx, conn)
 		_, rerr := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.set_config('lock_timeout', $1, false)`, previous)
 		var pgErr *pgconn.PgError
 		switch {
@@ -83,7 +85,7 @@ func AcquireLock(ctx context.Context, conn Locker, t Table, wait *time.Duration)
 		}
 		if rerr != nil {
 			if got {
-				_, _ = conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($2, `+lockKeySQL+`)`, name, lockClass)
+				_ = l.Unlock(ctx, conn)
 			}
 			return nil, fmt.Errorf("lock %s: reset lock_timeout: %w", t, rerr)
 		}
@@ -102,8 +104,7 @@ func (l *Lock) Release(ctx context.Context) error {
 		return nil
 	}
 	l.held = false
-	_, err := l.conn.Exec(context.WithoutCancel(ctx), `SELECT pg_catalog.pg_advisory_unlock($2, `+lockKeySQL+`)`, l.table.Sanitize(), lockClass)
-	if err != nil {
+	if err := refreshLock(l.table).Unlock(ctx, l.conn); err != nil {
 		return fmt.Errorf("unlock %s: %w", l.table, err)
 	}
 	return nil
@@ -112,10 +113,5 @@ func (l *Lock) Release(ctx context.Context) error {
 // IsLocked reports whether some session holds the refresh lock of t in
 // db's database (advisory locks are per database).
 func IsLocked(ctx context.Context, db Locker, t Table) (bool, error) {
-	var held bool
-	err := db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory'
-		AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-		AND classid = $2::int::oid AND objid = `+lockKeySQL+`::oid AND objsubid = 2 AND granted)`,
-		t.Sanitize(), lockClass).Scan(&held)
-	return held, err
+	return refreshLock(t).Held(ctx, db)
 }
