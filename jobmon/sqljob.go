@@ -66,8 +66,8 @@ func (l *Logger) SQLJob(ctx context.Context, db DB, name, sql string, args ...an
 	var pid uint32
 	var started time.Time
 	var locked bool
-	err = tx.QueryRow(ctx, `SELECT pg_backend_pid(), pg_postmaster_start_time(),
-		pg_try_advisory_xact_lock($1, hashtext($2 || '.' || upper($3)))`,
+	err = tx.QueryRow(ctx, `SELECT pg_catalog.pg_backend_pid(), pg_catalog.pg_postmaster_start_time(),
+		pg_catalog.pg_try_advisory_xact_lock($1, pg_catalog.hashtext($2 || '.' || pg_catalog.upper($3)))`,
 		sqlJobLockClass, l.schema, name).Scan(&pid, &started, &locked)
 	if err != nil {
 		return 0, 0, fmt.Errorf("sql job %s: lock: %w", name, err)

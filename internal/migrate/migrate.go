@@ -91,7 +91,7 @@ func applyOne(ctx context.Context, db DB, schema, qs string, m Migration) (bool,
 		return false, err
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, schema); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_catalog.pg_advisory_xact_lock($1, pg_catalog.hashtext($2))`, lockClass, schema); err != nil {
 		return false, err
 	}
 	// CREATE SCHEMA checks the database's CREATE privilege even when the

@@ -204,7 +204,7 @@ func (s *claimSession) claimOn(ctx context.Context, conn *pgx.Conn, n int, f fil
 	ids := []int64{}
 	for _, c := range due {
 		var got bool
-		if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_lock($1, `+fmt.Sprintf(claimKey, "$2::int8")+`)`,
+		if err := tx.QueryRow(ctx, `SELECT pg_catalog.pg_try_advisory_lock($1, `+fmt.Sprintf(claimKey, "$2::int8")+`)`,
 			claimClass, c.id).Scan(&got); err != nil {
 			return out, fmt.Errorf("claim job %d: %w", c.id, err)
 		}
@@ -230,7 +230,7 @@ func (s *claimSession) claimOn(ctx context.Context, conn *pgx.Conn, n int, f fil
 // them go already).
 func (s *claimSession) unlock(ctx context.Context, conn *pgx.Conn, cs []*claim) {
 	for _, c := range cs {
-		_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($1, `+fmt.Sprintf(claimKey, "$2::int8")+`)`, claimClass, c.id)
+		_, _ = conn.Exec(ctx, `SELECT pg_catalog.pg_advisory_unlock($1, `+fmt.Sprintf(claimKey, "$2::int8")+`)`, claimClass, c.id)
 	}
 }
 
