@@ -182,27 +182,31 @@ func TestWorkerProcesses(t *testing.T) {
 	}
 	require.Empty(t, b.okRuns(t))
 
-	// Round 1: A and B share the due jobs; A is killed while one of its
-	// pulls is in the middle of its COPY, so that run cannot have committed.
+	// Round 1: A and B share the due jobs; the first of them seen in the
+	// middle of a pull's COPY is killed there, so that run cannot have
+	// committed. Which worker claims the slow pulls depends on which one
+	// starts first, so either may be the one killed.
 	b.makeDue(t)
 	round1 := b.dbNow(t)
-	a := b.startWorker(t, "A")
-	bw := b.startWorker(t, "B")
-	var victim string
+	workers := map[string]*worker{"A": b.startWorker(t, "A"), "B": b.startWorker(t, "B")}
+	var victim, killed string
 	require.Eventually(t, func() bool {
-		err := b.Source.QueryRow(context.Background(), `SELECT substring(query FROM 'FROM "public"\."([a-z0-9_]+)"')
-			FROM pg_stat_activity WHERE application_name = 'pgmimeo scheduler A' AND wait_event = 'PgSleep'
-			AND query LIKE 'COPY %' LIMIT 1`).Scan(&victim)
+		err := b.Source.QueryRow(context.Background(), `SELECT substring(query FROM 'FROM "public"\."([a-z0-9_]+)"'),
+				substring(application_name FROM '^pgmimeo scheduler (A|B)$')
+			FROM pg_stat_activity WHERE application_name IN ('pgmimeo scheduler A', 'pgmimeo scheduler B')
+			AND wait_event = 'PgSleep' AND query LIKE 'COPY %' LIMIT 1`).Scan(&victim, &killed)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return false
 		}
 		require.NoError(t, err)
 		return true
-	}, time.Minute, 2*time.Millisecond, "worker A never pulled a table")
-	require.NoError(t, a.cmd.Process.Signal(syscall.SIGKILL))
-	require.Error(t, a.cmd.Wait())
+	}, time.Minute, 2*time.Millisecond, "no worker was seen pulling a table")
+	survivor := map[string]string{"A": "B", "B": "A"}[killed]
+	t.Logf("killing worker %s in the middle of its pull of %s", killed, victim)
+	require.NoError(t, workers[killed].cmd.Process.Signal(syscall.SIGKILL))
+	require.Error(t, workers[killed].cmd.Wait())
 	if !assert.Eventually(t, func() bool { return b.roundDone(t, round1) }, 2*time.Minute, 50*time.Millisecond,
-		"worker B did not complete round 1 alone") {
+		"worker %s did not complete round 1 alone", survivor) {
 		t.Logf("pending jobs: %v", pgtest.Rows(t, b.Dest, `SELECT dest_table, last_ok, claimed_by FROM mimeo.jobs WHERE last_ok IS NULL OR last_ok < $1`, round1))
 		t.Logf("claims: %v", pgtest.Rows(t, b.Dest, `SELECT * FROM mimeo.claims`))
 		t.Logf("destination sessions: %v", pgtest.Rows(t, b.Dest, `SELECT pid, application_name, state, wait_event_type, wait_event, left(query, 120) FROM pg_stat_activity WHERE datname = current_database()`))
@@ -213,30 +217,31 @@ func TestWorkerProcesses(t *testing.T) {
 	require.Len(t, jobs, len(tables))
 	for tbl := range tables {
 		if tbl.Name == victim {
-			// The killed run never ended; B ran the job again.
+			// The killed run never ended; the survivor ran the job again.
 			require.Equal(t, []string{"RUNNING", "OK"}, jobs[tbl.Name], tbl.Name)
 		} else {
-			// One run, or a run A was killed in and B's run after it. A
-			// job-log entry stays open alone only when A was killed after
-			// its run had committed, which counts as this period's run: no
+			// One run, or a run the killed worker was in and the
+			// survivor's run after it. A job-log entry stays open alone
+			// only when the worker was killed after its run had committed, which counts as this period's run: no
 			// worker runs it again.
 			require.Contains(t, [][]string{{"OK"}, {"RUNNING", "OK"}, {"RUNNING"}}, jobs[tbl.Name], tbl.Name)
 		}
 		b.same(t, tbl)
 	}
 
-	// Round 2, a period later: a new A and the same B run each job once more.
+	// Round 2, a period later: a new worker in place of the killed one and
+	// the survivor run each job once more.
 	for tbl, k := range tables {
 		b.change(t, tbl, k, 1)
 	}
 	before := b.okRuns(t)
-	a2 := b.startWorker(t, "A2")
+	replacement := b.startWorker(t, killed+"2")
 	b.makeDue(t)
 	round2 := b.dbNow(t)
 	require.Eventually(t, func() bool { return b.roundDone(t, round2) }, 2*time.Minute, 50*time.Millisecond,
 		"workers did not complete round 2")
-	a2.stop(t)
-	bw.stop(t)
+	replacement.stop(t)
+	workers[survivor].stop(t)
 	after := b.okRuns(t)
 	for tbl := range tables {
 		require.Equal(t, before[tbl.Name]+1, after[tbl.Name], tbl.Name)
@@ -246,5 +251,5 @@ func TestWorkerProcesses(t *testing.T) {
 	require.Equal(t, []string{"(OK)"}, pgtest.Rows(t, b.Dest, `SELECT DISTINCT status FROM jobmon.job_log
 		WHERE job_name LIKE 'REFRESH %' AND status IS NOT NULL`))
 	b.noOverlap(t)
-	require.Equal(t, []string{}, pgtest.Rows(t, b.Dest, `SELECT claimed_by FROM mimeo.jobs WHERE claimed_by NOT IN ('A', 'A2', 'B')`))
+	require.Equal(t, []string{}, pgtest.Rows(t, b.Dest, `SELECT claimed_by FROM mimeo.jobs WHERE claimed_by NOT IN ('A', 'B', $1)`, killed+"2"))
 }
