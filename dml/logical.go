@@ -314,10 +314,8 @@ func (r *Replicator) stageRest(ctx context.Context, j *job, src *pgxpool.Conn, f
 // read from next only then.
 func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.Conn, s staged, next *streamState, sp *spoolRead, ds *drainStats) error {
 	p := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: s.conn.Conn().PgConn().PID()}
-	if h := r.hooks.afterFetch; h != nil {
-		if err := h(ctx, p); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.afterFetch, p); err != nil {
+		return err
 	}
 	var counts keyapply.Counts
 	start := time.Now()
@@ -334,10 +332,8 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 	}
 	counts.Add(c)
 	applied := time.Now()
-	if h := r.hooks.midApply; h != nil {
-		if err := h(ctx, p); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.midApply, p); err != nil {
+		return err
 	}
 	if s.last {
 		if err := r.saveStream(ctx, s.tx, j, next, sp); err != nil {
@@ -354,10 +350,8 @@ func (r *Replicator) applyStreamPiece(ctx context.Context, j *job, src *pgxpool.
 	ds.keys += st.Changes
 	ds.bytes += st.Bytes
 	ds.chunks++
-	if h := r.hooks.afterCommit; h != nil {
-		if err := h(ctx, p); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.afterCommit, p); err != nil {
+		return err
 	}
 	return nil
 }

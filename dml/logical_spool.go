@@ -242,19 +242,16 @@ func (r *Replicator) spoolOnce(ctx context.Context, conn *pgxpool.Conn) (more bo
 	if err := r.catalog.SaveProgress(ctx, w.tx, row.ID, state); err != nil {
 		return false, err
 	}
-	if h := r.hooks.beforeSpoolCommit; h != nil {
-		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
-			return false, err
-		}
+	p := phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}
+	if err := runHook(ctx, r.hooks.beforeSpoolCommit, p); err != nil {
+		return false, err
 	}
 	if err := w.tx.Commit(ctx); err != nil {
 		return false, fmt.Errorf("spool %s: commit: %w", r.Dest(), err)
 	}
 	w.tx = nil
-	if h := r.hooks.afterSpoolCommit; h != nil {
-		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: conn.Conn().PgConn().PID()}); err != nil {
-			return false, err
-		}
+	if err := runHook(ctx, r.hooks.afterSpoolCommit, p); err != nil {
+		return false, err
 	}
 	// Confirmed only now: what precedes end is in the spool, applied, or
 	// of no transaction of the table.

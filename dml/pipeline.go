@@ -328,10 +328,8 @@ func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn,
 		j.state.Queue.Done = true
 		return durable.InTx(ctx, s.conn, func(tx pgx.Tx) error { return r.catalog.SaveState(ctx, tx, j.row.ID, j.state) })
 	}
-	if h := r.hooks.afterFetch; h != nil {
-		if err := h(ctx, phase); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.afterFetch, phase); err != nil {
+		return err
 	}
 	start := time.Now()
 	counts, err := s.batch.Apply(ctx)
@@ -339,10 +337,8 @@ func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn,
 		return err
 	}
 	applied := time.Now()
-	if h := r.hooks.midApply; h != nil {
-		if err := h(ctx, phase); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.midApply, phase); err != nil {
+		return err
 	}
 	next := j.state
 	if s.last {
@@ -365,10 +361,8 @@ func (r *Replicator) applyStaged(ctx context.Context, j *job, src *pgxpool.Conn,
 	ds.keys += st.Changes
 	ds.bytes += st.Bytes
 	ds.chunks++
-	if h := r.hooks.afterCommit; h != nil {
-		if err := h(ctx, phase); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.afterCommit, phase); err != nil {
+		return err
 	}
 	return nil
 }

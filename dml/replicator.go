@@ -55,6 +55,14 @@ type phase struct {
 	DestPID   uint32
 }
 
+// runHook runs test hook h, if it is set, at phase p.
+func runHook(ctx context.Context, h func(context.Context, phase) error, p phase) error {
+	if h == nil {
+		return nil
+	}
+	return h(ctx, p)
+}
+
 var _ replication.Replicator = (*Replicator)(nil)
 
 // New returns the DML replicator of source table table (schema-qualified)

@@ -100,10 +100,8 @@ func (r *Replicator) repull(ctx context.Context, run *replication.JobRun, j *job
 	if err != nil {
 		return err
 	}
-	if h := r.hooks.afterCommit; h != nil {
-		if err := h(ctx, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: destPID}); err != nil {
-			return err
-		}
+	if err := runHook(ctx, r.hooks.afterCommit, phase{SourcePID: src.Conn().PgConn().PID(), DestPID: destPID}); err != nil {
+		return err
 	}
 	run.Done(ctx, "Pulled %d rows", counts.Inserted)
 	res.Inserted, res.Updated, res.Deleted, res.Bytes = counts.Inserted, counts.Updated, counts.Deleted, bytes

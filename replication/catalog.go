@@ -272,30 +272,25 @@ func (c *Catalog) Jobs(ctx context.Context, db DB, f *JobFilter) ([]*Job, error)
 // SaveState stores a job's progress and marks the run successful. Call it in
 // the destination transaction that writes the rows the state describes.
 func (c *Catalog) SaveState(ctx context.Context, db DB, jobID int64, state any) error {
-	b, err := json.Marshal(state)
-	if err != nil {
-		return fmt.Errorf("encode state of job %d: %w", jobID, err)
-	}
-	tag, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET state = $2, last_run = clock_timestamp(),
-		last_ok = clock_timestamp(), last_error = NULL, failures = 0 WHERE job_id = $1`, jobID, b)
-	if err != nil {
-		return fmt.Errorf("save state of job %d: %w", jobID, err)
-	}
-	if tag.RowsAffected() != 1 {
-		return fmt.Errorf("save state of job %d: %w", jobID, ErrNotManaged)
-	}
-	return nil
+	return c.saveState(ctx, db, jobID, state, `, last_run = clock_timestamp(),
+		last_ok = clock_timestamp(), last_error = NULL, failures = 0`)
 }
 
 // SaveProgress stores a job's state alone, for work done between its runs
 // (a logical job's spool read): unlike SaveState, it marks no run, so the
 // job's last run, last success and failures are left as they are.
 func (c *Catalog) SaveProgress(ctx context.Context, db DB, jobID int64, state any) error {
+	return c.saveState(ctx, db, jobID, state, "")
+}
+
+// saveState stores a job's state and sets the columns of also, a fixed
+// list of assignments that starts with a comma (or is empty).
+func (c *Catalog) saveState(ctx context.Context, db DB, jobID int64, state any, also string) error {
 	b, err := json.Marshal(state)
 	if err != nil {
 		return fmt.Errorf("encode state of job %d: %w", jobID, err)
 	}
-	tag, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET state = $2 WHERE job_id = $1`, jobID, b)
+	tag, err := db.Exec(ctx, `UPDATE `+c.table("jobs")+` SET state = $2`+also+` WHERE job_id = $1`, jobID, b)
 	if err != nil {
 		return fmt.Errorf("save state of job %d: %w", jobID, err)
 	}
