@@ -28,8 +28,10 @@
 //   - P4 (one server only: it measures the source): pgbench writers on a
 //     table without capture and with each capture.
 //
-// Runs are interleaved (the tools take turns going first); the tables give
-// medians with min–max and the ratios of the medians. After every run the
+// Runs are interleaved (the tools take turns going first; in P3 the four
+// refreshes of a run, pgmimeo's and mimeo's of dml and of logdel, take
+// turns, so logdel/dml is a same-run ratio too); the tables give medians
+// with min–max and the ratios of the medians. After every run the
 // destinations are compared with the source (a checksum of ordered rows).
 package main
 

@@ -29,12 +29,16 @@ func TestBenchRuns(t *testing.T) {
 			"2 parallel COPY streams over ctid ranges of one exported snapshot, then the key"} {
 			require.Contains(t, text, "| "+layout+" | "+w+" |")
 		}
+		for _, w := range []string{"500 updates", "500 deletes", "500 inserts"} {
+			require.Contains(t, text, "| "+layout+" | "+w+" |", "logdel against dml")
+		}
 	}
 	// Every timing cell is filled: per layout, three for each P1 row
 	// (pgmimeo, mimeo, the COPY pipe), two for each P2, P3 and P3b row, two
 	// for each logical row read from the slot, three for each spooled one
-	// (with Spool's catch-up), two for each load option.
-	require.Equal(t, 2*(2*3+8*2+4*2+4*3+7*2), strings.Count(text, " s ("), text)
+	// (with Spool's catch-up), two for each load option, two for each row
+	// of logdel against dml.
+	require.Equal(t, 2*(2*3+8*2+4*2+4*3+7*2+3*2), strings.Count(text, " s ("), text)
 	for _, c := range writerCaptures {
 		require.Contains(t, text, "| "+c.label+" | ")
 	}

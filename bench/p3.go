@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,45 +44,62 @@ func (e *env) changeSets(changes int) []changeSet {
 }
 
 // queues measures P3 (dml) and P3b (logdel): each run makes the changes to
-// the job's source table and analyses the source database, then both tools
-// refresh, taking turns; after each run both destinations hold the
-// source's live rows.
+// both jobs' source tables and analyses the source database, then the four
+// refreshes (pgmimeo's and mimeo's, of dml and of logdel) take turns, so
+// that logdel/dml is a ratio of the same minutes as pgmimeo/mimeo is;
+// after each run every destination holds its source's live rows. The
+// results are the dml workloads, then the logdel ones.
 func (e *env) queues(ctx context.Context, layout string, changes, runs int) ([]result, error) {
-	var results []result
-	for _, job := range []struct {
+	type queueJob struct {
 		label, table, mimeoSQL, p, m, live string
 		r                                  *dml.Replicator
-	}{
+	}
+	jobs := []queueJob{
 		{"P3 dml", "pgbench_accounts", `SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`, "p.dml", "m.dml", "", e.dml},
 		{"P3b logdel", "pgbench_accounts_ld", `SELECT mimeo.refresh_logdel('m.logdel', p_jobmon := false)`, "p.logdel", "m.logdel",
 			" WHERE mimeo_source_deleted IS NULL", e.logdel},
-	} {
-		for _, w := range e.changeSets(changes) {
-			r := result{Layout: layout, Workload: fmt.Sprintf("%s, %d %s", job.label, changes, w.name), Units: changes}
-			for i := range runs {
+	}
+	byJob := make([][]result, len(jobs))
+	for _, w := range e.changeSets(changes) {
+		rs := make([]result, len(jobs))
+		var steps []step
+		for k, job := range jobs {
+			rs[k] = result{Layout: layout, Workload: fmt.Sprintf("%s, %d %s", job.label, changes, w.name), Units: changes}
+		}
+		for i := range runs {
+			for _, job := range jobs {
 				if _, err := e.src.Exec(ctx, w.sql(job.table, i)); err != nil {
-					return results, fmt.Errorf("%s: %w", r.Workload, err)
-				}
-				// Untimed, as autovacuum would have done: without statistics
-				// on its queue, mimeo's statement that marks the queue
-				// processed can be planned as a nested loop over the whole
-				// queue for each entry (one run of 100,000 updates was still
-				// marking them after 19 minutes).
-				if _, err := e.src.Exec(ctx, `ANALYZE`); err != nil {
-					return results, err
-				}
-				cp := e.checkpoint(ctx)
-				if err := turns(i, step{into: &r.Pgmimeo, f: refresh(ctx, job.r), before: cp}, step{into: &r.Mimeo, f: e.ifMimeo(e.exec(ctx, job.mimeoSQL)), before: cp}); err != nil {
-					return results, fmt.Errorf("%s: %w", r.Workload, err)
-				}
-				if err := e.sameRows(ctx, job.table, job.p, job.m, accountsCols, "aid", job.live); err != nil {
-					return results, fmt.Errorf("%s: %w", r.Workload, err)
+					return nil, fmt.Errorf("%s, %d %s: %w", job.label, changes, w.name, err)
 				}
 			}
-			results = append(results, r)
+			// Untimed, as autovacuum would have done: without statistics
+			// on its queue, mimeo's statement that marks the queue
+			// processed can be planned as a nested loop over the whole
+			// queue for each entry (one run of 100,000 updates was still
+			// marking them after 19 minutes).
+			if _, err := e.src.Exec(ctx, `ANALYZE`); err != nil {
+				return nil, err
+			}
+			cp := e.checkpoint(ctx)
+			steps = steps[:0]
+			for k, job := range jobs {
+				steps = append(steps, step{into: &rs[k].Pgmimeo, f: refresh(ctx, job.r), before: cp},
+					step{into: &rs[k].Mimeo, f: e.ifMimeo(e.exec(ctx, job.mimeoSQL)), before: cp})
+			}
+			if err := turns(i, steps...); err != nil {
+				return nil, fmt.Errorf("P3, %d %s: %w", changes, w.name, err)
+			}
+			for k, job := range jobs {
+				if err := e.sameRows(ctx, job.table, job.p, job.m, accountsCols, "aid", job.live); err != nil {
+					return nil, fmt.Errorf("%s: %w", rs[k].Workload, err)
+				}
+			}
+		}
+		for k := range jobs {
+			byJob[k] = append(byJob[k], rs[k])
 		}
 	}
-	return results, nil
+	return slices.Concat(byJob...), nil
 }
 
 // logicalCapture measures pgmimeo's dml with logical capture on the P3 workloads

@@ -83,6 +83,33 @@ func mainSection(rs []result) section {
 	return s
 }
 
+// logdelSection is the table of LogDeletes against dml: each P3b workload
+// beside the P3 one of the same layout and changes, measured in the same
+// runs (queues interleaves them).
+func logdelSection(rs []result) section {
+	s := section{title: "LogDeletes against dml",
+		note:   "P3b against P3 of the same runs: the four refreshes of a run (pgmimeo's and mimeo's, dml and logdel) take turns after the same changes to both tables.",
+		header: []string{"layout", "workload", "pgmimeo logdel", "pgmimeo dml", "pgmimeo logdel/dml", "mimeo logdel/dml"}}
+	dmls := map[string]result{}
+	for _, r := range rs {
+		if rest, ok := strings.CutPrefix(r.Workload, "P3 dml, "); ok {
+			dmls[r.Layout+"|"+rest] = r
+		}
+	}
+	for _, r := range rs {
+		rest, ok := strings.CutPrefix(r.Workload, "P3b logdel, ")
+		if !ok {
+			continue
+		}
+		d, ok := dmls[r.Layout+"|"+rest]
+		if !ok {
+			continue
+		}
+		s.rows = append(s.rows, []string{r.Layout, rest, spread(r.Pgmimeo), spread(d.Pgmimeo), ratio(r.Pgmimeo, d.Pgmimeo), ratio(r.Mimeo, d.Mimeo)})
+	}
+	return s
+}
+
 // report is the whole results file.
 type report struct {
 	rows, changes, runs int
@@ -105,6 +132,7 @@ func (r report) String() string {
 		fmt.Fprintf(&b, "%d runs each (medians, min–max).\n\n", r.runs)
 	}
 	mainSection(r.main).render(&b)
+	logdelSection(r.main).render(&b)
 
 	lg := section{title: "Logical capture against the trigger capture",
 		note:   "Both pgmimeo's dml, on identical tables given the same changes. \"+10× unrelated WAL\": before the logical refresh, other tables of the source write ten times the WAL of the changes. The logical job is refreshed (untimed) before the changes are made, so its slot starts at the changes. \"spooled\": `Replicator.Spool` (polling every 100 ms) reads the slot into the destination's spool while the changes are made; the refresh starts, untimed, once Spool has confirmed the end of the writes on the slot, and the last column says how long after the writes that took.",
