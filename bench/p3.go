@@ -10,6 +10,12 @@ import (
 	"github.com/pgmimeo/pgmimeo/dml"
 )
 
+// Labels of P3's workloads, which logdelSection pairs by.
+const (
+	p3Label  = "P3 dml"
+	p3bLabel = "P3b logdel"
+)
+
 // accountsCols are pgbench_accounts' columns, in order.
 const accountsCols = "aid, bid, abalance, filler"
 
@@ -55,21 +61,20 @@ func (e *env) queues(ctx context.Context, layout string, changes, runs int) ([]r
 		r                                  *dml.Replicator
 	}
 	jobs := []queueJob{
-		{"P3 dml", "pgbench_accounts", `SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`, "p.dml", "m.dml", "", e.dml},
-		{"P3b logdel", "pgbench_accounts_ld", `SELECT mimeo.refresh_logdel('m.logdel', p_jobmon := false)`, "p.logdel", "m.logdel",
+		{p3Label, "pgbench_accounts", `SELECT mimeo.refresh_dml('m.dml', p_jobmon := false)`, "p.dml", "m.dml", "", e.dml},
+		{p3bLabel, "pgbench_accounts_ld", `SELECT mimeo.refresh_logdel('m.logdel', p_jobmon := false)`, "p.logdel", "m.logdel",
 			" WHERE mimeo_source_deleted IS NULL", e.logdel},
 	}
 	byJob := make([][]result, len(jobs))
 	for _, w := range e.changeSets(changes) {
 		rs := make([]result, len(jobs))
-		var steps []step
 		for k, job := range jobs {
 			rs[k] = result{Layout: layout, Workload: fmt.Sprintf("%s, %d %s", job.label, changes, w.name), Units: changes}
 		}
 		for i := range runs {
-			for _, job := range jobs {
+			for k, job := range jobs {
 				if _, err := e.src.Exec(ctx, w.sql(job.table, i)); err != nil {
-					return nil, fmt.Errorf("%s, %d %s: %w", job.label, changes, w.name, err)
+					return nil, fmt.Errorf("%s: %w", rs[k].Workload, err)
 				}
 			}
 			// Untimed, as autovacuum would have done: without statistics
@@ -81,7 +86,7 @@ func (e *env) queues(ctx context.Context, layout string, changes, runs int) ([]r
 				return nil, err
 			}
 			cp := e.checkpoint(ctx)
-			steps = steps[:0]
+			var steps []step
 			for k, job := range jobs {
 				steps = append(steps, step{into: &rs[k].Pgmimeo, f: refresh(ctx, job.r), before: cp},
 					step{into: &rs[k].Mimeo, f: e.ifMimeo(e.exec(ctx, job.mimeoSQL)), before: cp})
@@ -114,10 +119,10 @@ func (e *env) logicalCapture(ctx context.Context, layout string, changes, runs i
 	sets := e.changeSets(changes)
 	sets = append(sets, changeSet{"updates +10× unrelated WAL", sets[0].sql})
 	for _, w := range sets {
-		name := fmt.Sprintf("P3 dml, %d %s", changes, w.name)
+		name := fmt.Sprintf("%s, %d %s", p3Label, changes, w.name)
 		r := result{Layout: layout, Workload: name, Units: changes}
 		spooled := result{Layout: layout, Workload: name + ", spooled", Units: changes}
-		if t := trigger[fmt.Sprintf("P3 dml, %d %s", changes, strings.TrimSuffix(w.name, " +10× unrelated WAL"))]; len(t) > 0 {
+		if t := trigger[fmt.Sprintf("%s, %d %s", p3Label, changes, strings.TrimSuffix(w.name, " +10× unrelated WAL"))]; len(t) > 0 {
 			r.Baseline, spooled.Baseline = t[0].Pgmimeo, t[0].Pgmimeo
 		}
 		for i := range runs {

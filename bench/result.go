@@ -92,12 +92,12 @@ func logdelSection(rs []result) section {
 		header: []string{"layout", "workload", "pgmimeo logdel", "pgmimeo dml", "pgmimeo logdel/dml", "mimeo logdel/dml"}}
 	dmls := map[string]result{}
 	for _, r := range rs {
-		if rest, ok := strings.CutPrefix(r.Workload, "P3 dml, "); ok {
+		if rest, ok := strings.CutPrefix(r.Workload, p3Label+", "); ok {
 			dmls[r.Layout+"|"+rest] = r
 		}
 	}
 	for _, r := range rs {
-		rest, ok := strings.CutPrefix(r.Workload, "P3b logdel, ")
+		rest, ok := strings.CutPrefix(r.Workload, p3bLabel+", ")
 		if !ok {
 			continue
 		}

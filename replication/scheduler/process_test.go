@@ -222,8 +222,9 @@ func TestWorkerProcesses(t *testing.T) {
 		} else {
 			// One run, or a run the killed worker was in and the
 			// survivor's run after it. A job-log entry stays open alone
-			// only when the worker was killed after its run had committed, which counts as this period's run: no
-			// worker runs it again.
+			// only when the worker was killed after its run had
+			// committed, which counts as this period's run: no worker
+			// runs it again.
 			require.Contains(t, [][]string{{"OK"}, {"RUNNING", "OK"}, {"RUNNING"}}, jobs[tbl.Name], tbl.Name)
 		}
 		b.same(t, tbl)
